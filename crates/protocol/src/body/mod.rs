@@ -1,0 +1,1 @@
+//! JSON bodies (reference section 3), fastjson-compatible.

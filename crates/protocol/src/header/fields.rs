@@ -1,0 +1,127 @@
+//! Java-compatible parsing and writing of ext-field values.
+
+use crate::command::ExtFields;
+use crate::header::HeaderError;
+
+/// Reads typed values out of ext fields with Java's parse semantics.
+#[derive(Clone, Copy)]
+pub struct FieldReader<'a> {
+    fields: &'a ExtFields,
+}
+
+fn invalid(field: &'static str, value: &str, expected: &'static str) -> HeaderError {
+    let mut shown: String = value.chars().take(64).collect();
+    if shown.len() < value.len() {
+        shown.push('…');
+    }
+    HeaderError::InvalidField { field, value: shown, expected }
+}
+
+/// `Boolean.parseBoolean`: "true" in any case is true, anything else false.
+pub fn parse_java_bool(value: &str) -> bool {
+    value.eq_ignore_ascii_case("true")
+}
+
+impl<'a> FieldReader<'a> {
+    /// Wraps ext fields.
+    pub fn new(fields: &'a ExtFields) -> Self {
+        FieldReader { fields }
+    }
+
+    /// An optional string field.
+    pub fn opt_str(&self, field: &'static str) -> Option<String> {
+        self.fields.get(field).cloned()
+    }
+
+    /// A required string field.
+    pub fn str(&self, field: &'static str) -> Result<String, HeaderError> {
+        self.opt_str(field).ok_or(HeaderError::MissingField { field })
+    }
+
+    /// An optional `int` (`Integer.parseInt`: optional sign, decimal digits, in range).
+    pub fn opt_i32(&self, field: &'static str) -> Result<Option<i32>, HeaderError> {
+        match self.fields.get(field) {
+            None => Ok(None),
+            Some(v) => v.parse::<i32>().map(Some).map_err(|_| invalid(field, v, "int")),
+        }
+    }
+
+    /// A required `int`.
+    pub fn i32(&self, field: &'static str) -> Result<i32, HeaderError> {
+        self.opt_i32(field)?.ok_or(HeaderError::MissingField { field })
+    }
+
+    /// An optional `long` (`Long.parseLong`).
+    pub fn opt_i64(&self, field: &'static str) -> Result<Option<i64>, HeaderError> {
+        match self.fields.get(field) {
+            None => Ok(None),
+            Some(v) => v.parse::<i64>().map(Some).map_err(|_| invalid(field, v, "long")),
+        }
+    }
+
+    /// A required `long`.
+    pub fn i64(&self, field: &'static str) -> Result<i64, HeaderError> {
+        self.opt_i64(field)?.ok_or(HeaderError::MissingField { field })
+    }
+
+    /// An optional `boolean` (`Boolean.parseBoolean`: never fails).
+    pub fn opt_bool(&self, field: &'static str) -> Option<bool> {
+        self.fields.get(field).map(|v| parse_java_bool(v))
+    }
+
+    /// A required `boolean`.
+    pub fn bool(&self, field: &'static str) -> Result<bool, HeaderError> {
+        self.opt_bool(field).ok_or(HeaderError::MissingField { field })
+    }
+}
+
+/// Writes typed values into ext fields as Java's `String.valueOf` would.
+pub struct FieldWriter<'a> {
+    fields: &'a mut ExtFields,
+}
+
+impl<'a> FieldWriter<'a> {
+    /// Wraps ext fields.
+    pub fn new(fields: &'a mut ExtFields) -> Self {
+        FieldWriter { fields }
+    }
+
+    /// Writes any displayable value.
+    pub fn put(&mut self, field: &str, value: impl std::fmt::Display) -> &mut Self {
+        self.fields.insert(field.to_owned(), value.to_string());
+        self
+    }
+
+    /// Writes the value when present.
+    pub fn put_opt<T: std::fmt::Display>(&mut self, field: &str, value: Option<T>) -> &mut Self {
+        if let Some(value) = value {
+            self.put(field, value);
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(pairs: &[(&str, &str)]) -> ExtFields {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn values_parse_with_java_semantics() {
+        // Goal: parseInt/parseLong/parseBoolean behaviour. Method: edge values.
+        let f = fields(&[("a", "+12"), ("b", "-2147483648"), ("c", "2147483648"), ("d", "TRUE"), ("e", "yes"), ("g", " 1")]);
+        let r = FieldReader::new(&f);
+        assert_eq!(r.i32("a"), Ok(12));
+        assert_eq!(r.i32("b"), Ok(i32::MIN));
+        assert!(matches!(r.i32("c"), Err(HeaderError::InvalidField { field: "c", .. })));
+        assert_eq!(r.i64("c"), Ok(2_147_483_648));
+        assert_eq!(r.bool("d"), Ok(true));
+        assert_eq!(r.bool("e"), Ok(false));
+        assert!(r.i32("g").is_err(), "parseInt rejects whitespace");
+        assert_eq!(r.i32("missing"), Err(HeaderError::MissingField { field: "missing" }));
+        assert_eq!(r.opt_i32("missing"), Ok(None));
+    }
+}

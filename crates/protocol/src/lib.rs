@@ -1,0 +1,30 @@
+//! # ferromq-protocol
+//!
+//! The RocketMQ "remoting" wire protocol and message formats, without IO.
+//!
+//! Components:
+//! - [`frame`]: incremental frame decoder and encoder (16 MiB limit);
+//! - [`command`]: [`RemotingCommand`] and its parts (language, flags, ext fields, body);
+//! - [`header_json`] / [`header_binary`]: the two header serializations;
+//! - [`code`]: request and response codes;
+//! - [`header`]: typed request/response headers over ext fields.
+//!
+//! Invariants:
+//! - decoding never panics and never allocates more than the frame limit, whatever the input;
+//! - a partial frame is `Ok(None)`, never an error;
+//! - `decode(encode(x)) == x` for every command the encoder accepts.
+
+pub mod body;
+pub mod code;
+pub mod command;
+pub mod error;
+pub mod frame;
+pub mod header;
+pub mod header_binary;
+pub mod header_json;
+pub mod message;
+
+pub use code::{RequestCode, ResponseCode};
+pub use command::{Body, ExtFields, LanguageCode, RemotingCommand, SerializeType};
+pub use error::CodecError;
+pub use frame::{decode_frame, encode_frame, MAX_FRAME_BYTES};

@@ -1,0 +1,1 @@
+//! Message formats (reference section 4): stored record, properties, batch body, ids.
