@@ -31,9 +31,15 @@ pub fn decode_frame(src: &mut BytesMut, max_frame_bytes: usize) -> Result<Option
     }
     // len >= 4 here, so the conversion cannot fail on any supported platform.
     let len = usize::try_from(len).map_err(|_| CodecError::FrameTooShort { len })?;
-    let total = len.checked_add(4).ok_or(CodecError::FrameTooLarge { len: len as u64, max: max_frame_bytes })?;
+    let total = len.checked_add(4).ok_or(CodecError::FrameTooLarge {
+        len: len as u64,
+        max: max_frame_bytes,
+    })?;
     if total > max_frame_bytes {
-        return Err(CodecError::FrameTooLarge { len: len as u64, max: max_frame_bytes });
+        return Err(CodecError::FrameTooLarge {
+            len: len as u64,
+            max: max_frame_bytes,
+        });
     }
     if src.len() < total {
         src.reserve(total - src.len());
@@ -48,7 +54,9 @@ pub fn decode_frame(src: &mut BytesMut, max_frame_bytes: usize) -> Result<Option
 pub fn decode_command(mut frame: Bytes) -> Result<RemotingCommand, CodecError> {
     let frame_len = frame.len();
     if frame_len < 4 {
-        return Err(CodecError::FrameTooShort { len: i32::try_from(frame_len).unwrap_or(i32::MAX) });
+        return Err(CodecError::FrameTooShort {
+            len: i32::try_from(frame_len).unwrap_or(i32::MAX),
+        });
     }
     let tag = frame.get_u32();
     let type_byte = (tag >> 24) as u8;

@@ -15,8 +15,7 @@ pub fn fits_binary_header(cmd: &RemotingCommand) -> bool {
 /// Appends the binary header of `cmd`. The caller checks [`fits_binary_header`] first.
 pub fn encode_binary_header(cmd: &RemotingCommand, out: &mut Vec<u8>) -> Result<(), CodecError> {
     let code = i16::try_from(cmd.code).map_err(|_| CodecError::Unencodable("code does not fit i16"))?;
-    let version =
-        i16::try_from(cmd.version).map_err(|_| CodecError::Unencodable("version does not fit i16"))?;
+    let version = i16::try_from(cmd.version).map_err(|_| CodecError::Unencodable("version does not fit i16"))?;
     let ext_len: usize = cmd.ext_fields.iter().map(|(k, v)| 2 + k.len() + 4 + v.len()).sum();
     out.reserve(21 + cmd.remark.as_ref().map_or(0, String::len) + ext_len);
     out.extend_from_slice(&code.to_be_bytes());
@@ -54,8 +53,14 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], CodecError> {
-        let end = self.pos.checked_add(n).ok_or(CodecError::InvalidBinaryHeader { what, at: self.pos })?;
-        let slice = self.buf.get(self.pos..end).ok_or(CodecError::InvalidBinaryHeader { what, at: self.pos })?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .ok_or(CodecError::InvalidBinaryHeader { what, at: self.pos })?;
+        let slice = self
+            .buf
+            .get(self.pos..end)
+            .ok_or(CodecError::InvalidBinaryHeader { what, at: self.pos })?;
         self.pos = end;
         Ok(slice)
     }
@@ -75,7 +80,9 @@ impl<'a> Reader<'a> {
     }
     fn string(&mut self, n: usize, what: &'static str) -> Result<String, CodecError> {
         let bytes = self.take(n, what)?;
-        std::str::from_utf8(bytes).map(str::to_owned).map_err(|_| CodecError::InvalidUtf8 { what })
+        std::str::from_utf8(bytes)
+            .map(str::to_owned)
+            .map_err(|_| CodecError::InvalidUtf8 { what })
     }
 }
 
@@ -88,7 +95,11 @@ pub fn decode_binary_header(header: &[u8]) -> Result<RemotingCommand, CodecError
     let opaque = r.i32("opaque")?;
     let flag = r.i32("flag")?;
     let remark_len = r.len("remark length")?;
-    let remark = if remark_len > 0 { Some(r.string(remark_len, "remark")?) } else { None };
+    let remark = if remark_len > 0 {
+        Some(r.string(remark_len, "remark")?)
+    } else {
+        None
+    };
     let ext_len = r.len("ext fields length")?;
     let ext = r.take(ext_len, "ext fields")?;
     let mut fields = ExtFields::new();

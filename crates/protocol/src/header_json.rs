@@ -113,8 +113,7 @@ struct WireHeader {
 
 /// Decodes a JSON header; the body is attached by the caller.
 pub fn decode_json_header(header: &[u8]) -> Result<RemotingCommand, CodecError> {
-    let wire: WireHeader =
-        serde_json::from_slice(header).map_err(|e| CodecError::InvalidJsonHeader(e.to_string()))?;
+    let wire: WireHeader = serde_json::from_slice(header).map_err(|e| CodecError::InvalidJsonHeader(e.to_string()))?;
     Ok(RemotingCommand {
         code: wire.code,
         language: wire.language,
@@ -139,10 +138,14 @@ fn language<'de, D: Deserializer<'de>>(d: D) -> Result<LanguageCode, D::Error> {
             Ok(LanguageCode::from_name(v))
         }
         fn visit_u64<E: de::Error>(self, v: u64) -> Result<LanguageCode, E> {
-            Ok(u8::try_from(v).map(LanguageCode::from_u8).unwrap_or(LanguageCode::Other))
+            Ok(u8::try_from(v)
+                .map(LanguageCode::from_u8)
+                .unwrap_or(LanguageCode::Other))
         }
         fn visit_i64<E: de::Error>(self, v: i64) -> Result<LanguageCode, E> {
-            Ok(u8::try_from(v).map(LanguageCode::from_u8).unwrap_or(LanguageCode::Other))
+            Ok(u8::try_from(v)
+                .map(LanguageCode::from_u8)
+                .unwrap_or(LanguageCode::Other))
         }
         fn visit_unit<E: de::Error>(self) -> Result<LanguageCode, E> {
             Ok(LanguageCode::Other)

@@ -14,7 +14,11 @@ fn invalid(field: &'static str, value: &str, expected: &'static str) -> HeaderEr
     if shown.len() < value.len() {
         shown.push('…');
     }
-    HeaderError::InvalidField { field, value: shown, expected }
+    HeaderError::InvalidField {
+        field,
+        value: shown,
+        expected,
+    }
 }
 
 /// `Boolean.parseBoolean`: "true" in any case is true, anything else false.
@@ -112,7 +116,14 @@ mod tests {
     #[test]
     fn values_parse_with_java_semantics() {
         // Goal: parseInt/parseLong/parseBoolean behaviour. Method: edge values.
-        let f = fields(&[("a", "+12"), ("b", "-2147483648"), ("c", "2147483648"), ("d", "TRUE"), ("e", "yes"), ("g", " 1")]);
+        let f = fields(&[
+            ("a", "+12"),
+            ("b", "-2147483648"),
+            ("c", "2147483648"),
+            ("d", "TRUE"),
+            ("e", "yes"),
+            ("g", " 1"),
+        ]);
         let r = FieldReader::new(&f);
         assert_eq!(r.i32("a"), Ok(12));
         assert_eq!(r.i32("b"), Ok(i32::MIN));
