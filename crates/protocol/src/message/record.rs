@@ -26,6 +26,7 @@ use bytes::{BufMut, Bytes};
 use super::cursor::{i32_at, put_i64_at};
 use super::error::MessageError;
 use super::hash::masked_crc32;
+use super::msg_id::create_offset_msg_id;
 use super::properties::{decode_properties, Properties};
 use super::sys_flag::{BORNHOST_V6, STOREHOST_V6};
 
@@ -223,6 +224,11 @@ impl MessageRecord {
     /// The parsed properties.
     pub fn properties(&self) -> Properties {
         decode_properties(&self.properties)
+    }
+
+    /// The offsetMsgId of this record: its store host and CommitLog offset.
+    pub fn offset_msg_id(&self) -> String {
+        create_offset_msg_id(self.store_host, self.phy_offset)
     }
 
     /// The version the encoder writes: V2 if asked or if the topic needs it.
