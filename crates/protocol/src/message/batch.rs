@@ -17,7 +17,7 @@ use bytes::{BufMut, Bytes};
 use super::cursor::Cursor;
 use super::error::MessageError;
 use super::properties::{decode_properties, Properties};
-use super::record::MAX_PROPERTIES_BYTES;
+use super::record::{ensure_room, MAX_PROPERTIES_BYTES};
 
 /// Smallest inner message: all fixed fields, empty body and properties.
 pub const MIN_BATCH_ENTRY_BYTES: usize = 4 + 4 + 4 + 4 + 4 + 2;
@@ -62,6 +62,7 @@ pub fn encode_batch<B: BufMut>(messages: &[BatchMessage], dst: &mut B) -> Result
         i32::try_from(len).map_err(|_| MessageError::RecordTooLarge { len })?;
         total = total.saturating_add(len);
     }
+    ensure_room(dst, total)?;
     for m in messages {
         // Lengths were bounded above, so the casts are lossless.
         dst.put_i32(m.encoded_len() as i32);
@@ -238,6 +239,23 @@ mod tests {
             Err(MessageError::PropertiesTooLong { len: 32768, max: 32767 })
         );
         assert!(buf.is_empty());
+    }
+
+    // Goal: a fixed-size destination that is too small is an error, not a panic, and nothing
+    // is written. Method: a 22-byte entry into a 21-byte slice.
+    #[test]
+    fn encoding_into_a_short_slice_is_an_error() {
+        let mut room = [0u8; 21];
+        let mut dst = &mut room[..];
+        assert_eq!(
+            encode_batch(&[msg(0, b"", "")], &mut dst),
+            Err(MessageError::Truncated {
+                what: "output buffer",
+                needed: 22,
+                available: 21
+            })
+        );
+        assert_eq!(room, [0u8; 21]);
     }
 
     fn message_strategy() -> impl Strategy<Value = BatchMessage> {

@@ -300,6 +300,7 @@ pub fn encode_record<B: BufMut>(
     dst: &mut B,
 ) -> Result<usize, MessageError> {
     let total_size = record.validate(max_body_bytes)?;
+    ensure_room(dst, record.total_size())?;
     let version = record.encoded_version();
     // validate() bounded each length by an i32/i16 limit, so these conversions are lossless.
     let body_len = record.body.len() as i32;
@@ -328,6 +329,20 @@ pub fn encode_record<B: BufMut>(
     dst.put_i16(props_len);
     dst.put_slice(record.properties.as_bytes());
     Ok(record.total_size())
+}
+
+/// Fails unless `dst` can take `len` more bytes (a `&mut [u8]` destination has a fixed room;
+/// `BufMut` would panic on overflow).
+pub(crate) fn ensure_room<B: BufMut>(dst: &B, len: usize) -> Result<(), MessageError> {
+    let available = dst.remaining_mut();
+    if available < len {
+        return Err(MessageError::Truncated {
+            what: "output buffer",
+            needed: len,
+            available,
+        });
+    }
+    Ok(())
 }
 
 fn put_host<B: BufMut>(dst: &mut B, host: SocketAddr) {
