@@ -6,18 +6,18 @@
 //! SYSTEM_ERROR, as Java does).
 //!
 //! Components, one file per request family:
-//! - [`namesrv`]: KV config, broker registration, routes, write permissions, data version;
-//! - [`send_message`]: SEND_MESSAGE (long names), SEND_MESSAGE_V2 (short names `a`..`n`),
+//! - [`namesrv`] holds KV config, broker registration, routes, write permissions, data version;
+//! - [`send_message`] holds SEND_MESSAGE (long names), SEND_MESSAGE_V2 (short names `a`..`n`),
 //!   the send response, and [`send_message::decode_send_request_header`];
-//! - [`send_back`]: CONSUMER_SEND_MSG_BACK;
-//! - [`pull_message`]: PULL_MESSAGE / LITE_PULL_MESSAGE request and response;
-//! - [`consumer_offset`]: consumer offsets and queue offset look-ups;
-//! - [`query_message`]: QUERY_MESSAGE and VIEW_MESSAGE_BY_ID;
-//! - [`client`]: UNREGISTER_CLIENT and GET_CONSUMER_LIST_BY_GROUP;
-//! - [`transaction`]: END_TRANSACTION and CHECK_TRANSACTION_STATE;
-//! - [`pop`]: POP / ACK / CHANGE_INVISIBLE_TIME / PEEK / NOTIFICATION / POLLING_INFO;
-//! - [`admin`]: topic, subscription group and statistics administration;
-//! - [`broker_to_client`]: requests a broker sends to clients (and their admin twins).
+//! - [`send_back`] holds CONSUMER_SEND_MSG_BACK;
+//! - [`pull_message`] holds PULL_MESSAGE / LITE_PULL_MESSAGE request and response;
+//! - [`consumer_offset`] holds consumer offsets and queue offset look-ups;
+//! - [`query_message`] holds QUERY_MESSAGE and VIEW_MESSAGE_BY_ID;
+//! - [`client`] holds UNREGISTER_CLIENT and GET_CONSUMER_LIST_BY_GROUP;
+//! - [`transaction`] holds END_TRANSACTION and CHECK_TRANSACTION_STATE;
+//! - [`pop`] holds POP / ACK / CHANGE_INVISIBLE_TIME / PEEK / NOTIFICATION / POLLING_INFO;
+//! - [`admin`] holds topic, subscription group and statistics administration;
+//! - [`broker_to_client`] holds requests a broker sends to clients (and their admin twins).
 //!
 //! Invariants:
 //! - a header's wire names are exactly Java's field names (`clientID`, `proxyFrowardClientId`);

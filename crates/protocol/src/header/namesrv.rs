@@ -280,5 +280,10 @@ mod tests {
             GetRouteInfoRequestHeader::decode(&ExtFields::new()),
             Err(HeaderError::MissingField { field: "topic" })
         );
+        assert_eq!(GetRouteInfoRequestHeader::required_fields(), vec!["topic"]);
+        assert_eq!(
+            GetRouteInfoRequestHeader::FIELD_NAMES,
+            &["topic", "acceptStandardJsonOnly"]
+        );
     }
 }
