@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::message_queue::MessageQueue;
-use super::serde_ext::mq_map;
+use super::serde_ext::{mq_map, null_default};
 
 /// Offsets of one queue for one consumer group.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -31,7 +31,8 @@ pub struct OffsetWrapper {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ConsumeStats {
-    /// Consume TPS of the group.
+    /// Consume TPS of the group (`null`, as fastjson writes NaN, reads as 0).
+    #[serde(deserialize_with = "null_default")]
     pub consume_tps: f64,
     /// Per queue offsets.
     #[serde(with = "mq_map")]
@@ -97,6 +98,8 @@ mod tests {
         assert_eq!(stats.total_diff(), 3);
         assert_eq!(to_fastjson_string(&stats), java);
         assert_eq!(decode_body::<ConsumeStats>(&encode_body(&stats)).unwrap(), stats);
+        let nan: ConsumeStats = decode_body(br#"{"consumeTps":null,"offsetTable":{}}"#).unwrap();
+        assert_eq!(nan.consume_tps, 0.0);
     }
 
     #[test]
