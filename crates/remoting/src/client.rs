@@ -151,9 +151,7 @@ impl RemotingClient {
     ) -> Result<RemotingCommand, RemotingError> {
         let deadline = Instant::now() + timeout;
         let connection = self.connection_by(addr, deadline).await?;
-        connection
-            .invoke(request, deadline.saturating_duration_since(Instant::now()))
-            .await
+        connection.invoke_until(request, deadline, timeout).await
     }
 
     /// Sends `request` to `addr` as ONEWAY; `timeout` covers connecting and queueing.

@@ -20,6 +20,7 @@ use std::time::Duration;
 use ferromq_protocol::command::{FLAG_ONEWAY, FLAG_RESPONSE};
 use ferromq_protocol::RemotingCommand;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::RemotingError;
@@ -126,9 +127,15 @@ impl Connection {
 
     /// Sends `request` with a fresh opaque and waits up to `timeout` for its response.
     /// The whole call, queueing included, is bounded by `timeout`.
-    pub async fn invoke(
+    pub async fn invoke(&self, request: RemotingCommand, timeout: Duration) -> Result<RemotingCommand, RemotingError> {
+        self.invoke_until(request, Instant::now() + timeout, timeout).await
+    }
+
+    /// `invoke` bounded by `deadline`; a timeout reports `timeout` (the caller's whole budget).
+    pub(crate) async fn invoke_until(
         &self,
         mut request: RemotingCommand,
+        deadline: Instant,
         timeout: Duration,
     ) -> Result<RemotingCommand, RemotingError> {
         let table = &self.shared.pending;
@@ -145,7 +152,7 @@ impl Connection {
                 .map_err(|_| self.closed_error())?;
             response.await.map_err(|_| self.closed_error())
         };
-        match tokio::time::timeout(timeout, exchange).await {
+        match tokio::time::timeout_at(deadline, exchange).await {
             Ok(result) => result,
             Err(_) => Err(RemotingError::Timeout {
                 opaque,
