@@ -76,6 +76,63 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        // Goal: arbitrary bytes, fed in arbitrary chunks, never panic and never grow the buffer
+        // past what was received (plus one growth step). Method: proptest over chunk lists.
+        #[test]
+        fn arbitrary_chunks_never_panic_or_overallocate(
+            chunks in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..64), 0..32),
+        ) {
+            let mut buf = BytesMut::new();
+            let mut received = 0usize;
+            'feed: for chunk in chunks {
+                received += chunk.len();
+                buf.extend_from_slice(&chunk);
+                loop {
+                    match next_frame(&mut buf, 1 << 20) {
+                        Ok(Some(_)) => continue,
+                        Ok(None) => break,
+                        Err(_) => break 'feed,
+                    }
+                }
+                proptest::prop_assert!(buf.capacity() <= 2 * received.max(READ_CHUNK_BYTES) + READ_CHUNK_BYTES);
+            }
+        }
+
+        // Goal: any command the encoder accepts comes back intact through next_frame, whatever
+        // the chunking. Method: encode a command with proptest fields, feed it in pieces.
+        #[test]
+        fn encoded_commands_round_trip_through_chunked_reads(
+            code in proptest::num::i32::ANY,
+            opaque in proptest::num::i32::ANY,
+            remark in proptest::option::of("[a-z ]{0,20}"),
+            body in proptest::collection::vec(proptest::num::u8::ANY, 0..300),
+            chunk in 1usize..50,
+            binary in proptest::bool::ANY,
+        ) {
+            let mut command = RemotingCommand::request_code(code).with_opaque(opaque).with_body(body);
+            command.remark = remark;
+            if binary {
+                command.serialize_type = ferromq_protocol::SerializeType::RocketMq;
+            }
+            let wire = encode_to_bytes(&command).expect("encodable");
+            let mut buf = BytesMut::new();
+            let mut got = Vec::new();
+            for piece in wire.chunks(chunk) {
+                buf.extend_from_slice(piece);
+                while let Some(decoded) = next_frame(&mut buf, 1 << 20).expect("valid frame") {
+                    got.push(decoded);
+                }
+            }
+            proptest::prop_assert_eq!(got.len(), 1);
+            let decoded = &got[0];
+            proptest::prop_assert_eq!(decoded.code, command.code);
+            proptest::prop_assert_eq!(decoded.opaque, command.opaque);
+            proptest::prop_assert_eq!(&decoded.remark, &command.remark);
+            proptest::prop_assert_eq!(&decoded.body, &command.body);
+        }
+    }
+
     // Goal: complete frames come out one by one, byte-by-byte feeding works. Method: feed two
     // encoded frames one byte at a time.
     #[test]

@@ -40,8 +40,9 @@ fn register_held(dispatcher: &mut Dispatcher) -> mpsc::UnboundedReceiver<(String
 
 // Goal: many concurrent invokes on one connection each get their own response even when the
 // server answers in reverse order. Method: hold 64 requests until all arrived, release them
-// last-first, check each caller's echoed value and that the opaque table ends empty.
-#[tokio::test]
+// last-first, check each caller's echoed value and that the opaque table ends empty. Runs on
+// a multi-threaded runtime so reader, writer and callers really race.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_invokes_answered_out_of_order_get_their_own_responses() -> anyhow::Result<()> {
     let mut dispatcher = Dispatcher::new();
     let mut held = register_held(&mut dispatcher);
@@ -283,5 +284,33 @@ async fn full_in_flight_limit_pauses_reading_until_a_request_finishes() -> anyho
     assert_eq!(opaques, vec![1, 3]);
     second.1.send(()).ok().context("release")?;
     assert_eq!(peer.recv().await?.context("frame")?.opaque, 2);
+    server.stop().await
+}
+
+// Goal: the opaque table is bounded: with one request waiting and a limit of 1, the next invoke
+// fails at once with TooManyInFlight, and works again once the first is answered. Method: a
+// client with max_pending_invokes = 1 and a held request.
+#[tokio::test]
+async fn full_opaque_table_fails_fast_with_too_many_in_flight() -> anyhow::Result<()> {
+    let mut dispatcher = echo_dispatcher();
+    let mut held = register_held(&mut dispatcher);
+    let server = start_server(local_config(), dispatcher).await?;
+    let mut config = ferromq_remoting::ClientConfig::default();
+    config.connection.max_pending_invokes = 1;
+    let client = ferromq_remoting::RemotingClient::new(config, Arc::new(Dispatcher::new()))?;
+    let addr = server.addr.to_string();
+    let first = {
+        let client = client.clone();
+        let addr = addr.clone();
+        tokio::spawn(async move { client.invoke(&addr, RemotingCommand::request_code(HELD), WAIT).await })
+    };
+    let (_, release) = held.recv().await.context("held")?;
+    match client.invoke(&addr, echo_request("second"), WAIT).await {
+        Err(RemotingError::TooManyInFlight { limit: 1 }) => {}
+        other => anyhow::bail!("expected TooManyInFlight, got {other:?}"),
+    }
+    release.send(()).ok().context("release")?;
+    first.await??;
+    echo_roundtrip(&client, &addr, "second").await?;
     server.stop().await
 }
