@@ -45,6 +45,8 @@
 //! - tracing: one span per connection (id, peer) and per request (code, opaque); bodies are
 //!   never logged.
 
+#![warn(missing_docs)]
+
 mod client;
 pub mod config;
 mod connection;

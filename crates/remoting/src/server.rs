@@ -18,6 +18,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use crate::config::ServerConfig;
 use crate::dispatch::Dispatcher;
@@ -55,10 +56,14 @@ impl RemotingServer {
 
     /// Serves until `shutdown` is cancelled, then drains and returns.
     pub async fn run(self, dispatcher: Arc<Dispatcher>, shutdown: CancellationToken) -> Result<(), RemotingError> {
-        let RemotingServer { listener, config } = self;
-        let local = listener.local_addr()?;
+        let local = self.listener.local_addr()?;
         let span = tracing::info_span!("remoting_server", %local);
-        tracing::info!(parent: &span, max_connections = config.max_connections, "listening");
+        self.serve(dispatcher, shutdown).instrument(span).await
+    }
+
+    async fn serve(self, dispatcher: Arc<Dispatcher>, shutdown: CancellationToken) -> Result<(), RemotingError> {
+        let RemotingServer { listener, config } = self;
+        tracing::info!(max_connections = config.max_connections, "listening");
 
         let connection_slots = Arc::new(Semaphore::new(config.max_connections));
         let tracker = TaskTracker::new();
@@ -75,7 +80,7 @@ impl RemotingServer {
             let stream: TcpStream = match accepted {
                 Ok((stream, _)) => stream,
                 Err(error) => {
-                    tracing::warn!(parent: &span, %error, "accept failed");
+                    tracing::warn!(%error, "accept failed");
                     tokio::select! {
                         _ = shutdown.cancelled() => break,
                         _ = tokio::time::sleep(ACCEPT_ERROR_BACKOFF) => continue,
@@ -84,7 +89,6 @@ impl RemotingServer {
             };
             let Ok(slot) = Arc::clone(&connection_slots).try_acquire_owned() else {
                 tracing::warn!(
-                    parent: &span,
                     peer = ?driver::peer_of(&stream),
                     limit = config.max_connections,
                     "connection limit reached; closing new connection"
@@ -107,22 +111,25 @@ impl RemotingServer {
                     });
                 }
                 // The peer may already be gone (no peer address): nothing to serve.
-                Err(error) => tracing::debug!(parent: &span, %error, "accepted connection unusable"),
+                Err(error) => tracing::debug!(%error, "accepted connection unusable"),
             }
         }
 
         drop(listener);
         tracker.close();
-        tracing::info!(parent: &span, connections = tracker.len(), "shutting down; draining connections");
+        tracing::info!(connections = tracker.len(), "shutting down; draining connections");
         if tokio::time::timeout(config.drain_timeout, tracker.wait())
             .await
             .is_err()
         {
-            tracing::info!(parent: &span, connections = tracker.len(), "drain timeout; closing remaining connections");
+            tracing::info!(
+                connections = tracker.len(),
+                "drain timeout; closing remaining connections"
+            );
             abort_all.cancel();
             tracker.wait().await;
         }
-        tracing::info!(parent: &span, "stopped");
+        tracing::info!("stopped");
         Ok(())
     }
 }
