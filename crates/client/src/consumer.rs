@@ -238,8 +238,14 @@ impl PullConsumer {
             set_zero_if_not_found: Some(false),
         };
         let addr = self.broker_addr(queue).await?;
-        let request = self.instance.request(RequestCode::QueryConsumerOffset).with_header(&header);
-        let response = self.instance.invoke(&addr, request, self.instance.config().api_timeout).await?;
+        let request = self
+            .instance
+            .request(RequestCode::QueryConsumerOffset)
+            .with_header(&header);
+        let response = self
+            .instance
+            .invoke(&addr, request, self.instance.config().api_timeout)
+            .await?;
         match response.response_code_enum() {
             ResponseCode::QueryNotFound => Ok(None),
             ResponseCode::Success => decode_response_header::<QueryConsumerOffsetResponseHeader>(
@@ -268,7 +274,10 @@ impl PullConsumer {
     pub async fn update_offset_oneway(&self, queue: &MessageQueue, offset: i64) -> Result<(), ClientError> {
         let header = self.update_header(queue, offset);
         let addr = self.broker_addr(queue).await?;
-        let request = self.instance.request(RequestCode::UpdateConsumerOffset).with_header(&header);
+        let request = self
+            .instance
+            .request(RequestCode::UpdateConsumerOffset)
+            .with_header(&header);
         self.instance
             .invoke_oneway(&addr, request, self.instance.config().api_timeout)
             .await
@@ -297,7 +306,10 @@ impl PullConsumer {
     ) -> Result<(String, RemotingCommand), ClientError> {
         let addr = self.broker_addr(queue).await?;
         let request = self.instance.request(code).with_header(header);
-        let response = self.instance.invoke(&addr, request, self.instance.config().api_timeout).await?;
+        let response = self
+            .instance
+            .invoke(&addr, request, self.instance.config().api_timeout)
+            .await?;
         if response.code != ResponseCode::Success.as_i32() {
             return Err(ClientError::Response {
                 addr,
@@ -437,7 +449,10 @@ mod tests {
         ] {
             let result = parse_pull_response("b:1", &response(code, Bytes::new()), "*", false).unwrap();
             assert_eq!(result.status, status);
-            assert_eq!((result.next_begin_offset, result.min_offset, result.max_offset), (12, 0, 20));
+            assert_eq!(
+                (result.next_begin_offset, result.min_offset, result.max_offset),
+                (12, 0, 20)
+            );
             assert!(result.messages.is_empty());
         }
         let error = parse_pull_response("b:1", &response(ResponseCode::from_i32(24), Bytes::new()), "*", false);

@@ -71,22 +71,25 @@ impl FakeNamesrv {
         let route_requests = Arc::new(AtomicU64::new(0));
         let mut dispatcher = Dispatcher::new();
         let (table, counter) = (Arc::clone(&routes), Arc::clone(&route_requests));
-        dispatcher.register_fn(RequestCode::GetRouteinfoByTopic, move |_ctx, request: RemotingCommand| {
-            counter.fetch_add(1, Ordering::Relaxed);
-            let route = request
-                .decode_header::<GetRouteInfoRequestHeader>()
-                .ok()
-                .and_then(|h| lock(&table).get(&h.topic).cloned());
-            async move {
-                Some(match route {
-                    Some(route) => {
-                        RemotingCommand::response_to(&request, ResponseCode::Success).with_body(route.encode(true))
-                    }
-                    None => RemotingCommand::response_to(&request, ResponseCode::TopicNotExist)
-                        .with_remark("No topic route info in name server for the topic"),
-                })
-            }
-        });
+        dispatcher.register_fn(
+            RequestCode::GetRouteinfoByTopic,
+            move |_ctx, request: RemotingCommand| {
+                counter.fetch_add(1, Ordering::Relaxed);
+                let route = request
+                    .decode_header::<GetRouteInfoRequestHeader>()
+                    .ok()
+                    .and_then(|h| lock(&table).get(&h.topic).cloned());
+                async move {
+                    Some(match route {
+                        Some(route) => {
+                            RemotingCommand::response_to(&request, ResponseCode::Success).with_body(route.encode(true))
+                        }
+                        None => RemotingCommand::response_to(&request, ResponseCode::TopicNotExist)
+                            .with_remark("No topic route info in name server for the topic"),
+                    })
+                }
+            },
+        );
         let shutdown = CancellationToken::new();
         let addr = serve(dispatcher, shutdown.clone()).await?;
         Ok(FakeNamesrv {
@@ -152,7 +155,9 @@ impl BrokerState {
 
     /// Messages stored in one queue.
     pub fn queue_len(&self, topic: &str, queue_id: i32) -> usize {
-        lock(&self.queues).get(&(topic.to_owned(), queue_id)).map_or(0, Vec::len)
+        lock(&self.queues)
+            .get(&(topic.to_owned(), queue_id))
+            .map_or(0, Vec::len)
     }
 
     fn addr(&self) -> SocketAddr {
@@ -221,7 +226,11 @@ impl BrokerState {
             }
             (first.unwrap_or(0), ids.join(","))
         } else {
-            let record = template(request.body.to_bytes(), header.flag, header.properties.unwrap_or_default());
+            let record = template(
+                request.body.to_bytes(),
+                header.flag,
+                header.properties.unwrap_or_default(),
+            );
             self.store(record)
         };
         self.arrivals.notify_waiters();
@@ -237,13 +246,22 @@ impl BrokerState {
     }
 
     /// One pull per the reference 7.3 table; `None` when a long poll should wait.
-    fn try_pull(&self, request: &RemotingCommand, header: &PullMessageRequestHeader, may_wait: bool) -> Option<RemotingCommand> {
+    fn try_pull(
+        &self,
+        request: &RemotingCommand,
+        header: &PullMessageRequestHeader,
+        may_wait: bool,
+    ) -> Option<RemotingCommand> {
         let queues = lock(&self.queues);
         let records = queues.get(&(header.topic.clone(), header.queue_id));
         let max = records.map_or(0, Vec::len) as i64;
         let offset = header.queue_offset;
         let (code, next, body) = if max == 0 {
-            let code = if offset != 0 { ResponseCode::PullOffsetMoved } else { ResponseCode::PullNotFound };
+            let code = if offset != 0 {
+                ResponseCode::PullOffsetMoved
+            } else {
+                ResponseCode::PullNotFound
+            };
             (code, 0, Body::empty())
         } else if offset < 0 {
             (ResponseCode::PullOffsetMoved, 0, Body::empty())
@@ -357,7 +375,11 @@ impl FakeBroker {
             ..Default::default()
         });
         let mut dispatcher = Dispatcher::new();
-        for code in [RequestCode::SendMessage, RequestCode::SendMessageV2, RequestCode::SendBatchMessage] {
+        for code in [
+            RequestCode::SendMessage,
+            RequestCode::SendMessageV2,
+            RequestCode::SendBatchMessage,
+        ] {
             let state = Arc::clone(&state);
             dispatcher.register_fn(code, move |ctx, request: RemotingCommand| {
                 let response = state.on_send(ctx.peer_addr(), &request);
@@ -477,6 +499,9 @@ impl FakeCluster {
 
     /// Messages stored on all brokers.
     pub fn stored(&self) -> u64 {
-        self.brokers.iter().map(|b| b.state.stored.load(Ordering::Relaxed)).sum()
+        self.brokers
+            .iter()
+            .map(|b| b.state.stored.load(Ordering::Relaxed))
+            .sum()
     }
 }

@@ -116,7 +116,12 @@ impl ClientInstance {
     }
 
     /// Sends `request` to `addr` as ONEWAY (no response); `timeout` covers connect and queueing.
-    pub async fn invoke_oneway(&self, addr: &str, mut request: RemotingCommand, timeout: Duration) -> Result<(), ClientError> {
+    pub async fn invoke_oneway(
+        &self,
+        addr: &str,
+        mut request: RemotingCommand,
+        timeout: Duration,
+    ) -> Result<(), ClientError> {
         if self.is_shutdown() {
             return Err(ClientError::Shutdown);
         }

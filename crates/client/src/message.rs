@@ -54,7 +54,8 @@ impl Message {
         S: AsRef<str>,
     {
         let joined: Vec<String> = keys.into_iter().map(|k| k.as_ref().to_owned()).collect();
-        self.properties.insert(properties::KEYS, joined.join(properties::KEY_SEPARATOR));
+        self.properties
+            .insert(properties::KEYS, joined.join(properties::KEY_SEPARATOR));
         self
     }
 
@@ -143,14 +144,19 @@ pub fn validate_topic(topic: &str, create_topic_key: &str) -> Result<(), ClientE
         return invalid("the topic is blank".to_owned());
     }
     if topic.len() > TOPIC_MAX_LENGTH {
-        return invalid(format!("topic is {} bytes, longer than {TOPIC_MAX_LENGTH}", topic.len()));
+        return invalid(format!(
+            "topic is {} bytes, longer than {TOPIC_MAX_LENGTH}",
+            topic.len()
+        ));
     }
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '%' | '|' | '_' | '-');
     if !topic.chars().all(allowed) {
         return invalid(format!("topic {topic:?} has characters outside [%|a-zA-Z0-9_-]"));
     }
     if topic == create_topic_key {
-        return invalid(format!("the topic {topic} is the auto-create template and cannot be sent to"));
+        return invalid(format!(
+            "the topic {topic} is the auto-create template and cannot be sent to"
+        ));
     }
     Ok(())
 }
@@ -211,7 +217,10 @@ mod tests {
     #[test]
     fn only_the_four_stored_codes_are_statuses() {
         // Goal: SUCCESS and the three "stored but" codes map to statuses; others do not.
-        assert_eq!(SendStatus::from_response_code(ResponseCode::Success), Some(SendStatus::SendOk));
+        assert_eq!(
+            SendStatus::from_response_code(ResponseCode::Success),
+            Some(SendStatus::SendOk)
+        );
         assert_eq!(
             SendStatus::from_response_code(ResponseCode::FlushSlaveTimeout),
             Some(SendStatus::FlushSlaveTimeout)

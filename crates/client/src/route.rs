@@ -242,7 +242,9 @@ mod tests {
         let publish = publish_queues("T", &route);
         assert_eq!(
             publish,
-            (0..3).map(|i| MessageQueue::new("T", "broker-a", i)).collect::<Vec<_>>()
+            (0..3)
+                .map(|i| MessageQueue::new("T", "broker-a", i))
+                .collect::<Vec<_>>()
         );
         let subscribe = subscribe_queues("T", &route);
         assert_eq!(subscribe.len(), 2 + 3 + 2);
@@ -311,7 +313,10 @@ mod tests {
         // Goal: master_addr finds id 0 of the named broker; master_addrs lists every master.
         let table = RouteTable::default();
         let route = TopicRouteData {
-            broker_datas: vec![broker("broker-a", &[(0, "a:1"), (1, "a:2")]), broker("broker-b", &[(1, "b:2")])],
+            broker_datas: vec![
+                broker("broker-a", &[(0, "a:1"), (1, "a:2")]),
+                broker("broker-b", &[(1, "b:2")]),
+            ],
             queue_datas: vec![queue_data("broker-a", 6, 1, 1)],
             ..Default::default()
         };

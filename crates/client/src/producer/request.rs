@@ -176,7 +176,11 @@ pub fn send_header(
 }
 
 /// The request for one attempt (`base` carries language and serialization).
-pub fn send_request(base: RemotingCommand, header: &SendMessageRequestHeaderV2, prepared: &PreparedSend) -> RemotingCommand {
+pub fn send_request(
+    base: RemotingCommand,
+    header: &SendMessageRequestHeaderV2,
+    prepared: &PreparedSend,
+) -> RemotingCommand {
     let mut request = base.with_header(header).with_body(prepared.body.clone());
     request.code = prepared.code.as_i32();
     request
@@ -273,7 +277,10 @@ mod tests {
         let prepared = prepare_message(&config(), &uniq(), Message::new("T", body.clone())).unwrap();
         assert_ne!(prepared.sys_flag & 0x1, 0);
         assert!(prepared.body.len() < body.len());
-        assert_eq!(decompress_body(&prepared.body, prepared.sys_flag, 1 << 20).unwrap(), body);
+        assert_eq!(
+            decompress_body(&prepared.body, prepared.sys_flag, 1 << 20).unwrap(),
+            body
+        );
     }
 
     #[test]
