@@ -1,5 +1,6 @@
 //! `ferromq`: one binary for every FerroMQ role. Thin: parse arguments, call a library.
 
+mod bench;
 mod decode;
 
 use clap::{Parser, Subcommand};
@@ -15,10 +16,13 @@ struct Cli {
 enum Command {
     /// Decode RocketMQ remoting frames (a capture, or hex) and print each command.
     Decode(decode::DecodeArgs),
+    /// Load generator: producer, consumer and loopback round-trip benchmarks.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Decode(args) => decode::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }

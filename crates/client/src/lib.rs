@@ -44,6 +44,7 @@ pub use consumer::{PullConsumer, PullOptions, PullResult, PullStatus};
 pub use error::ClientError;
 pub use ferromq_protocol::body::MessageQueue;
 pub use ferromq_protocol::message::MessageRecord;
+pub use ferromq_remoting::CancellationToken;
 pub use instance::ClientInstance;
 pub use message::{Message, SendResult, SendStatus};
 pub use producer::{Producer, SendHandle};
