@@ -21,7 +21,7 @@ pub enum NamesrvError {
     KvConfig(#[from] KvConfigError),
     /// The remoting server failed.
     #[error("remoting server: {0}")]
-    Remoting(String),
+    Remoting(#[from] ferromq_remoting::RemotingError),
 }
 
 /// Why one request failed.

@@ -10,6 +10,8 @@
 //! - [`kv_config`]: the KV config ([`KvConfigManager`]), persisted to `kvConfigPath`;
 //! - [`config`]: [`NamesrvConfig`] under RocketMQ's key names, with `validate()`;
 //! - [`processor`]: one function per request code, from request to response;
+//! - [`server`]: [`run`] / [`serve`]: the dispatch table over the remoting server, shutdown;
+//! - [`liveness`]: the dead-broker scan and the broker connection-close watch;
 //! - [`state`]: [`NamesrvState`], what one instance owns;
 //! - [`error`]: start-up and request errors; request errors map to response codes in one place;
 //! - [`properties`]: Java properties text (UPDATE/GET_NAMESRV_CONFIG bodies).
@@ -26,10 +28,12 @@
 pub mod config;
 pub mod error;
 pub mod kv_config;
+pub mod liveness;
 pub mod processor;
 pub mod properties;
 pub mod route_info;
 pub mod route_query;
+pub mod server;
 pub mod state;
 
 #[cfg(test)]
@@ -39,4 +43,6 @@ pub use config::NamesrvConfig;
 pub use error::{NamesrvError, RequestError};
 pub use kv_config::KvConfigManager;
 pub use route_info::RouteInfoManager;
+pub use server::{run, serve};
+pub use ferromq_remoting::CancellationToken;
 pub use state::NamesrvState;
