@@ -175,7 +175,10 @@ impl NamesrvConfig {
                 "clientRequestThreadPoolQueueCapacity",
                 self.client_request_thread_pool_queue_capacity,
             ),
-            ("defaultThreadPoolQueueCapacity", self.default_thread_pool_queue_capacity),
+            (
+                "defaultThreadPoolQueueCapacity",
+                self.default_thread_pool_queue_capacity,
+            ),
             ("unRegisterBrokerQueueCapacity", self.un_register_broker_queue_capacity),
         ];
         if let Some((key, value)) = positive.iter().find(|(_, value)| *value <= 0) {
@@ -225,10 +228,7 @@ impl NamesrvConfig {
     /// type, unknown keys are ignored (as Java does), black-listed keys are refused, and the
     /// result must validate. Nothing is applied when any of that fails.
     pub fn with_updates(&self, updates: &BTreeMap<String, String>) -> Result<NamesrvConfig, ConfigError> {
-        if let Some(key) = self
-            .black_listed_keys()
-            .find(|key| updates.contains_key(*key))
-        {
+        if let Some(key) = self.black_listed_keys().find(|key| updates.contains_key(*key)) {
             return Err(ConfigError::BlackListed { key: key.to_owned() });
         }
         let mut object = match serde_json::to_value(self) {
@@ -334,12 +334,19 @@ mod tests {
     #[test]
     fn validate_names_the_bad_key() {
         // Goal: each invalid setting is reported by its RocketMQ key. Method: break one at a time.
-        let cases: Vec<(&str, Box<dyn Fn(&mut NamesrvConfig)>)> = vec![
-            ("scanNotActiveBrokerInterval", Box::new(|c| c.scan_not_active_broker_interval_ms = 0)),
+        type Breaker = Box<dyn Fn(&mut NamesrvConfig)>;
+        let cases: Vec<(&str, Breaker)> = vec![
+            (
+                "scanNotActiveBrokerInterval",
+                Box::new(|c| c.scan_not_active_broker_interval_ms = 0),
+            ),
             ("kvConfigPath", Box::new(|c| c.kv_config_path = PathBuf::new())),
             ("defaultThreadPoolNums", Box::new(|c| c.default_thread_pool_nums = 0)),
             ("waitSecondsForService", Box::new(|c| c.wait_seconds_for_service = -1)),
-            ("enableControllerInNamesrv", Box::new(|c| c.enable_controller_in_namesrv = true)),
+            (
+                "enableControllerInNamesrv",
+                Box::new(|c| c.enable_controller_in_namesrv = true),
+            ),
         ];
         for (key, breaker) in cases {
             let mut config = NamesrvConfig::default();
@@ -362,9 +369,14 @@ mod tests {
         assert_eq!(updated.scan_not_active_broker_interval_ms, 250);
 
         let bad = parse_properties("scanNotActiveBrokerInterval=soon");
-        assert!(matches!(config.with_updates(&bad), Err(ConfigError::BadValue { key, .. }) if key == "scanNotActiveBrokerInterval"));
+        assert!(
+            matches!(config.with_updates(&bad), Err(ConfigError::BadValue { key, .. }) if key == "scanNotActiveBrokerInterval")
+        );
         let invalid = parse_properties("scanNotActiveBrokerInterval=0");
-        assert!(matches!(config.with_updates(&invalid), Err(ConfigError::Invalid { .. })));
+        assert!(matches!(
+            config.with_updates(&invalid),
+            Err(ConfigError::Invalid { .. })
+        ));
         let black = parse_properties("kvConfigPath=/etc/passwd");
         assert!(matches!(config.with_updates(&black), Err(ConfigError::BlackListed { key }) if key == "kvConfigPath"));
     }
@@ -373,8 +385,10 @@ mod tests {
     fn properties_text_lists_every_key_and_reads_back() {
         // Goal: GET_NAMESRV_CONFIG text holds every key and re-applies to the same config.
         // Method: render, parse, apply (minus black-listed keys), compare.
-        let mut config = NamesrvConfig::default();
-        config.order_message_enable = true;
+        let config = NamesrvConfig {
+            order_message_enable: true,
+            ..NamesrvConfig::default()
+        };
         let text = config.to_properties_text();
         assert!(text.contains("listenPort=9876\n"), "{text}");
         assert!(text.contains("scanNotActiveBrokerInterval=5000\n"));

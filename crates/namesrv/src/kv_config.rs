@@ -75,7 +75,13 @@ impl KvConfigManager {
                     .config_table
             }
             Err(error) if error.kind() == io::ErrorKind::NotFound => ConfigTable::new(),
-            Err(source) => return Err(KvConfigError::Io { op: "read", path, source }),
+            Err(source) => {
+                return Err(KvConfigError::Io {
+                    op: "read",
+                    path,
+                    source,
+                })
+            }
         };
         if !table.is_empty() {
             tracing::info!(path = %path.display(), namespaces = table.len(), "kv config loaded");
@@ -116,9 +122,7 @@ impl KvConfigManager {
 
     /// GET_KVLIST_BY_NAMESPACE: the namespace's table, `None` if the namespace is unknown.
     pub fn list(&self, namespace: &str) -> Option<KvTable> {
-        self.read()
-            .get(namespace)
-            .map(|table| KvTable { table: table.clone() })
+        self.read().get(namespace).map(|table| KvTable { table: table.clone() })
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, ConfigTable> {
@@ -198,7 +202,10 @@ mod tests {
         let kv = KvConfigManager::load(&path).unwrap();
         kv.put(NAMESPACE_ORDER_TOPIC_CONFIG, "TopicA", "broker-a:4").unwrap();
         let text = fs::read_to_string(&path).unwrap();
-        assert_eq!(text, r#"{"configTable":{"ORDER_TOPIC_CONFIG":{"TopicA":"broker-a:4"}}}"#);
+        assert_eq!(
+            text,
+            r#"{"configTable":{"ORDER_TOPIC_CONFIG":{"TopicA":"broker-a:4"}}}"#
+        );
         assert!(!path.with_extension("json.tmp").exists());
         let reloaded = KvConfigManager::load(&path).unwrap();
         assert_eq!(

@@ -41,8 +41,8 @@ mod route_info_test;
 
 pub use config::NamesrvConfig;
 pub use error::{NamesrvError, RequestError};
+pub use ferromq_remoting::CancellationToken;
 pub use kv_config::KvConfigManager;
 pub use route_info::RouteInfoManager;
 pub use server::{run, serve};
-pub use ferromq_remoting::CancellationToken;
 pub use state::NamesrvState;

@@ -79,7 +79,11 @@ impl ConnectionWatch {
 }
 
 /// The dead-broker scan loop; returns at shutdown.
-pub async fn scan_not_active_brokers(state: Arc<NamesrvState>, watch: Arc<ConnectionWatch>, shutdown: CancellationToken) {
+pub async fn scan_not_active_brokers(
+    state: Arc<NamesrvState>,
+    watch: Arc<ConnectionWatch>,
+    shutdown: CancellationToken,
+) {
     loop {
         let period = state.with_config(|config| config.scan_not_active_broker_interval());
         tokio::select! {

@@ -257,17 +257,14 @@ impl RouteInfoManager {
             .or_default()
             .insert(broker_name.clone());
         let mut register_first = false;
-        let broker_data = tables
-            .broker_addr_table
-            .entry(broker_name.clone())
-            .or_insert_with(|| {
-                register_first = true;
-                BrokerData {
-                    cluster: cluster_name.clone(),
-                    broker_name: broker_name.clone(),
-                    ..BrokerData::default()
-                }
-            });
+        let broker_data = tables.broker_addr_table.entry(broker_name.clone()).or_insert_with(|| {
+            register_first = true;
+            BrokerData {
+                cluster: cluster_name.clone(),
+                broker_name: broker_name.clone(),
+                ..BrokerData::default()
+            }
+        });
         let is_old_version_broker = enable_acting_master.is_none();
         broker_data.enable_acting_master = enable_acting_master.unwrap_or(false);
         broker_data.zone_name = zone_name;
@@ -278,9 +275,8 @@ impl RouteInfoManager {
         register_first |= old_addr.map_or(true, |addr| addr.is_empty());
 
         let is_master = broker_id == MASTER_ID;
-        let is_prime_slave = !is_old_version_broker
-            && !is_master
-            && broker_data.broker_addrs.keys().next() == Some(&broker_id);
+        let is_prime_slave =
+            !is_old_version_broker && !is_master && broker_data.broker_addrs.keys().next() == Some(&broker_id);
         let wipe_write = is_prime_slave && broker_data.enable_acting_master;
         let data_version_changed = tables
             .broker_live_table
@@ -296,7 +292,11 @@ impl RouteInfoManager {
                 delete_topics_not_registered(tables, &broker_name, &topic_config_wrapper);
             }
             for (key, config) in &topic_config_wrapper.topic_config_table {
-                let topic = if config.topic_name.is_empty() { key } else { &config.topic_name };
+                let topic = if config.topic_name.is_empty() {
+                    key
+                } else {
+                    &config.topic_name
+                };
                 let has_queue_data = tables
                     .topic_queue_table
                     .get(topic)
@@ -394,7 +394,12 @@ impl RouteInfoManager {
     }
 
     /// True when the broker is unknown or its stored DataVersion differs from `data_version`.
-    pub fn is_broker_topic_config_changed(&self, cluster_name: &str, broker_addr: &str, data_version: &DataVersion) -> bool {
+    pub fn is_broker_topic_config_changed(
+        &self,
+        cluster_name: &str,
+        broker_addr: &str,
+        data_version: &DataVersion,
+    ) -> bool {
         self.query_broker_data_version(cluster_name, broker_addr)
             .map_or(true, |stored| stored != *data_version)
     }
@@ -549,7 +554,12 @@ fn clean_topics_locked(tables: &mut Tables, removed: &BTreeSet<String>, reduced:
         .iter()
         .filter(|name| {
             tables.broker_addr_table.get(*name).is_some_and(|data| {
-                data.enable_acting_master && data.broker_addrs.keys().next().map_or(true, |min_id| *min_id > MASTER_ID)
+                data.enable_acting_master
+                    && data
+                        .broker_addrs
+                        .keys()
+                        .next()
+                        .map_or(true, |min_id| *min_id > MASTER_ID)
             })
         })
         .collect();
@@ -571,7 +581,13 @@ fn delete_topics_not_registered(tables: &mut Tables, broker_name: &str, wrapper:
     let registered: BTreeSet<&str> = wrapper
         .topic_config_table
         .iter()
-        .map(|(key, config)| if config.topic_name.is_empty() { key.as_str() } else { config.topic_name.as_str() })
+        .map(|(key, config)| {
+            if config.topic_name.is_empty() {
+                key.as_str()
+            } else {
+                config.topic_name.as_str()
+            }
+        })
         .collect();
     tables.topic_queue_table.retain(|topic, by_broker| {
         if !registered.contains(topic.as_str()) && by_broker.remove(broker_name).is_some() {

@@ -56,7 +56,10 @@ fn queue(routes: &RouteInfoManager, topic: &str, broker: &str) -> Option<QueueDa
 fn first_registration_creates_cluster_broker_and_queue_data() {
     // Goal: a new master appears in every table. Method: register, read cluster info and route.
     let routes = RouteInfoManager::new();
-    register(&routes, registration("broker-a", 0, "10.0.0.1:10911", &[("TopicA", 4), ("TBW102", 8)], 1));
+    register(
+        &routes,
+        registration("broker-a", 0, "10.0.0.1:10911", &[("TopicA", 4), ("TBW102", 8)], 1),
+    );
     let info = routes.cluster_info();
     assert!(info.cluster_addr_table[CLUSTER].contains("broker-a"));
     assert_eq!(info.broker_addr_table["broker-a"].master_addr(), Some("10.0.0.1:10911"));
@@ -72,7 +75,10 @@ fn first_registration_creates_cluster_broker_and_queue_data() {
             write_queue_nums: 4
         }]
     );
-    assert_eq!(routes.live_brokers(), vec![BrokerAddrInfo::new(CLUSTER, "10.0.0.1:10911")]);
+    assert_eq!(
+        routes.live_brokers(),
+        vec![BrokerAddrInfo::new(CLUSTER, "10.0.0.1:10911")]
+    );
     assert!(routes.pickup_topic_route_data("Unknown", false).is_none());
 }
 
@@ -82,11 +88,20 @@ fn queue_data_is_rewritten_only_when_the_data_version_changes() {
     // Method: wipe write perm, re-register with the same version (perm stays wiped), then with
     // a new version and new queue counts (perm and counts restored).
     let routes = RouteInfoManager::new();
-    register(&routes, registration("broker-a", 0, "a:1", &[("TopicA", 4), ("T2", 1)], 1));
+    register(
+        &routes,
+        registration("broker-a", 0, "a:1", &[("TopicA", 4), ("T2", 1)], 1),
+    );
     assert_eq!(routes.wipe_write_perm_of_broker("broker-a"), 2);
-    register(&routes, registration("broker-a", 0, "a:1", &[("TopicA", 4), ("T2", 1)], 1));
+    register(
+        &routes,
+        registration("broker-a", 0, "a:1", &[("TopicA", 4), ("T2", 1)], 1),
+    );
     assert_eq!(queue(&routes, "TopicA", "broker-a").unwrap().perm, PERM_READ);
-    register(&routes, registration("broker-a", 0, "a:1", &[("TopicA", 8), ("T2", 1)], 2));
+    register(
+        &routes,
+        registration("broker-a", 0, "a:1", &[("TopicA", 8), ("T2", 1)], 2),
+    );
     let queue_data = queue(&routes, "TopicA", "broker-a").unwrap();
     assert_eq!((queue_data.perm, queue_data.write_queue_nums), (6, 8));
 }
@@ -96,8 +111,14 @@ fn a_new_topic_under_an_unchanged_data_version_still_gets_queue_data() {
     // Goal: 5.x `isTopicConfigChanged`: a topic without QueueData of this broker is added even
     // when the DataVersion is the same. Method: same counter, one more topic.
     let routes = RouteInfoManager::new();
-    register(&routes, registration("broker-a", 0, "a:1", &[("TopicA", 4), ("TBW102", 8)], 1));
-    register(&routes, registration("broker-a", 0, "a:1", &[("TopicA", 4), ("TopicB", 2)], 1));
+    register(
+        &routes,
+        registration("broker-a", 0, "a:1", &[("TopicA", 4), ("TBW102", 8)], 1),
+    );
+    register(
+        &routes,
+        registration("broker-a", 0, "a:1", &[("TopicA", 4), ("TopicB", 2)], 1),
+    );
     assert!(queue(&routes, "TopicB", "broker-a").is_some());
 }
 
@@ -105,8 +126,14 @@ fn a_new_topic_under_an_unchanged_data_version_still_gets_queue_data() {
 fn same_address_under_another_id_is_replaced() {
     // Goal: a slave promoted to master leaves one entry. Method: register addr as id 1, then 0.
     let routes = RouteInfoManager::new();
-    register(&routes, registration("broker-a", 1, "a:2", &[("TopicA", 4), ("T2", 1)], 1));
-    register(&routes, registration("broker-a", 0, "a:2", &[("TopicA", 4), ("T2", 1)], 1));
+    register(
+        &routes,
+        registration("broker-a", 1, "a:2", &[("TopicA", 4), ("T2", 1)], 1),
+    );
+    register(
+        &routes,
+        registration("broker-a", 0, "a:2", &[("TopicA", 4), ("T2", 1)], 1),
+    );
     let addrs = routes.cluster_info().broker_addr_table["broker-a"].broker_addrs.clone();
     assert_eq!(addrs.into_iter().collect::<Vec<_>>(), vec![(0, "a:2".to_owned())]);
 }
@@ -117,7 +144,11 @@ fn slave_learns_master_addresses_and_does_not_write_queue_data() {
     // master's QueueData alone. Method: master then slave with different queue counts.
     let routes = RouteInfoManager::new();
     let first = routes
-        .register_broker(registration("broker-a", 0, "a:1", &[("TopicA", 4), ("T2", 1)], 1), false, Instant::now())
+        .register_broker(
+            registration("broker-a", 0, "a:1", &[("TopicA", 4), ("T2", 1)], 1),
+            false,
+            Instant::now(),
+        )
         .unwrap();
     assert_eq!(first.master_addr, None);
     let mut slave = registration("broker-a", 1, "a:2", &[("TopicA", 16), ("T2", 1)], 5);
@@ -140,7 +171,10 @@ fn registration_older_than_the_live_one_under_the_same_id_is_ignored() {
     older.topic_config_wrapper.data_version.state_version = Some(1);
     let result = routes.register_broker(older, false, Instant::now()).unwrap();
     assert_eq!(result, Default::default());
-    assert_eq!(routes.cluster_info().broker_addr_table["broker-a"].master_addr(), Some("a:1"));
+    assert_eq!(
+        routes.cluster_info().broker_addr_table["broker-a"].master_addr(),
+        Some("a:1")
+    );
     assert_eq!(routes.live_brokers(), vec![BrokerAddrInfo::new(CLUSTER, "a:1")]);
 }
 
@@ -149,11 +183,21 @@ fn single_topic_registration_before_a_full_one_is_refused_without_side_effects()
     // Goal: Java's "register broker failed" for a one-topic registration of an unknown id, and
     // no empty BrokerData left behind. Method: register one topic first.
     let routes = RouteInfoManager::new();
-    let refused = routes.register_broker(registration("broker-a", 0, "a:1", &[("TopicA", 4)], 1), false, Instant::now());
-    assert!(matches!(refused, Err(RegisterError::SingleTopicBeforeFullRegistration { .. })));
+    let refused = routes.register_broker(
+        registration("broker-a", 0, "a:1", &[("TopicA", 4)], 1),
+        false,
+        Instant::now(),
+    );
+    assert!(matches!(
+        refused,
+        Err(RegisterError::SingleTopicBeforeFullRegistration { .. })
+    ));
     let info = routes.cluster_info();
     assert!(info.broker_addr_table.is_empty() && info.cluster_addr_table.is_empty());
-    register(&routes, registration("broker-a", 0, "a:1", &[("TopicA", 4), ("T2", 1)], 1));
+    register(
+        &routes,
+        registration("broker-a", 0, "a:1", &[("TopicA", 4), ("T2", 1)], 1),
+    );
     register(&routes, registration("broker-a", 0, "a:1", &[("TopicC", 2)], 2));
     assert!(queue(&routes, "TopicC", "broker-a").is_some());
 }
@@ -163,9 +207,18 @@ fn unregistering_the_last_address_removes_broker_cluster_and_topics() {
     // Goal: unregistration cascades only when a broker name has no address left. Method:
     // master + slave; unregister the slave (routes stay), then the master (all gone).
     let routes = RouteInfoManager::new();
-    register(&routes, registration("broker-a", 0, "a:1", &[("TopicA", 4), ("T2", 1)], 1));
-    register(&routes, registration("broker-a", 1, "a:2", &[("TopicA", 4), ("T2", 1)], 1));
-    register(&routes, registration("broker-b", 0, "b:1", &[("TopicA", 4), ("T2", 1)], 1));
+    register(
+        &routes,
+        registration("broker-a", 0, "a:1", &[("TopicA", 4), ("T2", 1)], 1),
+    );
+    register(
+        &routes,
+        registration("broker-a", 1, "a:2", &[("TopicA", 4), ("T2", 1)], 1),
+    );
+    register(
+        &routes,
+        registration("broker-b", 0, "b:1", &[("TopicA", 4), ("T2", 1)], 1),
+    );
     let unregister = |name: &str, id: i64, addr: &str| UnregisterRequest {
         cluster_name: CLUSTER.into(),
         broker_addr: addr.into(),
@@ -196,17 +249,28 @@ fn brokers_expire_only_after_their_heartbeat_timeout() {
     short.connection_id = Some(7);
     routes.register_broker(short, false, start).unwrap();
     routes
-        .register_broker(registration("broker-b", 0, "b:1", &[("TopicA", 4), ("T2", 1)], 1), false, start)
+        .register_broker(
+            registration("broker-b", 0, "b:1", &[("TopicA", 4), ("T2", 1)], 1),
+            false,
+            start,
+        )
         .unwrap();
-    assert!(routes.scan_not_active_brokers(start + Duration::from_secs(10)).is_empty());
+    assert!(routes
+        .scan_not_active_brokers(start + Duration::from_secs(10))
+        .is_empty());
     assert!(routes.refresh_broker_liveness(CLUSTER, "a:1", start + Duration::from_secs(5)));
-    assert!(routes.scan_not_active_brokers(start + Duration::from_secs(12)).is_empty());
+    assert!(routes
+        .scan_not_active_brokers(start + Duration::from_secs(12))
+        .is_empty());
     let expired = routes.scan_not_active_brokers(start + Duration::from_secs(16));
     assert_eq!(expired.len(), 1);
     assert_eq!(expired[0].connection_id, Some(7));
     assert!(queue(&routes, "TopicA", "broker-a").is_none());
     assert!(queue(&routes, "TopicA", "broker-b").is_some());
-    assert_eq!(routes.scan_not_active_brokers(start + Duration::from_secs(121)).len(), 1);
+    assert_eq!(
+        routes.scan_not_active_brokers(start + Duration::from_secs(121)).len(),
+        1
+    );
     assert!(routes.pickup_topic_route_data("TopicA", false).is_none());
     assert!(!routes.refresh_broker_liveness(CLUSTER, "a:1", start));
 }
@@ -226,7 +290,10 @@ fn closing_a_connection_removes_only_its_brokers() {
     a.connection_id = Some(3);
     register(&routes, a);
     assert!(routes.on_connection_closed(1).is_empty());
-    assert_eq!(routes.on_connection_closed(2), vec![BrokerAddrInfo::new(CLUSTER, "b:1")]);
+    assert_eq!(
+        routes.on_connection_closed(2),
+        vec![BrokerAddrInfo::new(CLUSTER, "b:1")]
+    );
     assert!(queue(&routes, "TopicA", "broker-b").is_none());
     assert!(queue(&routes, "TopicA", "broker-a").is_some());
 }
@@ -235,13 +302,22 @@ fn closing_a_connection_removes_only_its_brokers() {
 fn write_permission_is_wiped_and_restored_with_counts() {
     // Goal: WIPE/ADD_WRITE_PERM counts topics of that broker only. Method: two brokers.
     let routes = RouteInfoManager::new();
-    register(&routes, registration("broker-a", 0, "a:1", &[("TopicA", 4), ("TopicB", 4), ("T3", 1)], 1));
-    register(&routes, registration("broker-b", 0, "b:1", &[("TopicA", 4), ("T3", 1)], 1));
+    register(
+        &routes,
+        registration("broker-a", 0, "a:1", &[("TopicA", 4), ("TopicB", 4), ("T3", 1)], 1),
+    );
+    register(
+        &routes,
+        registration("broker-b", 0, "b:1", &[("TopicA", 4), ("T3", 1)], 1),
+    );
     assert_eq!(routes.wipe_write_perm_of_broker("broker-a"), 3);
     assert_eq!(queue(&routes, "TopicA", "broker-a").unwrap().perm, PERM_READ);
     assert_eq!(queue(&routes, "TopicA", "broker-b").unwrap().perm, 6);
     assert_eq!(routes.add_write_perm_of_broker("broker-a"), 3);
-    assert_eq!(queue(&routes, "TopicB", "broker-a").unwrap().perm, PERM_READ | PERM_WRITE);
+    assert_eq!(
+        queue(&routes, "TopicB", "broker-a").unwrap().perm,
+        PERM_READ | PERM_WRITE
+    );
     assert_eq!(routes.wipe_write_perm_of_broker("nobody"), 0);
 }
 
@@ -249,7 +325,10 @@ fn write_permission_is_wiped_and_restored_with_counts() {
 fn topics_are_deleted_whole_or_per_cluster() {
     // Goal: DELETE_TOPIC_IN_NAMESRV with and without a cluster. Method: brokers in two clusters.
     let routes = RouteInfoManager::new();
-    register(&routes, registration("broker-a", 0, "a:1", &[("TopicA", 4), ("TopicB", 4)], 1));
+    register(
+        &routes,
+        registration("broker-a", 0, "a:1", &[("TopicA", 4), ("TopicB", 4)], 1),
+    );
     let mut other = registration("broker-x", 0, "x:1", &[("TopicA", 4), ("TopicB", 4)], 1);
     other.cluster_name = "Other".into();
     register(&routes, other);
@@ -269,7 +348,10 @@ fn topics_are_deleted_whole_or_per_cluster() {
 fn register_topic_needs_a_new_topic_and_known_brokers() {
     // Goal: REGISTER_TOPIC_IN_NAMESRV rules. Method: unknown broker, new topic, existing topic.
     let routes = RouteInfoManager::new();
-    register(&routes, registration("broker-a", 0, "a:1", &[("TopicA", 4), ("T2", 1)], 1));
+    register(
+        &routes,
+        registration("broker-a", 0, "a:1", &[("TopicA", 4), ("T2", 1)], 1),
+    );
     let queue_data = |broker: &str, nums: i32| QueueData {
         broker_name: broker.into(),
         perm: 6,
@@ -289,7 +371,10 @@ fn register_topic_needs_a_new_topic_and_known_brokers() {
 fn topic_lists_by_cluster_and_system_topics_follow_java() {
     // Goal: GET_TOPICS_BY_CLUSTER and GET_SYSTEM_TOPIC_LIST_FROM_NS contents. Method: two clusters.
     let routes = RouteInfoManager::new();
-    register(&routes, registration("broker-a", 0, "a:1", &[("TopicA", 4), ("T2", 1)], 1));
+    register(
+        &routes,
+        registration("broker-a", 0, "a:1", &[("TopicA", 4), ("T2", 1)], 1),
+    );
     let mut other = registration("broker-x", 0, "x:1", &[("TopicX", 4), ("T2", 1)], 1);
     other.cluster_name = "Other".into();
     register(&routes, other);
@@ -308,13 +393,24 @@ fn registration_can_drop_topics_the_broker_no_longer_lists() {
     // Goal: `deleteTopicWithBrokerRegistration`. Method: register A+B, then only A with the
     // option on; B goes. With the option off a missing topic stays.
     let routes = RouteInfoManager::new();
-    register(&routes, registration("broker-a", 0, "a:1", &[("TopicA", 4), ("TopicB", 4)], 1));
+    register(
+        &routes,
+        registration("broker-a", 0, "a:1", &[("TopicA", 4), ("TopicB", 4)], 1),
+    );
     routes
-        .register_broker(registration("broker-a", 0, "a:1", &[("TopicA", 4), ("T3", 1)], 2), false, Instant::now())
+        .register_broker(
+            registration("broker-a", 0, "a:1", &[("TopicA", 4), ("T3", 1)], 2),
+            false,
+            Instant::now(),
+        )
         .unwrap();
     assert!(queue(&routes, "TopicB", "broker-a").is_some());
     routes
-        .register_broker(registration("broker-a", 0, "a:1", &[("TopicA", 4), ("T3", 1)], 3), true, Instant::now())
+        .register_broker(
+            registration("broker-a", 0, "a:1", &[("TopicA", 4), ("T3", 1)], 3),
+            true,
+            Instant::now(),
+        )
         .unwrap();
     assert!(queue(&routes, "TopicB", "broker-a").is_none());
     assert!(queue(&routes, "TopicA", "broker-a").is_some());
@@ -355,7 +451,10 @@ fn filter_servers_appear_in_routes_and_clear_on_empty_list() {
     register(&routes, with_filters);
     let route = routes.pickup_topic_route_data("TopicA", false).unwrap();
     assert_eq!(route.filter_server_table["a:1"], vec!["f:1".to_owned()]);
-    register(&routes, registration("broker-a", 0, "a:1", &[("TopicA", 4), ("T2", 1)], 1));
+    register(
+        &routes,
+        registration("broker-a", 0, "a:1", &[("TopicA", 4), ("T2", 1)], 1),
+    );
     assert!(routes
         .pickup_topic_route_data("TopicA", false)
         .unwrap()

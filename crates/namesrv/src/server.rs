@@ -21,19 +21,31 @@ use crate::state::NamesrvState;
 
 /// Runs a name server on `listener` until `shutdown` is cancelled, then drains connections and
 /// returns. The KV config is loaded from `config.kvConfigPath` first.
-pub async fn run(listener: TcpListener, config: NamesrvConfig, shutdown: CancellationToken) -> Result<(), NamesrvError> {
+pub async fn run(
+    listener: TcpListener,
+    config: NamesrvConfig,
+    shutdown: CancellationToken,
+) -> Result<(), NamesrvError> {
     let state = Arc::new(NamesrvState::new(config)?);
     serve(listener, state, shutdown).await
 }
 
 /// [`run`] over a state the caller keeps (tests inspect the route table through it).
-pub async fn serve(listener: TcpListener, state: Arc<NamesrvState>, shutdown: CancellationToken) -> Result<(), NamesrvError> {
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<NamesrvState>,
+    shutdown: CancellationToken,
+) -> Result<(), NamesrvError> {
     let server = RemotingServer::from_listener(listener, ServerConfig::default())?;
     let local = server.local_addr().ok();
     let tasks = shutdown.child_token();
     let watch = Arc::new(ConnectionWatch::default());
     let dispatcher = Arc::new(dispatcher(&state, &watch, &tasks));
-    let scan = tokio::spawn(scan_not_active_brokers(Arc::clone(&state), Arc::clone(&watch), tasks.clone()));
+    let scan = tokio::spawn(scan_not_active_brokers(
+        Arc::clone(&state),
+        Arc::clone(&watch),
+        tasks.clone(),
+    ));
     tracing::info!(addr = ?local, kv_config = %state.kv_config.path().display(), "name server started");
 
     let served = server.run(dispatcher, shutdown.clone()).await;

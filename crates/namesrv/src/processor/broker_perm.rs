@@ -12,7 +12,10 @@ use crate::error::RequestError;
 use crate::state::NamesrvState;
 
 /// WIPE_WRITE_PERM_OF_BROKER: → `wipeTopicCount`.
-pub fn wipe_write_perm_of_broker(state: &NamesrvState, request: &RemotingCommand) -> Result<RemotingCommand, RequestError> {
+pub fn wipe_write_perm_of_broker(
+    state: &NamesrvState,
+    request: &RemotingCommand,
+) -> Result<RemotingCommand, RequestError> {
     let header: WipeWritePermOfBrokerRequestHeader = request.decode_header()?;
     let wipe_topic_count = state.route_info.wipe_write_perm_of_broker(&header.broker_name);
     tracing::info!(broker = %header.broker_name, wipe_topic_count, "write permission wiped");
@@ -20,7 +23,10 @@ pub fn wipe_write_perm_of_broker(state: &NamesrvState, request: &RemotingCommand
 }
 
 /// ADD_WRITE_PERM_OF_BROKER: → `addTopicCount`.
-pub fn add_write_perm_of_broker(state: &NamesrvState, request: &RemotingCommand) -> Result<RemotingCommand, RequestError> {
+pub fn add_write_perm_of_broker(
+    state: &NamesrvState,
+    request: &RemotingCommand,
+) -> Result<RemotingCommand, RequestError> {
     let header: AddWritePermOfBrokerRequestHeader = request.decode_header()?;
     let add_topic_count = state.route_info.add_write_perm_of_broker(&header.broker_name);
     tracing::info!(broker = %header.broker_name, add_topic_count, "write permission added");

@@ -3,8 +3,8 @@
 
 use ferromq_protocol::body::encode_body;
 use ferromq_protocol::header::namesrv::{
-    DeleteKvConfigRequestHeader, GetKvConfigRequestHeader, GetKvConfigResponseHeader, GetKvListByNamespaceRequestHeader,
-    PutKvConfigRequestHeader,
+    DeleteKvConfigRequestHeader, GetKvConfigRequestHeader, GetKvConfigResponseHeader,
+    GetKvListByNamespaceRequestHeader, PutKvConfigRequestHeader,
 };
 use ferromq_protocol::{RemotingCommand, ResponseCode};
 
@@ -41,7 +41,10 @@ pub fn delete_kv_config(state: &NamesrvState, request: &RemotingCommand) -> Resu
 }
 
 /// GET_KVLIST_BY_NAMESPACE: body KVTable; QUERY_NOT_FOUND for an unknown namespace.
-pub fn get_kv_list_by_namespace(state: &NamesrvState, request: &RemotingCommand) -> Result<RemotingCommand, RequestError> {
+pub fn get_kv_list_by_namespace(
+    state: &NamesrvState,
+    request: &RemotingCommand,
+) -> Result<RemotingCommand, RequestError> {
     let header: GetKvListByNamespaceRequestHeader = request.decode_header()?;
     match state.kv_config.list(&header.namespace) {
         Some(table) => Ok(success(request).with_body(encode_body(&table))),

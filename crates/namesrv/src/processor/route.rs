@@ -10,12 +10,17 @@ use crate::kv_config::NAMESPACE_ORDER_TOPIC_CONFIG;
 use crate::state::NamesrvState;
 
 /// Java's `FAQUrl.suggestTodo(APPLY_TOPIC_URL)`, appended to TOPIC_NOT_EXIST remarks.
-pub const APPLY_TOPIC_SUGGESTION: &str = "\nSee https://rocketmq.apache.org/docs/bestPractice/06FAQ for further details.";
+pub const APPLY_TOPIC_SUGGESTION: &str =
+    "\nSee https://rocketmq.apache.org/docs/bestPractice/06FAQ for further details.";
 
-/// GET_ROUTEINFO_BY_TOPIC: body TopicRouteData (map keys quoted for requesters of version
-/// >= 397 or with `acceptStandardJsonOnly`, else fastjson's unquoted form); `orderTopicConf`
-/// from KV namespace ORDER_TOPIC_CONFIG when `orderMessageEnable`; TOPIC_NOT_EXIST when unknown.
-pub fn get_routeinfo_by_topic(state: &NamesrvState, request: &RemotingCommand) -> Result<RemotingCommand, RequestError> {
+/// GET_ROUTEINFO_BY_TOPIC: body TopicRouteData, with map keys quoted for requesters of
+/// version 397 and up or with `acceptStandardJsonOnly` (else fastjson's unquoted form);
+/// `orderTopicConf` from KV namespace ORDER_TOPIC_CONFIG when `orderMessageEnable`;
+/// TOPIC_NOT_EXIST when no broker serves the topic.
+pub fn get_routeinfo_by_topic(
+    state: &NamesrvState,
+    request: &RemotingCommand,
+) -> Result<RemotingCommand, RequestError> {
     let (need_wait, wait_seconds, support_acting_master, order_message_enable) = state.with_config(|config| {
         (
             config.need_wait_for_service,
@@ -49,7 +54,10 @@ pub fn get_routeinfo_by_topic(state: &NamesrvState, request: &RemotingCommand) -
 
 /// GET_BROKER_CLUSTER_INFO: body ClusterInfo, in fastjson's form (unquoted brokerAddrs keys)
 /// as the Java name server writes it whatever the requester's version.
-pub fn get_broker_cluster_info(state: &NamesrvState, request: &RemotingCommand) -> Result<RemotingCommand, RequestError> {
+pub fn get_broker_cluster_info(
+    state: &NamesrvState,
+    request: &RemotingCommand,
+) -> Result<RemotingCommand, RequestError> {
     let info = state.route_info.cluster_info();
     Ok(success(request).with_body(to_fastjson_string(&info).into_bytes()))
 }

@@ -25,7 +25,10 @@ pub fn get_all_topic_list_from_nameserver(
 }
 
 /// DELETE_TOPIC_IN_NAMESRV: the whole topic, or only its queues in `clusterName`.
-pub fn delete_topic_in_namesrv(state: &NamesrvState, request: &RemotingCommand) -> Result<RemotingCommand, RequestError> {
+pub fn delete_topic_in_namesrv(
+    state: &NamesrvState,
+    request: &RemotingCommand,
+) -> Result<RemotingCommand, RequestError> {
     let header: DeleteTopicFromNamesrvRequestHeader = request.decode_header()?;
     state
         .route_info
@@ -36,7 +39,10 @@ pub fn delete_topic_in_namesrv(state: &NamesrvState, request: &RemotingCommand) 
 
 /// REGISTER_TOPIC_IN_NAMESRV: body TopicRouteData whose `queueDatas` become the topic's route
 /// if the topic is new and every broker is known. An empty body registers nothing.
-pub fn register_topic_in_namesrv(state: &NamesrvState, request: &RemotingCommand) -> Result<RemotingCommand, RequestError> {
+pub fn register_topic_in_namesrv(
+    state: &NamesrvState,
+    request: &RemotingCommand,
+) -> Result<RemotingCommand, RequestError> {
     let header: RegisterTopicRequestHeader = request.decode_header()?;
     let body = request.body.to_bytes();
     if !body.is_empty() {
