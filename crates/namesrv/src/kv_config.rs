@@ -8,6 +8,9 @@
 //!   survives a restart, and a failed write leaves memory and file as they were;
 //! - writes are serialized by the table's write lock, so the file's order of changes is the
 //!   order clients saw.
+//!
+//! Writes are synchronous on the request's task: the file is small and KV changes are rare
+//! admin operations, so a blocking fsync there is simpler than a writer task and costs little.
 
 use std::collections::BTreeMap;
 use std::fs;

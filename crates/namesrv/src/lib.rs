@@ -4,7 +4,7 @@
 //! topic routes (reference sections 2.2, 3.1–3.3, 7.1, 7.2, 8).
 //!
 //! Components:
-//! - [`route_info`] / [`route_query`]: the route table ([`RouteInfoManager`]): clusters,
+//! - [`route_info`] / [`route_query`] / [`route_data`]: the route table ([`RouteInfoManager`]): clusters,
 //!   brokers, topic queues, broker liveness, filter servers; registration rules of the Java
 //!   `RouteInfoManager`; routes, cluster info, topic lists, permission and topic edits;
 //! - [`kv_config`]: the KV config ([`KvConfigManager`]), persisted to `kvConfigPath`;
@@ -31,6 +31,7 @@ pub mod kv_config;
 pub mod liveness;
 pub mod processor;
 pub mod properties;
+pub mod route_data;
 pub mod route_info;
 pub mod route_query;
 pub mod server;

@@ -95,3 +95,56 @@ pub fn error_response(request: &RemotingCommand, error: &RequestError) -> Remoti
 pub(crate) fn success(request: &RemotingCommand) -> RemotingCommand {
     RemotingCommand::response_to(request, ResponseCode::Success)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::NamesrvConfig;
+
+    fn state(dir: &std::path::Path) -> NamesrvState {
+        NamesrvState::new(NamesrvConfig {
+            kv_config_path: dir.join("kv.json"),
+            ..NamesrvConfig::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn every_namesrv_code_is_answered_by_its_processor() {
+        // Goal: the dispatch covers every code of reference 2.2 and nothing answers
+        // REQUEST_CODE_NOT_SUPPORTED for them, even with an empty header (missing required
+        // fields give SYSTEM_ERROR naming the field). Method: send each code bare.
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(dir.path());
+        let expected = [
+            100, 101, 102, 103, 104, 105, 106, 205, 206, 216, 217, 219, 224, 304, 318, 319, 322, 327, 904,
+        ];
+        let mut codes: Vec<i32> = NAMESRV_REQUEST_CODES.iter().map(|code| code.as_i32()).collect();
+        codes.sort_unstable();
+        assert_eq!(codes, expected);
+        for code in expected {
+            let request = RemotingCommand::request_code(code).with_opaque(code);
+            let response = process(&state, &request, None);
+            assert_ne!(
+                response.code,
+                ResponseCode::RequestCodeNotSupported.as_i32(),
+                "code {code}"
+            );
+            assert_eq!(response.opaque, code);
+            assert!(response.is_response());
+            if response.code == ResponseCode::SystemError.as_i32() {
+                assert!(response.remark.is_some(), "code {code}: error without remark");
+            }
+        }
+    }
+
+    #[test]
+    fn other_codes_are_not_supported_with_javas_remark() {
+        // Goal: reference 1.4 for codes outside the name server's table. Method: SEND_MESSAGE.
+        let dir = tempfile::tempdir().unwrap();
+        let request = RemotingCommand::request(RequestCode::SendMessage);
+        let response = process(&state(dir.path()), &request, None);
+        assert_eq!(response.code, ResponseCode::RequestCodeNotSupported.as_i32());
+        assert_eq!(response.remark.as_deref(), Some(" request type 10 not supported"));
+    }
+}
