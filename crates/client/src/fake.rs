@@ -3,6 +3,7 @@
 //! Speaks just enough of the protocol for the client and the load generator: routes
 //! (GET_ROUTEINFO_BY_TOPIC), SEND_MESSAGE(_V2), SEND_BATCH_MESSAGE, PULL_MESSAGE with long
 //! polling, GET_MAX/MIN_OFFSET, QUERY/UPDATE_CONSUMER_OFFSET, HEART_BEAT and UNREGISTER_CLIENT.
+//! A broker can also register itself with a real name server ([`FakeBroker::register_with`]).
 //! Messages are kept in memory as stored records, so pulls return real record bytes. Every
 //! broker accepts any topic (as with auto-create on). Faults are injected per broker: answer
 //! the next N sends with a given code.
@@ -16,17 +17,20 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use ferromq_protocol::body::{decode_body, BrokerData, HeartbeatData, QueueData, TopicRouteData};
+use ferromq_protocol::body::{
+    decode_body, BrokerData, DataVersion, HeartbeatData, QueueData, RegisterBrokerBody, TopicConfig,
+    TopicConfigSerializeWrapper, TopicRouteData,
+};
 use ferromq_protocol::header::consumer_offset::{
     GetMaxOffsetRequestHeader, GetMinOffsetRequestHeader, QueryConsumerOffsetRequestHeader,
     UpdateConsumerOffsetRequestHeader,
 };
-use ferromq_protocol::header::namesrv::GetRouteInfoRequestHeader;
+use ferromq_protocol::header::namesrv::{GetRouteInfoRequestHeader, RegisterBrokerRequestHeader};
 use ferromq_protocol::header::pull_message::{PullMessageRequestHeader, PULL_FLAG_SUSPEND};
 use ferromq_protocol::header::send_message::{decode_send_request_header, SendMessageResponseHeader};
-use ferromq_protocol::message::{decode_batch, encode_record, MessageRecord, DEFAULT_MAX_MESSAGE_BYTES};
+use ferromq_protocol::message::{decode_batch, encode_record, masked_crc32, MessageRecord, DEFAULT_MAX_MESSAGE_BYTES};
 use ferromq_protocol::{Body, RemotingCommand, RequestCode, ResponseCode};
-use ferromq_remoting::{CancellationToken, Dispatcher, RemotingServer, ServerConfig};
+use ferromq_remoting::{CancellationToken, Dispatcher, RemotingClient, RemotingServer, ServerConfig};
 use tokio::sync::Notify;
 
 use crate::producer::request::now_ms;
@@ -364,6 +368,7 @@ pub struct FakeBroker {
     pub addr: SocketAddr,
     /// Inspectable state.
     pub state: Arc<BrokerState>,
+    namesrv_client: RemotingClient,
     shutdown: CancellationToken,
 }
 
@@ -422,7 +427,14 @@ impl FakeBroker {
         let shutdown = CancellationToken::new();
         let addr = serve(dispatcher, shutdown.clone()).await?;
         *lock(&state.addr) = Some(addr);
-        Ok(FakeBroker { addr, state, shutdown })
+        let namesrv_client =
+            RemotingClient::new(Default::default(), Arc::new(Dispatcher::new())).map_err(std::io::Error::other)?;
+        Ok(FakeBroker {
+            addr,
+            state,
+            namesrv_client,
+            shutdown,
+        })
     }
 
     /// BrokerData naming this broker as master.
@@ -433,6 +445,65 @@ impl FakeBroker {
             cluster: "DefaultCluster".to_owned(),
             ..Default::default()
         }
+    }
+
+    /// Registers this broker (master of cluster `DefaultCluster`) and `topics` as
+    /// `(name, queues, perm)` with a real name server, as REGISTER_BROKER with an uncompressed
+    /// RegisterBrokerBody (reference 3.3); `counter` is the DataVersion counter. The
+    /// connection stays open while the broker lives: name servers drop a broker whose
+    /// connection closes.
+    pub async fn register_with(
+        &self,
+        namesrv_addr: &str,
+        topics: &[(&str, i32, i32)],
+        counter: i64,
+    ) -> Result<(), crate::ClientError> {
+        let mut wrapper = TopicConfigSerializeWrapper {
+            data_version: DataVersion::new(now_ms()),
+            ..Default::default()
+        };
+        wrapper.data_version.counter = counter;
+        for (name, queues, perm) in topics {
+            wrapper
+                .topic_config_table
+                .insert((*name).to_owned(), TopicConfig::new(*name, *queues, *queues, *perm));
+        }
+        let body = RegisterBrokerBody {
+            filter_server_list: Vec::new(),
+            topic_config_serialize_wrapper: wrapper,
+        }
+        .encode(false);
+        let addr = self.addr.to_string();
+        let header = RegisterBrokerRequestHeader {
+            broker_name: self.state.name.clone(),
+            broker_addr: addr.clone(),
+            cluster_name: "DefaultCluster".to_owned(),
+            ha_server_addr: addr,
+            broker_id: 0,
+            heartbeat_timeout_millis: None,
+            enable_acting_master: Some(false),
+            compressed: Some(false),
+            body_crc32: Some(masked_crc32(&body)),
+        };
+        let request = RemotingCommand::request(RequestCode::RegisterBroker)
+            .with_header(&header)
+            .with_body(body);
+        let response = self
+            .namesrv_client
+            .invoke(namesrv_addr, request, Duration::from_secs(3))
+            .await
+            .map_err(|source| crate::ClientError::Remoting {
+                addr: namesrv_addr.to_owned(),
+                source,
+            })?;
+        if response.code != ResponseCode::Success.as_i32() {
+            return Err(crate::ClientError::Response {
+                addr: namesrv_addr.to_owned(),
+                code: response.response_code_enum(),
+                remark: response.remark,
+            });
+        }
+        Ok(())
     }
 
     /// Stops serving (connections are closed after the drain).

@@ -16,6 +16,9 @@ pub mod producer;
 pub mod rtt;
 pub mod stats;
 
+#[cfg(test)]
+mod e2e_test;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
