@@ -174,8 +174,8 @@ impl ClientInstance {
     }
 
     /// The route to produce to `topic`: the cache if it has writable queues, else the name
-    /// server's route, else (topic unknown or without writable queues) the auto-create
-    /// template cut to `defaultTopicQueueNums` queues (reference 8 step 1).
+    /// server's route, else (topic unknown to the name servers) the auto-create template cut
+    /// to `defaultTopicQueueNums` queues (reference 8 step 1).
     pub async fn publish_route(&self, topic: &str) -> Result<TopicRoute, ClientError> {
         if let Some(route) = self.inner.routes.get(topic) {
             if !route.publish.queues.is_empty() {
@@ -188,12 +188,10 @@ impl ClientInstance {
     /// Re-reads the producer route of `topic` from the name servers (with template fallback).
     pub async fn refresh_publish_route(&self, topic: &str) -> Result<TopicRoute, ClientError> {
         match self.fetch_route(topic).await {
-            Ok(data) => {
-                let route = self.inner.routes.put(topic, data, false);
-                if !route.publish.queues.is_empty() {
-                    return Ok(route);
-                }
-            }
+            // A known topic keeps its own route even without writable queues (Java's
+            // `isHaveTopicRouterInfo`): the send then fails with NoQueue instead of trying to
+            // auto-create a topic that exists.
+            Ok(data) => return Ok(self.inner.routes.put(topic, data, false)),
             Err(ClientError::TopicNotExist { .. }) => {}
             Err(other) => return Err(other),
         }

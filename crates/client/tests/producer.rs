@@ -267,8 +267,9 @@ async fn unreachable_name_server_is_skipped() -> anyhow::Result<()> {
     Ok(())
 }
 
-// Goal: a route whose only broker has no master cannot be produced to, and a route naming
-// queues of an unknown broker is skipped. Method: hand-made route with a slave-only broker.
+// Goal: a route whose only broker has no master cannot be produced to, and the producer does
+// not fall back to the template for a topic that exists. Method: hand-made route with a
+// slave-only broker.
 #[tokio::test]
 async fn queues_without_a_master_are_not_produced_to() -> anyhow::Result<()> {
     let cluster = FakeCluster::start(&["broker-a"]).await?;
@@ -290,10 +291,15 @@ async fn queues_without_a_master_are_not_produced_to() -> anyhow::Result<()> {
     };
     cluster.namesrv.set_route("SlaveOnly", route);
     let producer = Producer::start(config(&cluster.namesrv_addr())?, "pg")?;
-    // No writable master queue and no template: the producer reports the topic as unknown.
+    // The topic exists but has no writable master queue: no template fallback, even when a
+    // template exists (Java's isHaveTopicRouterInfo), and nothing is sent.
+    cluster.add_topic_with_perm("TBW102", 8, 7);
     let error = producer.send(message("SlaveOnly", 0)).await.unwrap_err();
-    assert!(matches!(error, ClientError::TopicNotExist { .. }), "{error}");
-    assert_eq!(cluster.stored(), 0);
+    assert!(
+        matches!(error, ClientError::NoQueue { what: "writable", .. }),
+        "{error}"
+    );
+    assert_eq!(cluster.brokers[0].state.send_requests.load(Ordering::Relaxed), 0);
     Ok(())
 }
 

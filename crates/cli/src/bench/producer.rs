@@ -457,6 +457,25 @@ mod tests {
         Ok(())
     }
 
+    // Goal: duration mode stops issuing sends when the time is up, lets the ones in flight
+    // finish, and still reports exactly what the broker stored. Method: a 1 s run.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn duration_run_reports_exactly_what_was_stored() -> anyhow::Result<()> {
+        let cluster = FakeCluster::start(&["broker-a"]).await?;
+        cluster.add_topic("BenchTopic", 2);
+        let mut a = args(cluster.namesrv_addr(), SendMode::Sync, 1, 1);
+        a.limit = Limit {
+            duration: Some(1),
+            count: None,
+        };
+        let summary = run(a).await?;
+        assert!(summary.messages_ok > 0);
+        assert_eq!(summary.messages_ok, cluster.stored());
+        assert_eq!(summary.failures(), 0);
+        assert!(summary.elapsed_secs >= 1.0, "{}", summary.elapsed_secs);
+        Ok(())
+    }
+
     // Goal: oneway counts every message sent and the broker eventually stores them all.
     // Method: 200 oneway sends, then wait on the fake's counter.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
