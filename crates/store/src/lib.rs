@@ -1,0 +1,20 @@
+//! # ferromq-store
+//!
+//! The message store: RocketMQ's CommitLog + ConsumeQueue + IndexFile design and on-disk formats.
+//!
+//! Components:
+//! - [`fs`]: the `Fs`/`StoreFile` abstraction, the real implementation and `SimFs`;
+//! - [`config`]: `MessageStoreConfig` under RocketMQ key names;
+//! - [`mapped_file`]: fixed-size segment files and the queue of them.
+//!
+//! Invariants:
+//! - all file access goes through [`fs::Fs`]; `unsafe` lives only in [`fs::real`];
+//! - no sockets and no async runtime in this crate.
+
+pub mod config;
+pub mod error;
+pub mod fs;
+pub mod mapped_file;
+
+pub use config::{FlushDiskType, MessageStoreConfig};
+pub use error::{StoreError, StoreResult};
