@@ -11,8 +11,11 @@
 //! - all file access goes through [`fs::Fs`]; `unsafe` lives only in [`fs::real`];
 //! - no sockets and no async runtime in this crate.
 
+pub mod checkpoint;
 pub mod config;
+pub mod consume_queue;
 pub mod error;
+pub mod file_cache;
 pub mod fs;
 pub mod mapped_file;
 
