@@ -17,6 +17,7 @@ pub mod consume_queue;
 pub mod error;
 pub mod file_cache;
 pub mod fs;
+pub mod index_file;
 pub mod mapped_file;
 
 pub use config::{FlushDiskType, MessageStoreConfig};
