@@ -1,1 +1,34 @@
 //! Message formats (reference section 4): stored record, properties, batch body, ids.
+//!
+//! Components:
+//! - [`hash`]: Java `String.hashCode` ([`java_hash`]) and masked CRC-32 ([`masked_crc32`]);
+//! - [`properties`]: property keys and the `name\u0001value\u0002` codec ([`Properties`]);
+//! - [`record`] / [`record_decode`]: the stored record of the CommitLog and PULL bodies
+//!   ([`MessageRecord`], [`encode_record`], [`patch_record`], [`decode_record`],
+//!   [`decode_records`], [`peek_record_header`]);
+//! - [`sys_flag`]: message sysFlag bits;
+//! - [`error`]: the error type, [`MessageError`].
+//!
+//! Invariants:
+//! - every decoder is total: arbitrary bytes give an error, never a panic, and allocations are
+//!   bounded by the bytes given;
+//! - `decode(encode(x)) == x` for every value an encoder accepts, and encoding a decoded record
+//!   reproduces its bytes (when its stored CRC was right);
+//! - all integers are big-endian, as in Java's `ByteBuffer`.
+
+mod cursor;
+pub mod error;
+pub mod hash;
+pub mod properties;
+pub mod record;
+pub mod record_decode;
+pub mod sys_flag;
+
+pub use error::MessageError;
+pub use hash::{java_hash, masked_crc32};
+pub use properties::{decode_properties, encode_properties, property_value, Properties};
+pub use record::{
+    encode_blank, encode_record, patch_record, peek_record_header, MessageRecord, MessageVersion, RecordHeader,
+    RecordKind, BLANK_MAGIC, DEFAULT_MAX_MESSAGE_BYTES, MAGIC_V1, MAGIC_V2,
+};
+pub use record_decode::{decode_record, decode_records, RecordIter};
