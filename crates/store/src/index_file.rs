@@ -18,6 +18,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use ferromq_protocol::message::java_hash;
+
 use crate::error::{StoreError, StoreResult};
 use crate::fs::{Fs, StoreFile};
 
@@ -25,12 +27,6 @@ use crate::fs::{Fs, StoreFile};
 pub const INDEX_HEADER_SIZE: u64 = 40;
 const SLOT_SIZE: u64 = 4;
 const ENTRY_SIZE: u64 = 20;
-
-/// `java.lang.String.hashCode` over UTF-16 code units.
-pub fn java_hash(s: &str) -> i32 {
-    s.encode_utf16()
-        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)))
-}
 
 /// RocketMQ `indexKeyHashMethod`: `abs(hash)`, with `MIN_VALUE` mapped to 0.
 pub fn index_key_hash(key: &str) -> i32 {

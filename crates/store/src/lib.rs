@@ -12,10 +12,12 @@
 //! - no sockets and no async runtime in this crate.
 
 pub mod checkpoint;
+pub mod commit_log;
 pub mod config;
 pub mod consume_queue;
 pub mod error;
 pub mod file_cache;
+pub mod flush;
 pub mod fs;
 pub mod index_file;
 pub mod mapped_file;

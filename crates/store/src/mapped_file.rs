@@ -152,6 +152,18 @@ impl MappedFile {
         Ok(())
     }
 
+    /// Writes the BLANK end-of-file marker at the wrote position and marks the segment full.
+    pub fn append_blank(&self, marker: &[u8]) -> StoreResult<()> {
+        let pos = self.wrote_position();
+        if self.file_size - pos >= marker.len() as u64 {
+            self.file
+                .write_at(pos, marker)
+                .map_err(|e| StoreError::io("write", &self.path, e))?;
+        }
+        self.wrote_position.store(self.file_size, Ordering::Release);
+        Ok(())
+    }
+
     /// Writes `data` at a position inside the segment without moving the wrote position.
     pub fn write_at(&self, pos: u64, data: &[u8]) -> StoreResult<()> {
         assert!(pos + data.len() as u64 <= self.file_size, "write past segment end");
