@@ -57,11 +57,12 @@ impl SerializeType {
 }
 
 macro_rules! language_codes {
-    ($($variant:ident = $value:expr => $name:literal),* $(,)?) => {
+    ($($(#[$vmeta:meta])* $variant:ident = $value:expr => $name:literal),* $(,)?) => {
         /// Client language (`LanguageCode.java`): a name in JSON headers, a byte in ROCKETMQ headers.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
         pub enum LanguageCode {
             $(
+                $(#[$vmeta])*
                 #[doc = concat!("`", $name, "` = ", stringify!($value))]
                 $variant,
             )*
@@ -91,6 +92,7 @@ macro_rules! language_codes {
 }
 
 language_codes! {
+    #[default]
     Java = 0 => "JAVA",
     Cpp = 1 => "CPP",
     Dotnet = 2 => "DOTNET",
@@ -105,12 +107,6 @@ language_codes! {
     Oms = 11 => "OMS",
     Rust = 12 => "RUST",
     NodeJs = 13 => "NODE_JS",
-}
-
-impl Default for LanguageCode {
-    fn default() -> Self {
-        LanguageCode::Java
-    }
 }
 
 /// A command body: empty, one buffer, or several buffers sent back to back (a pull response

@@ -124,3 +124,7 @@ pub fn encode_to_bytes(cmd: &RemotingCommand) -> Result<Bytes, CodecError> {
     encode_frame(cmd, &mut dst)?;
     Ok(dst.freeze())
 }
+
+#[cfg(test)]
+#[path = "frame_test.rs"]
+mod tests;

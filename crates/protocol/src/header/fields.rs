@@ -1,4 +1,8 @@
 //! Java-compatible parsing and writing of ext-field values.
+//!
+//! [`FieldReader`] / [`FieldWriter`] read and write single values; [`FieldValue`] lets the
+//! header macro pick the rule from the field's type: plain types are required, `Option`s are
+//! optional.
 
 use crate::command::ExtFields;
 use crate::header::HeaderError;
@@ -105,6 +109,56 @@ impl<'a> FieldWriter<'a> {
     }
 }
 
+/// A Rust type that can live in one ext field. Plain types are required (absence is
+/// [`HeaderError::MissingField`]); `Option<T>` is optional.
+pub trait FieldValue: Sized {
+    /// True when absence is an error.
+    const REQUIRED: bool;
+    /// Reads the value of `field`.
+    fn read(reader: &FieldReader<'_>, field: &'static str) -> Result<Self, HeaderError>;
+    /// Writes the value under `field` (optional values only when present).
+    fn write(&self, writer: &mut FieldWriter<'_>, field: &str);
+}
+
+macro_rules! field_value {
+    ($ty:ty, $required:ident, $optional:ident) => {
+        impl FieldValue for $ty {
+            const REQUIRED: bool = true;
+            fn read(reader: &FieldReader<'_>, field: &'static str) -> Result<Self, HeaderError> {
+                reader.$required(field)
+            }
+            fn write(&self, writer: &mut FieldWriter<'_>, field: &str) {
+                writer.put(field, self);
+            }
+        }
+
+        impl FieldValue for Option<$ty> {
+            const REQUIRED: bool = false;
+            fn read(reader: &FieldReader<'_>, field: &'static str) -> Result<Self, HeaderError> {
+                reader.$optional(field)
+            }
+            fn write(&self, writer: &mut FieldWriter<'_>, field: &str) {
+                writer.put_opt(field, self.as_ref());
+            }
+        }
+    };
+}
+
+field_value!(String, str, opt_str_result);
+field_value!(i32, i32, opt_i32);
+field_value!(i64, i64, opt_i64);
+field_value!(bool, bool, opt_bool_result);
+
+impl FieldReader<'_> {
+    fn opt_str_result(&self, field: &'static str) -> Result<Option<String>, HeaderError> {
+        Ok(self.opt_str(field))
+    }
+
+    fn opt_bool_result(&self, field: &'static str) -> Result<Option<bool>, HeaderError> {
+        Ok(self.opt_bool(field))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,5 +188,42 @@ mod tests {
         assert!(r.i32("g").is_err(), "parseInt rejects whitespace");
         assert_eq!(r.i32("missing"), Err(HeaderError::MissingField { field: "missing" }));
         assert_eq!(r.opt_i32("missing"), Ok(None));
+    }
+
+    #[test]
+    fn java_boolean_parsing_is_lenient_and_never_fails() {
+        // Goal: Boolean.parseBoolean semantics — only "true" in any case is true; anything
+        // else, including garbage, is false rather than an error. Method: table of inputs.
+        for (input, expected) in [
+            ("true", true),
+            ("TRUE", true),
+            ("tRuE", true),
+            ("false", false),
+            ("1", false),
+            ("yes", false),
+            ("", false),
+            (" true", false),
+            ("true ", false),
+        ] {
+            assert_eq!(parse_java_bool(input), expected, "input {input:?}");
+            let f = fields(&[("flag", input)]);
+            assert_eq!(<bool as FieldValue>::read(&FieldReader::new(&f), "flag"), Ok(expected));
+            assert_eq!(
+                <Option<bool> as FieldValue>::read(&FieldReader::new(&f), "flag"),
+                Ok(Some(expected))
+            );
+        }
+    }
+
+    #[test]
+    fn field_values_pick_required_or_optional_from_the_type() {
+        // Goal: plain types are required, Options optional. Method: read an absent key.
+        let f = fields(&[]);
+        let r = FieldReader::new(&f);
+        assert_eq!(
+            <String as FieldValue>::read(&r, "x"),
+            Err(HeaderError::MissingField { field: "x" })
+        );
+        assert_eq!(<Option<i64> as FieldValue>::read(&r, "x"), Ok(None));
     }
 }

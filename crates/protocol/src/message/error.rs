@@ -120,6 +120,12 @@ pub enum MessageError {
         /// Value of sysFlag bits 8-10 (1 LZ4, 2 ZSTD, 4-7 unknown).
         compression_type: u8,
     },
+    /// zlib compression failed (only possible on allocation failure of the output buffer).
+    #[error("compression failed: {kind:?}")]
+    CompressFailed {
+        /// The underlying IO error kind.
+        kind: std::io::ErrorKind,
+    },
     /// zlib data is malformed.
     #[error("decompression failed: {kind:?}")]
     DecompressFailed {

@@ -26,6 +26,7 @@ use bytes::{BufMut, Bytes};
 use super::cursor::{i32_at, put_i64_at};
 use super::error::MessageError;
 use super::hash::masked_crc32;
+use super::msg_id::create_offset_msg_id;
 use super::properties::{decode_properties, Properties};
 use super::sys_flag::{BORNHOST_V6, STOREHOST_V6};
 
@@ -225,6 +226,11 @@ impl MessageRecord {
         decode_properties(&self.properties)
     }
 
+    /// The offsetMsgId of this record: its store host and CommitLog offset.
+    pub fn offset_msg_id(&self) -> String {
+        create_offset_msg_id(self.store_host, self.phy_offset)
+    }
+
     /// The version the encoder writes: V2 if asked or if the topic needs it.
     pub fn encoded_version(&self) -> MessageVersion {
         if self.version == MessageVersion::V2 || self.topic.len() > MAX_TOPIC_BYTES_V1 {
@@ -294,6 +300,7 @@ pub fn encode_record<B: BufMut>(
     dst: &mut B,
 ) -> Result<usize, MessageError> {
     let total_size = record.validate(max_body_bytes)?;
+    ensure_room(dst, record.total_size())?;
     let version = record.encoded_version();
     // validate() bounded each length by an i32/i16 limit, so these conversions are lossless.
     let body_len = record.body.len() as i32;
@@ -322,6 +329,20 @@ pub fn encode_record<B: BufMut>(
     dst.put_i16(props_len);
     dst.put_slice(record.properties.as_bytes());
     Ok(record.total_size())
+}
+
+/// Fails unless `dst` can take `len` more bytes (a `&mut [u8]` destination has a fixed room;
+/// `BufMut` would panic on overflow).
+pub(crate) fn ensure_room<B: BufMut>(dst: &B, len: usize) -> Result<(), MessageError> {
+    let available = dst.remaining_mut();
+    if available < len {
+        return Err(MessageError::Truncated {
+            what: "output buffer",
+            needed: len,
+            available,
+        });
+    }
+    Ok(())
 }
 
 fn put_host<B: BufMut>(dst: &mut B, host: SocketAddr) {

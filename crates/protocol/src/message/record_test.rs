@@ -189,6 +189,27 @@ fn encoder_rejects_oversized_fields() {
     assert_eq!(buf.len(), 91 + 1 + 32767);
 }
 
+// Goal: the smallest record is MIN_RECORD_BYTES, and a fixed-size destination that is too small
+// is an error, not a panic. Method: encode an empty record into a Vec and into short slices.
+#[test]
+fn encoding_into_a_short_slice_is_an_error() {
+    let r = MessageRecord::new("", Bytes::new());
+    assert_eq!(encode(&r).len(), MIN_RECORD_BYTES);
+    let mut room = [0u8; MIN_RECORD_BYTES];
+    let mut short = &mut room[..90];
+    assert_eq!(
+        encode_record(&r, 0, &mut short),
+        Err(MessageError::Truncated {
+            what: "output buffer",
+            needed: 91,
+            available: 90
+        })
+    );
+    let mut exact = &mut room[..];
+    assert_eq!(encode_record(&r, 0, &mut exact), Ok(91));
+    assert_eq!(decode_record(&Bytes::copy_from_slice(&room), true), Ok(r));
+}
+
 // Goal: the encoder always writes the CRC of the body, whatever body_crc says. Method: a stale
 // body_crc, then check the bytes at 8..12.
 #[test]

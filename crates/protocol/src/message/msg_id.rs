@@ -1,0 +1,259 @@
+//! Message ids (reference 4.3): the broker's offsetMsgId and the client's unique key (UNIQ_KEY).
+//!
+//! - offsetMsgId: uppercase hex of store IP (4 or 16 bytes) + i32 port + i64 CommitLog offset,
+//!   so 32 hex chars for IPv4 and 56 for IPv6. It locates a record for VIEW_MESSAGE_BY_ID and
+//!   END_TRANSACTION.
+//! - UNIQ_KEY: uppercase hex of client IP (4/16 bytes) + i16 pid + i32 class-loader hash + u32 ms
+//!   since the start of the current month + i16 counter (32 or 56 hex chars).
+//!
+//! Invariants: creation is total; parsing accepts either hex case, rejects any other length or
+//! character with a typed error, and never panics. [`UniqIdGenerator`] is thread-safe (one
+//! atomic counter) and two ids of one generator differ unless 65536 ids share a millisecond.
+//!
+//! Deviation from Java, on purpose: Java measures "start of month" in the JVM's local time zone;
+//! we use UTC (the protocol crate has no time zone database). Readers only use the value to
+//! estimate the born time, so the effect is a shift of at most the UTC offset.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::error::MessageError;
+
+/// Hex length of an IPv4 offsetMsgId or UNIQ_KEY.
+pub const MSG_ID_HEX_LEN_V4: usize = 32;
+/// Hex length of an IPv6 offsetMsgId or UNIQ_KEY.
+pub const MSG_ID_HEX_LEN_V6: usize = 56;
+
+const MS_PER_DAY: i64 = 86_400_000;
+
+/// The offsetMsgId of the record at `phy_offset` stored by `store_host`.
+pub fn create_offset_msg_id(store_host: SocketAddr, phy_offset: i64) -> String {
+    let mut bytes = ip_octets(store_host.ip());
+    bytes.extend_from_slice(&i32::from(store_host.port()).to_be_bytes());
+    bytes.extend_from_slice(&phy_offset.to_be_bytes());
+    to_hex(&bytes)
+}
+
+/// What an offsetMsgId names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OffsetMsgId {
+    /// Address of the broker that stored the record.
+    pub store_host: SocketAddr,
+    /// CommitLog offset of the record.
+    pub phy_offset: i64,
+}
+
+/// Parses an offsetMsgId of 32 (IPv4) or 56 (IPv6) hex chars.
+pub fn parse_offset_msg_id(id: &str) -> Result<OffsetMsgId, MessageError> {
+    const WHAT: &str = "offsetMsgId";
+    let bytes = from_hex(id, WHAT)?;
+    let (ip, rest) = split_ip(&bytes, id, WHAT)?;
+    let (port, offset) = rest
+        .split_first_chunk::<4>()
+        .ok_or_else(|| invalid(WHAT, id, "too short"))?;
+    let offset: [u8; 8] = offset.try_into().map_err(|_| invalid(WHAT, id, "wrong length"))?;
+    let port = u16::try_from(i32::from_be_bytes(*port)).map_err(|_| invalid(WHAT, id, "port out of range"))?;
+    Ok(OffsetMsgId {
+        store_host: SocketAddr::new(ip, port),
+        phy_offset: i64::from_be_bytes(offset),
+    })
+}
+
+/// Creates client unique keys (UNIQ_KEY) like Java's `MessageClientIDSetter`.
+#[derive(Debug)]
+pub struct UniqIdGenerator {
+    /// Hex of IP + pid + class-loader hash: fixed for the generator's life.
+    prefix: String,
+    counter: AtomicU16,
+}
+
+impl UniqIdGenerator {
+    /// A generator for a client at `ip` with process id `pid` (only its low 16 bits are kept,
+    /// as in Java) and `class_loader_hash`, Java's per-class-loader discriminator.
+    pub fn new(ip: IpAddr, pid: u32, class_loader_hash: i32) -> Self {
+        let mut fixed = ip_octets(ip);
+        fixed.extend_from_slice(&((pid & 0xFFFF) as u16).to_be_bytes());
+        fixed.extend_from_slice(&class_loader_hash.to_be_bytes());
+        UniqIdGenerator {
+            prefix: to_hex(&fixed),
+            counter: AtomicU16::new(0),
+        }
+    }
+
+    /// A generator for this process: its pid, and the clock's nanoseconds standing in for the
+    /// class-loader hash, so generators of restarted processes (or several in one process)
+    /// differ.
+    pub fn for_this_process(ip: IpAddr) -> Self {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos() ^ (d.as_secs() as u32))
+            .unwrap_or(0);
+        Self::new(ip, std::process::id(), nanos as i32)
+    }
+
+    /// A new id stamped with the current time.
+    pub fn next_id(&self) -> String {
+        self.next_id_at(now_ms())
+    }
+
+    /// A new id stamped with `now_ms` (ms since the Unix epoch).
+    pub fn next_id_at(&self, now_ms: i64) -> String {
+        let since_month = now_ms.saturating_sub(month_start_ms(now_ms));
+        // At most 31 days of ms: fits u32 (Java writes it as an int and readers take it unsigned).
+        let since_month = u32::try_from(since_month).unwrap_or(u32::MAX);
+        let counter = self.counter.fetch_add(1, Ordering::Relaxed);
+        let mut tail = [0u8; 6];
+        let (time, count) = tail.split_at_mut(4);
+        time.copy_from_slice(&since_month.to_be_bytes());
+        count.copy_from_slice(&counter.to_be_bytes());
+        let mut id = String::with_capacity(self.prefix.len() + 12);
+        id.push_str(&self.prefix);
+        id.push_str(&to_hex(&tail));
+        id
+    }
+}
+
+/// The parts of a UNIQ_KEY.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UniqId {
+    /// Client IP.
+    pub ip: IpAddr,
+    /// Low 16 bits of the client's pid.
+    pub pid: u16,
+    /// Class-loader hash (or stand-in).
+    pub class_loader_hash: i32,
+    /// Milliseconds since the start of the month of creation.
+    pub ms_since_month_start: u32,
+    /// Per-generator counter.
+    pub counter: u16,
+}
+
+impl UniqId {
+    /// Java's `getNearlyTimeFromID`, in UTC: the creation time, assuming it lies in the current
+    /// month if that is before `now_ms`, else in the previous month.
+    pub fn born_time_ms(&self, now_ms: i64) -> i64 {
+        let span = i64::from(self.ms_since_month_start);
+        let this_month = month_start_ms(now_ms);
+        if this_month.saturating_add(span) >= now_ms {
+            month_start_ms(this_month.saturating_sub(1)).saturating_add(span)
+        } else {
+            this_month.saturating_add(span)
+        }
+    }
+}
+
+/// Parses a UNIQ_KEY of 32 (IPv4) or 56 (IPv6) hex chars.
+pub fn parse_uniq_id(id: &str) -> Result<UniqId, MessageError> {
+    const WHAT: &str = "UNIQ_KEY";
+    let bytes = from_hex(id, WHAT)?;
+    let (ip, rest) = split_ip(&bytes, id, WHAT)?;
+    let rest: &[u8; 12] = rest.try_into().map_err(|_| invalid(WHAT, id, "wrong length"))?;
+    let [p0, p1, h0, h1, h2, h3, t0, t1, t2, t3, c0, c1] = *rest;
+    Ok(UniqId {
+        ip,
+        pid: u16::from_be_bytes([p0, p1]),
+        class_loader_hash: i32::from_be_bytes([h0, h1, h2, h3]),
+        ms_since_month_start: u32::from_be_bytes([t0, t1, t2, t3]),
+        counter: u16::from_be_bytes([c0, c1]),
+    })
+}
+
+/// Start (00:00 UTC on day 1) of the month holding `ms`, in ms since the Unix epoch.
+pub fn month_start_ms(ms: i64) -> i64 {
+    let days = ms.div_euclid(MS_PER_DAY);
+    let day_of_month = day_of_month(days);
+    days.saturating_sub(day_of_month - 1).saturating_mul(MS_PER_DAY)
+}
+
+/// Day of month (1..=31) of `days` since 1970-01-01, by Howard Hinnant's civil-from-days.
+fn day_of_month(days: i64) -> i64 {
+    let z = days.saturating_add(719_468);
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097; // day of era, 0..=146096
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // year of era
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // day of year from March 1st
+    let mp = (5 * doy + 2) / 153; // month from March
+    doy - (153 * mp + 2) / 5 + 1
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+fn ip_octets(ip: IpAddr) -> Vec<u8> {
+    match ip {
+        IpAddr::V4(ip) => ip.octets().to_vec(),
+        IpAddr::V6(ip) => ip.octets().to_vec(),
+    }
+}
+
+/// Splits the IP off an id's bytes: 16 bytes of id (32 hex) mean IPv4, 28 (56 hex) mean IPv6.
+fn split_ip<'a>(bytes: &'a [u8], id: &str, what: &'static str) -> Result<(IpAddr, &'a [u8]), MessageError> {
+    match bytes.len() {
+        16 => {
+            let (ip, rest) = bytes
+                .split_first_chunk::<4>()
+                .ok_or_else(|| invalid(what, id, "too short"))?;
+            Ok((IpAddr::V4(Ipv4Addr::from(*ip)), rest))
+        }
+        28 => {
+            let (ip, rest) = bytes
+                .split_first_chunk::<16>()
+                .ok_or_else(|| invalid(what, id, "too short"))?;
+            Ok((IpAddr::V6(Ipv6Addr::from(*ip)), rest))
+        }
+        _ => Err(invalid(what, id, "length is neither 32 nor 56 hex chars")),
+    }
+}
+
+fn invalid(what: &'static str, id: &str, reason: &'static str) -> MessageError {
+    MessageError::InvalidMessageId {
+        what,
+        id: id.chars().take(64).collect(),
+        reason,
+    }
+}
+
+/// Uppercase hex, as Java's `UtilAll.bytes2string`.
+fn to_hex(bytes: &[u8]) -> String {
+    let digit = |n: u8| char::from(if n < 10 { b'0' + n } else { b'A' + (n - 10) });
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(digit(b >> 4));
+        out.push(digit(b & 0xF));
+    }
+    out
+}
+
+fn from_hex(id: &str, what: &'static str) -> Result<Vec<u8>, MessageError> {
+    if id.len() != MSG_ID_HEX_LEN_V4 && id.len() != MSG_ID_HEX_LEN_V6 {
+        return Err(invalid(what, id, "length is neither 32 nor 56 hex chars"));
+    }
+    id.as_bytes()
+        .chunks_exact(2)
+        .map(|pair| match pair {
+            [hi, lo] => match (hex_value(*hi), hex_value(*lo)) {
+                (Some(hi), Some(lo)) => Ok(hi << 4 | lo),
+                _ => Err(invalid(what, id, "not a hex digit")),
+            },
+            _ => Err(invalid(what, id, "odd length")),
+        })
+        .collect()
+}
+
+fn hex_value(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+#[path = "msg_id_test.rs"]
+mod tests;
