@@ -21,7 +21,9 @@ pub fn run(args: DecodeArgs) -> anyhow::Result<()> {
     let mut input = Vec::new();
     match args.path.as_deref() {
         None | Some("-") => {
-            std::io::stdin().read_to_end(&mut input).context("reading standard input")?;
+            std::io::stdin()
+                .read_to_end(&mut input)
+                .context("reading standard input")?;
         }
         Some(path) => input = std::fs::read(path).with_context(|| format!("reading {path}"))?,
     }
@@ -38,7 +40,10 @@ pub fn run(args: DecodeArgs) -> anyhow::Result<()> {
                 println!("{}", describe(offset, &cmd));
             }
             Ok(None) if buf.is_empty() => break,
-            Ok(None) => bail!("{} trailing bytes at offset {offset} are an incomplete frame", buf.len()),
+            Ok(None) => bail!(
+                "{} trailing bytes at offset {offset} are an incomplete frame",
+                buf.len()
+            ),
             Err(e) => bail!("malformed frame at offset {offset}: {e}"),
         }
     }

@@ -48,7 +48,9 @@ fn bench_headers(c: &mut Criterion) {
         encode_head(&cmd, &mut frame).unwrap();
         frame.extend_from_slice(&cmd.body.to_bytes());
         let frame = frame.freeze();
-        let check = decode_frame(&mut BytesMut::from(&frame[..]), MAX_FRAME_BYTES).unwrap().unwrap();
+        let check = decode_frame(&mut BytesMut::from(&frame[..]), MAX_FRAME_BYTES)
+            .unwrap()
+            .unwrap();
         assert_eq!(check, cmd);
         c.bench_function(&format!("frame_decode_{name}"), |b| {
             // decode_command takes the frame after its length word, zero-copy.

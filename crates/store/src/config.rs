@@ -69,6 +69,10 @@ pub struct MessageStoreConfig {
     pub check_crc_on_recover: bool,
     /// Zero-fill new CommitLog segments before use (false; forced on under SYNC_FLUSH).
     pub warm_maped_file_enable: bool,
+    /// Delay levels 1..=18 ("1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h").
+    pub message_delay_level: String,
+    /// Disk usage ratio above which files are deleted even if not expired (0.85).
+    pub disk_space_clean_forcibly_ratio: f64,
     /// FerroMQ: maximum ConsumeQueue files kept open (mapped) at once (4096); idle queues hold none.
     pub max_open_consume_queue_files: usize,
 }
@@ -101,6 +105,8 @@ impl Default for MessageStoreConfig {
             check_crc_on_recover: true,
             warm_maped_file_enable: false,
             max_open_consume_queue_files: 4096,
+            message_delay_level: "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h".to_string(),
+            disk_space_clean_forcibly_ratio: 0.85,
         }
     }
 }
@@ -140,6 +146,25 @@ impl MessageStoreConfig {
         self.delete_when
             .split(';')
             .filter_map(|h| h.trim().parse().ok())
+            .collect()
+    }
+
+    /// Delay of each level in ms (index 0 = level 1); `None` if a token is malformed.
+    pub fn delay_levels_ms(&self) -> Option<Vec<i64>> {
+        self.message_delay_level
+            .split_whitespace()
+            .map(|tok| {
+                let unit = tok.chars().last()?;
+                let n: i64 = tok.get(..tok.len() - 1)?.parse().ok()?;
+                let ms = match unit {
+                    's' => 1000,
+                    'm' => 60_000,
+                    'h' => 3_600_000,
+                    'd' => 86_400_000,
+                    _ => return None,
+                };
+                n.checked_mul(ms)
+            })
             .collect()
     }
 
@@ -204,6 +229,15 @@ impl MessageStoreConfig {
                 "maxIndexNum",
                 format!("{} is outside [2, 2e8]", self.max_index_num),
             ));
+        }
+        if self.delay_levels_ms().map_or(true, |l| l.is_empty()) {
+            return Err(bad(
+                "messageDelayLevel",
+                format!("{:?} is not a list like \"1s 5m 2h\"", self.message_delay_level),
+            ));
+        }
+        if !(0.1..=0.99).contains(&self.disk_space_clean_forcibly_ratio) {
+            return Err(bad("diskSpaceCleanForciblyRatio", "must be within [0.10, 0.99]"));
         }
         if self.max_open_consume_queue_files == 0 {
             return Err(bad("maxOpenConsumeQueueFiles", "must be > 0"));
