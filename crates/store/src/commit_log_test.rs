@@ -10,7 +10,15 @@ pub(crate) fn msg(topic: &str, qid: i32, body: &[u8]) -> MessageRecord {
 }
 
 fn log(fs: &SimFs, size: u64) -> CommitLog {
-    CommitLog::load(Arc::new(fs.clone()), PathBuf::from("/s/commitlog"), size, false, 4096).unwrap()
+    CommitLog::load(
+        Arc::new(fs.clone()),
+        PathBuf::from("/s/commitlog"),
+        size,
+        false,
+        4096,
+        true,
+    )
+    .unwrap()
 }
 
 // Goal: appends get dense per-queue offsets, contiguous physical offsets and are read back

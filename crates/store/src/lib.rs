@@ -22,6 +22,7 @@ pub mod flush;
 pub mod fs;
 pub mod index_file;
 pub mod mapped_file;
+mod record_crc;
 mod recovery;
 mod retention;
 pub mod store;

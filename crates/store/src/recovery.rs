@@ -51,6 +51,7 @@ pub(crate) fn open_and_recover(config: MessageStoreConfig, fs: Arc<dyn Fs>, cloc
         config.mapped_file_size_commit_log,
         prewrite,
         config.max_message_size,
+        config.enabled_append_prop_crc,
     )?;
     let cq_root = root.join("consumequeue");
     let cq = ConsumeQueueTable::new(
@@ -85,7 +86,10 @@ pub(crate) fn open_and_recover(config: MessageStoreConfig, fs: Arc<dyn Fs>, cloc
     if let Some(reason) = &summary.cut_reason {
         tracing::warn!(end, %reason, "CommitLog tail cut during recovery");
     }
-    cq.load_and_recover(dispatch_from as i64)?;
+    let verify = |topic: &str, qid: i32, qo: i64, e: &crate::consume_queue::CqEntry| {
+        commit_log.matches_entry(e.phy_offset, e.size, topic, qid, qo)
+    };
+    cq.load_and_recover(dispatch_from as i64, &verify)?;
     let index = if config.message_index_enable {
         Some(IndexService::load(
             Arc::clone(&fs),

@@ -300,6 +300,11 @@ impl MessageStore {
         Ok(self.inner.commit_log.read_record(phy_offset)?.0)
     }
 
+    /// Raw bytes of the record at a physical offset (size read from its header), not validated.
+    pub fn get_record_at(&self, phy_offset: i64) -> StoreResult<Bytes> {
+        self.inner.commit_log.record_bytes(phy_offset)
+    }
+
     /// Raw bytes of the record at a physical offset with a known size.
     pub fn get_record_bytes(&self, phy_offset: i64, size: usize) -> StoreResult<Bytes> {
         self.inner.commit_log.view(phy_offset, size)

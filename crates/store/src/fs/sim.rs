@@ -7,7 +7,7 @@
 //! - keeps nothing that was not synced;
 //! - keeps a random subset of the dirty pages (the kernel wrote some back);
 //! - tears the file's last write after a random byte or a 512 B boundary;
-//! - fills a dirty page of the durable image with zeros or garbage.
+//! - tears the last write and fills its lost part with zeros or garbage.
 //!
 //! Faults: a capacity (ENOSPC on preallocate / growing writes), EIO on writes or syncs, and a
 //! reserved-bytes knob to simulate other users of the disk.
@@ -209,11 +209,14 @@ impl SimFs {
                     }
                 }
                 _ => {
-                    if !dirty.is_empty() {
-                        let page = dirty[rng.below(dirty.len() as u64) as usize];
-                        let start = (page * PAGE) as usize;
-                        let end = (start + PAGE as usize).min(image.len());
+                    // The last write is torn after `keep` bytes and the rest of it reads back
+                    // as zeros or garbage (never touching bytes outside the write).
+                    if let Some((off, len)) = file.last_write {
+                        let keep = rng.below(len + 1);
+                        copy_range(&mut image, &file.current, off, keep);
                         let garbage = rng.below(2) == 0;
+                        let start = (off + keep) as usize;
+                        let end = ((off + len) as usize).min(image.len());
                         for b in image.get_mut(start..end).unwrap_or_default() {
                             *b = if garbage { rng.next_u64() as u8 } else { 0 };
                         }
@@ -331,6 +334,12 @@ impl StoreFile for SimFile {
             for page in pages {
                 copy_range(&mut f.durable, &f.current, page * PAGE, PAGE);
                 f.dirty.remove(&page);
+            }
+            // A synced write can no longer be torn.
+            if f.last_write
+                .is_some_and(|(o, l)| o / PAGE >= offset / PAGE && (o + l).div_ceil(PAGE) <= end.div_ceil(PAGE))
+            {
+                f.last_write = None;
             }
             Ok(())
         })
