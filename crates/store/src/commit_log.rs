@@ -350,13 +350,15 @@ impl CommitLog {
 
     /// Scans from `from` (clamped to the stored range), validating each record, calls
     /// `on_record` for every valid record at or past `dispatch_from`, and truncates the log at
-    /// the first invalid byte. Idempotent.
+    /// the first invalid byte. Records at or past `prop_crc_from` must carry the whole-record
+    /// CRC property (see [`crate::record_crc`]). Idempotent.
     pub fn recover(
         &self,
         from: u64,
         check_crc: bool,
         mut on_record: impl FnMut(&MessageRecord, i64, i32) -> StoreResult<()>,
         dispatch_from: u64,
+        prop_crc_from: Option<u64>,
     ) -> StoreResult<RecoverSummary> {
         let files = self.queue.files();
         let mut summary = RecoverSummary {
@@ -381,6 +383,9 @@ impl CommitLog {
             summary.end_offset = f.start_offset();
             while pos < size {
                 let phy = f.start_offset() + pos;
+                if prop_crc_from.is_some_and(|from| f.start_offset() + pos >= from) {
+                    require_crc = true;
+                }
                 match self.check_record_at(f, pos, check_crc, &mut require_crc) {
                     Ok(Scan::Record(record, total)) => {
                         if phy >= dispatch_from {
