@@ -405,9 +405,11 @@ impl MessageStore {
         crate::retention::run_once(&self.inner)
     }
 
-    /// Flushes everything and writes the checkpoint now.
+    /// Flushes the CommitLog, dispatches everything, syncs ConsumeQueue and IndexFile and writes
+    /// the checkpoint now.
     pub fn checkpoint_now(&self) -> StoreResult<()> {
         self.inner.commit_log.flush(0)?;
+        crate::dispatch::dispatch_available(&self.inner)?;
         crate::dispatch::flush_and_checkpoint(&self.inner)
     }
 
