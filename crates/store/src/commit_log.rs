@@ -463,7 +463,7 @@ impl CommitLog {
                     let outcome = record_crc::check(&bytes, &record.properties, *require_crc)?;
                     *require_crc |= outcome == record_crc::CrcCheck::Matches;
                 }
-                Ok(Scan::Record(record, header.total_size))
+                Ok(Scan::Record(Box::new(record), header.total_size))
             }
         }
     }
@@ -480,7 +480,7 @@ impl CommitLog {
 }
 
 enum Scan {
-    Record(MessageRecord, i32),
+    Record(Box<MessageRecord>, i32),
     Blank,
     End,
 }

@@ -63,7 +63,16 @@ fn records_never_span_segments_and_recovery_crosses_blank_markers() {
     let cl = log(&fs, 4096);
     let mut seen = Vec::new();
     let s = cl
-        .recover(0, true, |r, phy, _| Ok(seen.push((phy, r.queue_offset))), 0, Some(0))
+        .recover(
+            0,
+            true,
+            |r, phy, _| {
+                seen.push((phy, r.queue_offset));
+                Ok(())
+            },
+            0,
+            Some(0),
+        )
         .unwrap();
     assert_eq!(s.end_offset, end);
     assert_eq!(s.cut_reason, None);

@@ -72,6 +72,9 @@ struct QueueState {
     max_offset: i64,
 }
 
+/// The queues of one topic by queue id.
+type QueuesOfTopic = HashMap<i32, Arc<Mutex<QueueState>>>;
+
 /// Callback invoked when a queue gets new entries: (topic, queue id, new max offset).
 pub type ArrivalListener = Arc<dyn Fn(&str, i32, i64) + Send + Sync>;
 
@@ -81,7 +84,7 @@ pub struct ConsumeQueueTable {
     root: PathBuf,
     file_size: u64,
     cache: FileCache,
-    queues: RwLock<HashMap<Arc<str>, HashMap<i32, Arc<Mutex<QueueState>>>>>,
+    queues: RwLock<HashMap<Arc<str>, QueuesOfTopic>>,
     next_number: Mutex<u32>,
 }
 

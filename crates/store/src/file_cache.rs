@@ -143,7 +143,8 @@ impl FileCache {
 
     /// Syncs every dirty cached file.
     pub fn sync_all(&self) -> StoreResult<()> {
-        let dirty: Vec<(FileKey, Arc<dyn StoreFile>, PathBuf, (u64, u64))> = self
+        type DirtyFile = (FileKey, Arc<dyn StoreFile>, PathBuf, (u64, u64));
+        let dirty: Vec<DirtyFile> = self
             .lock()
             .map
             .iter()

@@ -168,9 +168,10 @@ impl MessageStore {
     pub fn open_with_clock(config: MessageStoreConfig, fs: Arc<dyn Fs>, clock: Clock) -> StoreResult<Self> {
         let inner = crate::recovery::open_and_recover(config, fs, clock)?;
         let inner = Arc::new(inner);
-        let mut threads = Vec::new();
-        threads.push(crate::dispatch::spawn(Arc::clone(&inner))?);
-        threads.push(crate::retention::spawn(Arc::clone(&inner))?);
+        let threads = vec![
+            crate::dispatch::spawn(Arc::clone(&inner))?,
+            crate::retention::spawn(Arc::clone(&inner))?,
+        ];
         Ok(MessageStore {
             inner,
             threads: Mutex::new(threads),

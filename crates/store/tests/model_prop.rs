@@ -126,7 +126,7 @@ proptest! {
                     store = MessageStore::open(config(), Arc::new(fs.clone())).unwrap();
                 }
             }
-            let end = model.last().map_or(None, |m| Some(m.phy + m.len as i64));
+            let end = model.last().map(|m| m.phy + m.len as i64);
             if let Some(end) = end {
                 prop_assert_eq!(store.max_phy_offset(), end);
             }

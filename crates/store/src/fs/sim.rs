@@ -103,7 +103,7 @@ impl Default for SimFs {
 }
 
 fn eio(what: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::Other, format!("simulated EIO: {what}"))
+    io::Error::other(format!("simulated EIO: {what}"))
 }
 
 fn not_found(path: &Path) -> io::Error {
@@ -426,7 +426,7 @@ impl Fs for SimFs {
         let mut st = self.live()?;
         let busy = st.files.keys().chain(st.dirs.iter()).any(|c| c.parent() == Some(path));
         if busy {
-            return Err(io::Error::new(io::ErrorKind::Other, "directory not empty"));
+            return Err(io::Error::other("directory not empty"));
         }
         st.dirs.remove(path);
         Ok(())
