@@ -70,6 +70,8 @@ struct SimState {
     dirs: BTreeSet<PathBuf>,
     capacity_bytes: u64,
     reserved_bytes: u64,
+    /// Sum of all file lengths (kept incrementally).
+    file_bytes: u64,
     fail_writes: bool,
     fail_syncs: u32,
     now_ms: i64,
@@ -78,7 +80,12 @@ struct SimState {
 
 impl SimState {
     fn used_bytes(&self) -> u64 {
-        self.files.values().map(|f| f.current.len() as u64).sum::<u64>() + self.reserved_bytes
+        self.file_bytes + self.reserved_bytes
+    }
+
+    /// Records a file length change in the running total.
+    fn resized(&mut self, old_len: u64, new_len: u64) {
+        self.file_bytes = (self.file_bytes + new_len).saturating_sub(old_len);
     }
 
     fn check_grow(&self, old_len: u64, new_len: u64) -> io::Result<()> {
@@ -172,10 +179,16 @@ impl SimFs {
     /// Overwrites the current and durable images of a file (test tampering, e.g. T3 cases).
     pub fn tamper(&self, path: &Path, edit: impl FnOnce(&mut Vec<u8>)) {
         let mut st = self.lock();
+        let mut lens = None;
         if let Some(f) = st.files.get_mut(path) {
+            let old = f.current.len() as u64;
             edit(&mut f.current);
             f.durable = f.current.clone();
             f.dirty.clear();
+            lens = Some((old, f.current.len() as u64));
+        }
+        if let Some((old, new)) = lens {
+            st.resized(old, new);
         }
     }
 
@@ -266,6 +279,7 @@ impl StoreFile for SimFile {
         self.with(|st, p| {
             let old = st.files.get(p).ok_or_else(|| not_found(p))?.current.len() as u64;
             st.check_grow(old, len)?;
+            st.resized(old, old.max(len));
             let f = st.files.get_mut(p).ok_or_else(|| not_found(p))?;
             if (f.current.len() as u64) < len {
                 f.current.resize(len as usize, 0);
@@ -283,6 +297,7 @@ impl StoreFile for SimFile {
             let old = st.files.get(p).ok_or_else(|| not_found(p))?.current.len() as u64;
             let end = offset + data.len() as u64;
             st.check_grow(old, end)?;
+            st.resized(old, old.max(end));
             let now = st.now_ms;
             let f = st.files.get_mut(p).ok_or_else(|| not_found(p))?;
             if (f.current.len() as u64) < end {
@@ -349,6 +364,7 @@ impl StoreFile for SimFile {
         self.with(|st, p| {
             let old = st.files.get(p).ok_or_else(|| not_found(p))?.current.len() as u64;
             st.check_grow(old, len)?;
+            st.resized(old, len);
             let f = st.files.get_mut(p).ok_or_else(|| not_found(p))?;
             f.current.resize(len as usize, 0);
             f.durable.resize(len as usize, 0);
@@ -419,7 +435,9 @@ impl Fs for SimFs {
 
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         let mut st = self.live()?;
-        st.files.remove(path).map(|_| ()).ok_or_else(|| not_found(path))
+        let removed = st.files.remove(path).ok_or_else(|| not_found(path))?;
+        st.resized(removed.current.len() as u64, 0);
+        Ok(())
     }
 
     fn remove_dir(&self, path: &Path) -> io::Result<()> {
