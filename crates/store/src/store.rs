@@ -454,7 +454,7 @@ impl MessageStore {
         for t in std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner())) {
             let _ = t.join();
         }
-        self.inner.flush.shutdown();
+        self.inner.flush.halt();
         self.inner.commit_log.shutdown();
     }
 }

@@ -403,6 +403,21 @@ impl Fs for SimFs {
         }))
     }
 
+    fn sync_fs(&self, _path: &Path) -> io::Result<()> {
+        let mut st = self.live()?;
+        if st.fail_syncs > 0 {
+            st.fail_syncs -= 1;
+            return Err(eio("syncfs"));
+        }
+        st.syncs += 1;
+        for f in st.files.values_mut() {
+            f.durable = f.current.clone();
+            f.dirty.clear();
+            f.last_write = None;
+        }
+        Ok(())
+    }
+
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
         let mut st = self.live()?;
         let mut p = path.to_path_buf();
