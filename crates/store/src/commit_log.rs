@@ -30,6 +30,7 @@ use ferromq_protocol::message::{
 use crate::error::{StoreError, StoreResult};
 use crate::fs::Fs;
 use crate::mapped_file::{MappedFile, MappedFileQueue};
+use crate::record_crc;
 
 /// What an append did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +86,7 @@ pub struct CommitLog {
     queue: MappedFileQueue,
     put: Mutex<PutState>,
     max_message_size: usize,
+    append_prop_crc: bool,
     flushed_where: AtomicU64,
     flush_lock: Mutex<()>,
     last_append_timestamp: AtomicI64,
@@ -106,12 +108,14 @@ impl CommitLog {
         file_size: u64,
         prewrite: bool,
         max_message_size: usize,
+        append_prop_crc: bool,
     ) -> StoreResult<Self> {
         let queue = MappedFileQueue::load(fs, dir, file_size, prewrite)?;
         Ok(CommitLog {
             queue,
             put: Mutex::new(PutState::default()),
             max_message_size,
+            append_prop_crc,
             flushed_where: AtomicU64::new(0),
             flush_lock: Mutex::new(()),
             last_append_timestamp: AtomicI64::new(0),
@@ -170,13 +174,15 @@ impl CommitLog {
                 max: self.max_message_size,
             });
         }
-        let len = encode_record(record, self.max_message_size, out).map_err(|e| StoreError::Encode(e.to_string()))?;
+        let start = out.len();
+        encode_record(record, self.max_message_size, out).map_err(|e| StoreError::Encode(e.to_string()))?;
+        if self.append_prop_crc {
+            record_crc::append_placeholder(out, start, record.properties.len())?;
+        }
+        let len = out.len() - start;
         let limit = self.queue.file_size() as usize - BLANK_MARKER_BYTES;
-        if out.len() > limit {
-            return Err(StoreError::MessageTooLarge {
-                size: out.len(),
-                max: limit,
-            });
+        if len > limit {
+            return Err(StoreError::MessageTooLarge { size: len, max: limit });
         }
         Ok(len)
     }
@@ -195,6 +201,13 @@ impl CommitLog {
         }
         if records.is_empty() {
             return Err(StoreError::Encode("empty batch".into()));
+        }
+        let segment_limit = self.queue.file_size() as usize - BLANK_MARKER_BYTES;
+        if buf.len() > segment_limit {
+            return Err(StoreError::MessageTooLarge {
+                size: buf.len(),
+                max: segment_limit,
+            });
         }
         let mut st = self.lock_put();
         let store_timestamp = now_ms.max(st.last_store_timestamp);
@@ -228,6 +241,9 @@ impl CommitLog {
                 .ok_or(StoreError::NotAvailable("encoded batch length mismatch"))?;
             patch_record(slot, queue_offset, (phy_offset + pos as u64) as i64, store_timestamp)
                 .map_err(|e| StoreError::Encode(e.to_string()))?;
+            if self.append_prop_crc {
+                record_crc::fill(slot);
+            }
             let header = peek_record_header(slot).map_err(|e| StoreError::Encode(e.to_string()))?;
             assert!(
                 matches!(header.kind(), RecordKind::Message(_)) && header.total_size as usize == *size,
@@ -272,6 +288,31 @@ impl CommitLog {
         Ok((record, bytes))
     }
 
+    /// Whether the record at `phy_offset` is the one a ConsumeQueue entry describes.
+    pub fn matches_entry(&self, phy_offset: i64, size: i32, topic: &str, queue_id: i32, queue_offset: i64) -> bool {
+        let Ok(size) = usize::try_from(size) else { return false };
+        let Ok(bytes) = self.view(phy_offset, size) else {
+            return false;
+        };
+        match decode_record(&bytes, false) {
+            Ok(r) => {
+                r.phy_offset == phy_offset
+                    && r.topic == topic
+                    && r.queue_id == queue_id
+                    && r.queue_offset == queue_offset
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// The whole record at `phy_offset` (size from its header), zero-copy, not validated.
+    pub fn record_bytes(&self, phy_offset: i64) -> StoreResult<Bytes> {
+        let head = self.view(phy_offset, 8)?;
+        let header = peek_record_header(&head).map_err(|e| corrupt(phy_offset, e))?;
+        let size = usize::try_from(header.total_size).map_err(|_| corrupt(phy_offset, "negative size"))?;
+        self.view(phy_offset, size)
+    }
+
     /// Bytes from `phy_offset` to the end of its segment's published data (for dispatch).
     pub fn view_to_segment_end(&self, phy_offset: u64) -> Option<(Arc<MappedFile>, Bytes)> {
         let file = self.queue.find(phy_offset)?;
@@ -309,13 +350,15 @@ impl CommitLog {
 
     /// Scans from `from` (clamped to the stored range), validating each record, calls
     /// `on_record` for every valid record at or past `dispatch_from`, and truncates the log at
-    /// the first invalid byte. Idempotent.
+    /// the first invalid byte. Records at or past `prop_crc_from` must carry the whole-record
+    /// CRC property (see [`crate::record_crc`]). Idempotent.
     pub fn recover(
         &self,
         from: u64,
         check_crc: bool,
         mut on_record: impl FnMut(&MessageRecord, i64, i32) -> StoreResult<()>,
         dispatch_from: u64,
+        prop_crc_from: Option<u64>,
     ) -> StoreResult<RecoverSummary> {
         let files = self.queue.files();
         let mut summary = RecoverSummary {
@@ -334,12 +377,16 @@ impl CommitLog {
         } else if let Some(f) = files.last() {
             summary.end_offset = f.start_offset() + size;
         }
+        let mut require_crc = false;
         'files: for f in files.iter().skip(start_index) {
             let mut pos = 0u64;
             summary.end_offset = f.start_offset();
             while pos < size {
                 let phy = f.start_offset() + pos;
-                match self.check_record_at(f, pos, check_crc) {
+                if prop_crc_from.is_some_and(|from| f.start_offset() + pos >= from) {
+                    require_crc = true;
+                }
+                match self.check_record_at(f, pos, check_crc, &mut require_crc) {
                     Ok(Scan::Record(record, total)) => {
                         if phy >= dispatch_from {
                             on_record(&record, phy as i64, total)?;
@@ -368,7 +415,13 @@ impl CommitLog {
         Ok(summary)
     }
 
-    fn check_record_at(&self, f: &MappedFile, pos: u64, check_crc: bool) -> Result<Scan, String> {
+    fn check_record_at(
+        &self,
+        f: &MappedFile,
+        pos: u64,
+        check_crc: bool,
+        require_crc: &mut bool,
+    ) -> Result<Scan, String> {
         let size = f.file_size();
         let phy = f.start_offset() + pos;
         let mut head = [0u8; 8];
@@ -406,7 +459,11 @@ impl CommitLog {
                         record.phy_offset
                     ));
                 }
-                Ok(Scan::Record(record, header.total_size))
+                if check_crc {
+                    let outcome = record_crc::check(&bytes, &record.properties, *require_crc)?;
+                    *require_crc |= outcome == record_crc::CrcCheck::Matches;
+                }
+                Ok(Scan::Record(Box::new(record), header.total_size))
             }
         }
     }
@@ -423,7 +480,7 @@ impl CommitLog {
 }
 
 enum Scan {
-    Record(MessageRecord, i32),
+    Record(Box<MessageRecord>, i32),
     Blank,
     End,
 }

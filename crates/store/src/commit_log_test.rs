@@ -10,7 +10,15 @@ pub(crate) fn msg(topic: &str, qid: i32, body: &[u8]) -> MessageRecord {
 }
 
 fn log(fs: &SimFs, size: u64) -> CommitLog {
-    CommitLog::load(Arc::new(fs.clone()), PathBuf::from("/s/commitlog"), size, false, 4096).unwrap()
+    CommitLog::load(
+        Arc::new(fs.clone()),
+        PathBuf::from("/s/commitlog"),
+        size,
+        false,
+        4096,
+        true,
+    )
+    .unwrap()
 }
 
 // Goal: appends get dense per-queue offsets, contiguous physical offsets and are read back
@@ -55,7 +63,16 @@ fn records_never_span_segments_and_recovery_crosses_blank_markers() {
     let cl = log(&fs, 4096);
     let mut seen = Vec::new();
     let s = cl
-        .recover(0, true, |r, phy, _| Ok(seen.push((phy, r.queue_offset))), 0)
+        .recover(
+            0,
+            true,
+            |r, phy, _| {
+                seen.push((phy, r.queue_offset));
+                Ok(())
+            },
+            0,
+            Some(0),
+        )
         .unwrap();
     assert_eq!(s.end_offset, end);
     assert_eq!(s.cut_reason, None);

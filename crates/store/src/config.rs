@@ -67,6 +67,10 @@ pub struct MessageStoreConfig {
     /// Verify body CRC of every record scanned in recovery (true).
     #[serde(rename = "checkCRCOnRecover")]
     pub check_crc_on_recover: bool,
+    /// Append the whole-record `__CRC32#` property (RocketMQ 5.x option; default **true** here,
+    /// false in RocketMQ) so recovery detects torn topic/properties bytes, not only torn bodies.
+    #[serde(rename = "enabledAppendPropCRC")]
+    pub enabled_append_prop_crc: bool,
     /// Zero-fill new CommitLog segments before use (false; forced on under SYNC_FLUSH).
     pub warm_maped_file_enable: bool,
     /// Delay levels 1..=18 ("1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h").
@@ -104,6 +108,7 @@ impl Default for MessageStoreConfig {
             message_index_enable: true,
             check_crc_on_recover: true,
             warm_maped_file_enable: false,
+            enabled_append_prop_crc: true,
             max_open_consume_queue_files: 4096,
             message_delay_level: "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h".to_string(),
             disk_space_clean_forcibly_ratio: 0.85,

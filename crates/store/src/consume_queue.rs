@@ -72,6 +72,9 @@ struct QueueState {
     max_offset: i64,
 }
 
+/// The queues of one topic by queue id.
+type QueuesOfTopic = HashMap<i32, Arc<Mutex<QueueState>>>;
+
 /// Callback invoked when a queue gets new entries: (topic, queue id, new max offset).
 pub type ArrivalListener = Arc<dyn Fn(&str, i32, i64) + Send + Sync>;
 
@@ -81,7 +84,7 @@ pub struct ConsumeQueueTable {
     root: PathBuf,
     file_size: u64,
     cache: FileCache,
-    queues: RwLock<HashMap<Arc<str>, HashMap<i32, Arc<Mutex<QueueState>>>>>,
+    queues: RwLock<HashMap<Arc<str>, QueuesOfTopic>>,
     next_number: Mutex<u32>,
 }
 
@@ -101,7 +104,7 @@ impl ConsumeQueueTable {
     /// An empty table over `root` (`<store>/consumequeue`), holding at most `max_open_files` files.
     pub fn new(fs: Arc<dyn Fs>, root: PathBuf, file_size: u64, max_open_files: usize) -> Self {
         assert!(file_size % CQ_UNIT_SIZE == 0 && file_size > 0);
-        let cache = FileCache::new(Arc::clone(&fs), max_open_files, file_size);
+        let cache = FileCache::new(Arc::clone(&fs), root.clone(), max_open_files, file_size);
         ConsumeQueueTable {
             fs,
             root,
@@ -268,7 +271,13 @@ impl ConsumeQueueTable {
     /// Loads every queue found on disk and recovers its tail: entries up to the first invalid one
     /// are kept. Then trims each queue to entries whose record lies below `dispatched_below`
     /// (recovery re-dispatches the rest from the CommitLog).
-    pub fn load_and_recover(&self, dispatched_below: i64) -> StoreResult<()> {
+    /// `verify` checks an entry against the CommitLog (topic, queue id, queue offset, entry); the
+    /// tail entries that fail it are dropped too (a torn or garbage last write).
+    pub fn load_and_recover(
+        &self,
+        dispatched_below: i64,
+        verify: &dyn Fn(&str, i32, i64, &CqEntry) -> bool,
+    ) -> StoreResult<()> {
         let topics = self
             .fs
             .list_dir(&self.root)
@@ -279,13 +288,19 @@ impl ConsumeQueueTable {
                 .list_dir(&self.root.join(&topic))
                 .map_err(|e| StoreError::io("list", &self.root, e))?;
             for id in ids.iter().filter_map(|q| q.parse::<i32>().ok()) {
-                self.recover_queue(&topic, id, dispatched_below)?;
+                self.recover_queue(&topic, id, dispatched_below, verify)?;
             }
         }
         Ok(())
     }
 
-    fn recover_queue(&self, topic: &str, queue_id: i32, dispatched_below: i64) -> StoreResult<()> {
+    fn recover_queue(
+        &self,
+        topic: &str,
+        queue_id: i32,
+        dispatched_below: i64,
+        verify: &dyn Fn(&str, i32, i64, &CqEntry) -> bool,
+    ) -> StoreResult<()> {
         let dir = self.queue_dir(topic, queue_id);
         let names = self.fs.list_dir(&dir).map_err(|e| StoreError::io("list", &dir, e))?;
         let segs: Vec<u64> = names
@@ -326,6 +341,22 @@ impl ConsumeQueueTable {
             match self.read_entry_at(&st, mid)? {
                 Some(e) if e.phy_offset < dispatched_below || !e.is_valid() => lo = mid + 1,
                 _ => hi = mid,
+            }
+        }
+        // Only the tail can hold an unsynced (torn or garbage) entry: check it against the
+        // CommitLog and walk back while it fails.
+        while lo > st.min_offset {
+            match self.read_entry_at(&st, lo - 1)? {
+                Some(e) if !e.is_valid() || verify(topic, queue_id, lo - 1, &e) => break,
+                _ => {
+                    tracing::warn!(
+                        topic,
+                        queue_id,
+                        queue_offset = lo - 1,
+                        "ConsumeQueue entry does not match the CommitLog; dropped"
+                    );
+                    lo -= 1;
+                }
             }
         }
         drop(st);

@@ -51,7 +51,7 @@ fn idle_queues_hold_no_open_files_and_evicted_writes_are_synced() {
     t.flush().unwrap();
     let fs2 = fs.crash(3);
     let t2 = table(&fs2, 8);
-    t2.load_and_recover(i64::MAX).unwrap();
+    t2.load_and_recover(i64::MAX, &|_, _, _, _| true).unwrap();
     for q in 0..500 {
         assert_eq!(t2.max_offset("T", q), 1, "queue {q}");
     }
@@ -71,16 +71,16 @@ fn recovery_trims_partial_entries_and_entries_beyond_the_commit_log() {
     // Partial entry 15: only the offset half written.
     fs.tamper(&path, |b| b[100..108].copy_from_slice(&1500i64.to_be_bytes()));
     let t2 = table(&fs, 4);
-    t2.load_and_recover(i64::MAX).unwrap();
+    t2.load_and_recover(i64::MAX, &|_, _, _, _| true).unwrap();
     assert_eq!(t2.max_offset("T", 3), 15);
     // CommitLog cut at entry 12's record: entries 12.. go.
     let t3 = table(&fs, 4);
-    t3.load_and_recover(1200).unwrap();
+    t3.load_and_recover(1200, &|_, _, _, _| true).unwrap();
     assert_eq!(t3.max_offset("T", 3), 12);
     let t4 = table(&fs, 4);
-    t4.load_and_recover(1200).unwrap();
+    t4.load_and_recover(1200, &|_, _, _, _| true).unwrap();
     assert_eq!(t4.max_offset("T", 3), 12, "recovery is idempotent");
-    t4.load_and_recover(850).unwrap();
+    t4.load_and_recover(850, &|_, _, _, _| true).unwrap();
     assert_eq!(t4.max_offset("T", 3), 9);
     assert!(!fs.exists(&path), "segment past the cut is deleted");
 }

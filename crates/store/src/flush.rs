@@ -164,6 +164,8 @@ pub type FlushFn = Arc<dyn Fn(u64) -> StoreResult<u64> + Send + Sync>;
 struct Pending {
     tickets: Vec<FlushTicket>,
     shutdown: bool,
+    /// Stop without the final flush (simulated crash).
+    halt: bool,
 }
 
 /// The flush thread.
@@ -235,6 +237,12 @@ impl FlushService {
         self.pending.1.notify_one();
     }
 
+    /// Stops the thread without a final flush (a simulated crash); pending tickets time out.
+    pub fn halt(&self) {
+        self.pending.0.lock().unwrap_or_else(|e| e.into_inner()).halt = true;
+        self.shutdown();
+    }
+
     /// Stops the thread after a final full flush; pending tickets are completed.
     pub fn shutdown(&self) {
         self.pending.0.lock().unwrap_or_else(|e| e.into_inner()).shutdown = true;
@@ -281,6 +289,12 @@ fn run(settings: FlushSettings, flush: FlushFn, pending: Arc<(Mutex<Pending>, Co
                     .wait_timeout(p, settings.interval)
                     .unwrap_or_else(|e| e.into_inner())
                     .0;
+            }
+            if p.halt {
+                let rest = std::mem::take(&mut p.tickets);
+                drop(p);
+                rest.iter().for_each(|t| t.complete(FlushOutcome::Timeout));
+                return;
             }
             (std::mem::take(&mut p.tickets), p.shutdown)
         };

@@ -51,6 +51,7 @@ pub(crate) fn open_and_recover(config: MessageStoreConfig, fs: Arc<dyn Fs>, cloc
         config.mapped_file_size_commit_log,
         prewrite,
         config.max_message_size,
+        config.enabled_append_prop_crc,
     )?;
     let cq_root = root.join("consumequeue");
     let cq = ConsumeQueueTable::new(
@@ -79,13 +80,42 @@ pub(crate) fn open_and_recover(config: MessageStoreConfig, fs: Arc<dyn Fs>, cloc
     };
     tracing::info!(root = %root.display(), unclean, trusted, source = why, "recovering store");
 
-    let summary = commit_log.recover(trusted, config.check_crc_on_recover, |_, _, _| Ok(()), u64::MAX)?;
+    let marker = root.join(STORE_META_FILE);
+    let meta = read_meta(fs.as_ref(), &marker);
+    let prop_crc_from = match meta {
+        Some(m) => m.prop_crc_from_offset.and_then(|o| u64::try_from(o).ok()),
+        // A new store: every record will carry the property.
+        None if commit_log.max_offset() == 0 && commit_log.queue().files().is_empty() => Some(0),
+        None => None,
+    };
+    let summary = commit_log.recover(
+        trusted,
+        config.check_crc_on_recover,
+        |_, _, _| Ok(()),
+        u64::MAX,
+        prop_crc_from,
+    )?;
+    let wanted = if config.enabled_append_prop_crc {
+        Some(prop_crc_from.unwrap_or(summary.end_offset))
+    } else {
+        None
+    };
+    if meta.is_none() || wanted != prop_crc_from {
+        let m = StoreMeta {
+            prop_crc_from_offset: wanted.map(|o| o as i64),
+        };
+        let json = serde_json::to_vec(&m).map_err(|e| StoreError::Encode(e.to_string()))?;
+        crate::fs::write_file_atomic(fs.as_ref(), &marker, &json).map_err(|e| StoreError::io("write", &marker, e))?;
+    }
     let end = summary.end_offset;
     let dispatch_from = trusted.min(end);
     if let Some(reason) = &summary.cut_reason {
         tracing::warn!(end, %reason, "CommitLog tail cut during recovery");
     }
-    cq.load_and_recover(dispatch_from as i64)?;
+    let verify = |topic: &str, qid: i32, qo: i64, e: &crate::consume_queue::CqEntry| {
+        commit_log.matches_entry(e.phy_offset, e.size, topic, qid, qo)
+    };
+    cq.load_and_recover(dispatch_from as i64, &verify)?;
     let index = if config.message_index_enable {
         Some(IndexService::load(
             Arc::clone(&fs),
@@ -163,4 +193,27 @@ fn start_by_timestamp(commit_log: &CommitLog, min_timestamp: i64) -> u64 {
         }
     }
     commit_log.min_offset()
+}
+
+/// FerroMQ's own store metadata file (RocketMQ ignores it).
+const STORE_META_FILE: &str = "ferromq-store.json";
+
+/// Contents of [`STORE_META_FILE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoreMeta {
+    /// CommitLog offset from which every record carries the `__CRC32#` property; `None` when
+    /// the option is off.
+    prop_crc_from_offset: Option<i64>,
+}
+
+fn read_meta(fs: &dyn Fs, path: &std::path::Path) -> Option<StoreMeta> {
+    let bytes = crate::fs::read_file(fs, path).ok()??;
+    match serde_json::from_slice(&bytes) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            tracing::warn!(file = %path.display(), error = %e, "unreadable store metadata; ignoring it");
+            None
+        }
+    }
 }

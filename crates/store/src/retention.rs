@@ -51,7 +51,7 @@ pub(crate) fn run_once(inner: &StoreInner) -> StoreResult<()> {
             }
             let expired = fs
                 .modified_ms(f.path())
-                .map_or(false, |m| m.saturating_add(reserved_ms) <= now);
+                .is_ok_and(|m| m.saturating_add(reserved_ms) <= now);
             let delete = expired || forcibly;
             if delete {
                 budget -= 1;

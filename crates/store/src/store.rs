@@ -168,9 +168,10 @@ impl MessageStore {
     pub fn open_with_clock(config: MessageStoreConfig, fs: Arc<dyn Fs>, clock: Clock) -> StoreResult<Self> {
         let inner = crate::recovery::open_and_recover(config, fs, clock)?;
         let inner = Arc::new(inner);
-        let mut threads = Vec::new();
-        threads.push(crate::dispatch::spawn(Arc::clone(&inner))?);
-        threads.push(crate::retention::spawn(Arc::clone(&inner))?);
+        let threads = vec![
+            crate::dispatch::spawn(Arc::clone(&inner))?,
+            crate::retention::spawn(Arc::clone(&inner))?,
+        ];
         Ok(MessageStore {
             inner,
             threads: Mutex::new(threads),
@@ -300,6 +301,11 @@ impl MessageStore {
         Ok(self.inner.commit_log.read_record(phy_offset)?.0)
     }
 
+    /// Raw bytes of the record at a physical offset (size read from its header), not validated.
+    pub fn get_record_at(&self, phy_offset: i64) -> StoreResult<Bytes> {
+        self.inner.commit_log.record_bytes(phy_offset)
+    }
+
     /// Raw bytes of the record at a physical offset with a known size.
     pub fn get_record_bytes(&self, phy_offset: i64, size: usize) -> StoreResult<Bytes> {
         self.inner.commit_log.view(phy_offset, size)
@@ -400,9 +406,11 @@ impl MessageStore {
         crate::retention::run_once(&self.inner)
     }
 
-    /// Flushes everything and writes the checkpoint now.
+    /// Flushes the CommitLog, dispatches everything, syncs ConsumeQueue and IndexFile and writes
+    /// the checkpoint now.
     pub fn checkpoint_now(&self) -> StoreResult<()> {
         self.inner.commit_log.flush(0)?;
+        crate::dispatch::dispatch_available(&self.inner)?;
         crate::dispatch::flush_and_checkpoint(&self.inner)
     }
 
@@ -446,7 +454,7 @@ impl MessageStore {
         for t in std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner())) {
             let _ = t.join();
         }
-        self.inner.flush.shutdown();
+        self.inner.flush.halt();
         self.inner.commit_log.shutdown();
     }
 }

@@ -124,3 +124,37 @@ fn arrival_listener_is_called_with_new_max_offset() {
     let got = rx.recv_timeout(Duration::from_secs(5)).unwrap();
     assert_eq!(got, ("T".to_string(), 2, 1));
 }
+
+// Goal: 50,000 queues do not hold one open file (or mapping) each: the ConsumeQueue file cache
+// stays within maxOpenConsumeQueueFiles, and every queue is still readable.
+// Method: one message per queue over SimFs with 1-entry CQ files, then read a sample back.
+#[test]
+fn fifty_thousand_queues_stay_within_the_open_file_bound() {
+    let fs = SimFs::new();
+    let mut c = small_config(false);
+    c.mapped_file_size_consume_queue = 20;
+    c.max_open_consume_queue_files = 64;
+    c.mapped_file_size_commit_log = 8 << 20;
+    c.message_index_enable = false;
+    let store = MessageStore::open(c, Arc::new(fs.clone())).unwrap();
+    let topics: Vec<String> = (0..50).map(|t| format!("T{t}")).collect();
+    let batch: Vec<MessageRecord> = (0..50_000)
+        .map(|q| msg(&topics[q / 1000], (q % 1000) as i32, b"x", ""))
+        .collect();
+    for chunk in batch.chunks(1000) {
+        store.put_messages(chunk).unwrap();
+    }
+    store.dispatch_now().unwrap();
+    assert!(
+        store.open_consume_queue_files() <= 64,
+        "open files {}",
+        store.open_consume_queue_files()
+    );
+    for q in (0..50_000).step_by(997) {
+        let got = store
+            .get_messages(&topics[q / 1000], (q % 1000) as i32, 0, 4, usize::MAX, None)
+            .unwrap();
+        assert_eq!(got.messages.len(), 1, "queue {q}");
+        assert!(store.open_consume_queue_files() <= 64);
+    }
+}

@@ -77,8 +77,17 @@ pub trait StoreFile: Send + Sync + std::fmt::Debug {
 
 /// A file system: opens files and manipulates directories.
 pub trait Fs: Send + Sync + std::fmt::Debug + 'static {
-    /// Opens `path` for reading and writing, creating it (empty) when `create` is set.
+    /// Opens `path` for reading and writing, creating it (empty) when `create` is set. On the
+    /// real file system the file is mapped once it has a length (after `preallocate`).
     fn open(&self, path: &Path, create: bool) -> io::Result<Arc<dyn StoreFile>>;
+    /// Like [`Fs::open`] but never mapped: `pread`/`pwrite` only, so the file may be sparse
+    /// (a write into a hole on a full disk is a clean ENOSPC, not SIGBUS) and holds no mapping.
+    fn open_unmapped(&self, path: &Path, create: bool) -> io::Result<Arc<dyn StoreFile>> {
+        self.open(path, create)
+    }
+    /// Makes every written byte of the file system holding `path` durable (`syncfs`): one call
+    /// instead of one fsync per file, for the many small ConsumeQueue files.
+    fn sync_fs(&self, path: &Path) -> io::Result<()>;
     /// Creates a directory and its parents.
     fn create_dir_all(&self, path: &Path) -> io::Result<()>;
     /// Names of the entries of a directory, sorted; an absent directory is empty.

@@ -40,6 +40,8 @@ impl RealFs {
 pub struct RealFile {
     path: PathBuf,
     file: File,
+    /// Whether the file may be mapped (see `Fs::open_unmapped`).
+    mappable: bool,
     map: RwLock<Option<Arc<MmapRaw>>>,
 }
 
@@ -72,7 +74,7 @@ impl RealFile {
 
     fn remap(&self, len: u64) -> io::Result<()> {
         let mut slot = self.map.write().unwrap_or_else(|e| e.into_inner());
-        if len == 0 {
+        if len == 0 || !self.mappable {
             *slot = None;
             return Ok(());
         }
@@ -163,8 +165,8 @@ impl StoreFile for RealFile {
     }
 }
 
-impl Fs for RealFs {
-    fn open(&self, path: &Path, create: bool) -> io::Result<Arc<dyn StoreFile>> {
+impl RealFs {
+    fn open_file(path: &Path, create: bool, mappable: bool) -> io::Result<Arc<dyn StoreFile>> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -175,11 +177,32 @@ impl Fs for RealFs {
         let real = RealFile {
             path: path.to_path_buf(),
             file,
+            mappable,
             map: RwLock::new(None),
         };
         real.remap(len)?;
-        tracing::trace!(path = %real.path.display(), len, "opened store file");
+        tracing::trace!(path = %real.path.display(), len, mappable, "opened store file");
         Ok(Arc::new(real))
+    }
+}
+
+impl Fs for RealFs {
+    fn open(&self, path: &Path, create: bool) -> io::Result<Arc<dyn StoreFile>> {
+        Self::open_file(path, create, true)
+    }
+
+    fn open_unmapped(&self, path: &Path, create: bool) -> io::Result<Arc<dyn StoreFile>> {
+        Self::open_file(path, create, false)
+    }
+
+    fn sync_fs(&self, path: &Path) -> io::Result<()> {
+        let dir = File::open(path)?;
+        // SAFETY: plain FFI call on a file descriptor we own; it does not touch our memory.
+        let rc = unsafe { libc::syncfs(dir.as_raw_fd()) };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
     }
 
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {

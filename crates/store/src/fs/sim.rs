@@ -7,7 +7,7 @@
 //! - keeps nothing that was not synced;
 //! - keeps a random subset of the dirty pages (the kernel wrote some back);
 //! - tears the file's last write after a random byte or a 512 B boundary;
-//! - fills a dirty page of the durable image with zeros or garbage.
+//! - tears the last write and fills its lost part with zeros or garbage.
 //!
 //! Faults: a capacity (ENOSPC on preallocate / growing writes), EIO on writes or syncs, and a
 //! reserved-bytes knob to simulate other users of the disk.
@@ -70,6 +70,8 @@ struct SimState {
     dirs: BTreeSet<PathBuf>,
     capacity_bytes: u64,
     reserved_bytes: u64,
+    /// Sum of all file lengths (kept incrementally).
+    file_bytes: u64,
     fail_writes: bool,
     fail_syncs: u32,
     now_ms: i64,
@@ -78,7 +80,12 @@ struct SimState {
 
 impl SimState {
     fn used_bytes(&self) -> u64 {
-        self.files.values().map(|f| f.current.len() as u64).sum::<u64>() + self.reserved_bytes
+        self.file_bytes + self.reserved_bytes
+    }
+
+    /// Records a file length change in the running total.
+    fn resized(&mut self, old_len: u64, new_len: u64) {
+        self.file_bytes = (self.file_bytes + new_len).saturating_sub(old_len);
     }
 
     fn check_grow(&self, old_len: u64, new_len: u64) -> io::Result<()> {
@@ -103,7 +110,7 @@ impl Default for SimFs {
 }
 
 fn eio(what: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::Other, format!("simulated EIO: {what}"))
+    io::Error::other(format!("simulated EIO: {what}"))
 }
 
 fn not_found(path: &Path) -> io::Error {
@@ -172,10 +179,16 @@ impl SimFs {
     /// Overwrites the current and durable images of a file (test tampering, e.g. T3 cases).
     pub fn tamper(&self, path: &Path, edit: impl FnOnce(&mut Vec<u8>)) {
         let mut st = self.lock();
+        let mut lens = None;
         if let Some(f) = st.files.get_mut(path) {
+            let old = f.current.len() as u64;
             edit(&mut f.current);
             f.durable = f.current.clone();
             f.dirty.clear();
+            lens = Some((old, f.current.len() as u64));
+        }
+        if let Some((old, new)) = lens {
+            st.resized(old, new);
         }
     }
 
@@ -209,11 +222,14 @@ impl SimFs {
                     }
                 }
                 _ => {
-                    if !dirty.is_empty() {
-                        let page = dirty[rng.below(dirty.len() as u64) as usize];
-                        let start = (page * PAGE) as usize;
-                        let end = (start + PAGE as usize).min(image.len());
+                    // The last write is torn after `keep` bytes and the rest of it reads back
+                    // as zeros or garbage (never touching bytes outside the write).
+                    if let Some((off, len)) = file.last_write {
+                        let keep = rng.below(len + 1);
+                        copy_range(&mut image, &file.current, off, keep);
                         let garbage = rng.below(2) == 0;
+                        let start = (off + keep) as usize;
+                        let end = ((off + len) as usize).min(image.len());
                         for b in image.get_mut(start..end).unwrap_or_default() {
                             *b = if garbage { rng.next_u64() as u8 } else { 0 };
                         }
@@ -263,6 +279,7 @@ impl StoreFile for SimFile {
         self.with(|st, p| {
             let old = st.files.get(p).ok_or_else(|| not_found(p))?.current.len() as u64;
             st.check_grow(old, len)?;
+            st.resized(old, old.max(len));
             let f = st.files.get_mut(p).ok_or_else(|| not_found(p))?;
             if (f.current.len() as u64) < len {
                 f.current.resize(len as usize, 0);
@@ -280,6 +297,7 @@ impl StoreFile for SimFile {
             let old = st.files.get(p).ok_or_else(|| not_found(p))?.current.len() as u64;
             let end = offset + data.len() as u64;
             st.check_grow(old, end)?;
+            st.resized(old, old.max(end));
             let now = st.now_ms;
             let f = st.files.get_mut(p).ok_or_else(|| not_found(p))?;
             if (f.current.len() as u64) < end {
@@ -332,6 +350,12 @@ impl StoreFile for SimFile {
                 copy_range(&mut f.durable, &f.current, page * PAGE, PAGE);
                 f.dirty.remove(&page);
             }
+            // A synced write can no longer be torn.
+            if f.last_write
+                .is_some_and(|(o, l)| o / PAGE >= offset / PAGE && (o + l).div_ceil(PAGE) <= end.div_ceil(PAGE))
+            {
+                f.last_write = None;
+            }
             Ok(())
         })
     }
@@ -340,6 +364,7 @@ impl StoreFile for SimFile {
         self.with(|st, p| {
             let old = st.files.get(p).ok_or_else(|| not_found(p))?.current.len() as u64;
             st.check_grow(old, len)?;
+            st.resized(old, len);
             let f = st.files.get_mut(p).ok_or_else(|| not_found(p))?;
             f.current.resize(len as usize, 0);
             f.durable.resize(len as usize, 0);
@@ -378,6 +403,21 @@ impl Fs for SimFs {
         }))
     }
 
+    fn sync_fs(&self, _path: &Path) -> io::Result<()> {
+        let mut st = self.live()?;
+        if st.fail_syncs > 0 {
+            st.fail_syncs -= 1;
+            return Err(eio("syncfs"));
+        }
+        st.syncs += 1;
+        for f in st.files.values_mut() {
+            f.durable = f.current.clone();
+            f.dirty.clear();
+            f.last_write = None;
+        }
+        Ok(())
+    }
+
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
         let mut st = self.live()?;
         let mut p = path.to_path_buf();
@@ -410,14 +450,16 @@ impl Fs for SimFs {
 
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         let mut st = self.live()?;
-        st.files.remove(path).map(|_| ()).ok_or_else(|| not_found(path))
+        let removed = st.files.remove(path).ok_or_else(|| not_found(path))?;
+        st.resized(removed.current.len() as u64, 0);
+        Ok(())
     }
 
     fn remove_dir(&self, path: &Path) -> io::Result<()> {
         let mut st = self.live()?;
         let busy = st.files.keys().chain(st.dirs.iter()).any(|c| c.parent() == Some(path));
         if busy {
-            return Err(io::Error::new(io::ErrorKind::Other, "directory not empty"));
+            return Err(io::Error::other("directory not empty"));
         }
         st.dirs.remove(path);
         Ok(())
