@@ -59,13 +59,9 @@ where
 pub fn build(broker: &Arc<Broker>) -> Dispatcher {
     use RequestCode as C;
     let mut d = Dispatcher::new();
-    for code in [
-        C::SendMessage,
-        C::SendMessageV2,
-        C::SendBatchMessage,
-        C::SendReplyMessage,
-        C::SendReplyMessageV2,
-    ] {
+    // SEND_REPLY_MESSAGE(_V2) are not routed: storing a reply without pushing it to the
+    // requester (PUSH_REPLY_MESSAGE_TO_CLIENT) would only make the request time out later.
+    for code in [C::SendMessage, C::SendMessageV2, C::SendBatchMessage] {
         route(&mut d, broker, code, send_message::process);
     }
     route(&mut d, broker, C::PullMessage, pull_message::process);

@@ -211,13 +211,16 @@ mod tests {
             let flow = Arc::clone(&flow);
             async move { flow.run(move || blocked.recv().unwrap_or(())).await }
         });
-        wait_until(|| flow.queue_len() == 1).await;
+        // Running (holds the only worker), not just admitted.
+        wait_until(|| flow.queue_len() == 1 && flow.busy_for() > Duration::ZERO).await;
         let queued = tokio::spawn({
             let flow = Arc::clone(&flow);
             async move { flow.run(|| ()).await }
         });
         wait_until(|| flow.queue_len() == 2).await;
-        wait_until(|| flow.is_store_busy()).await;
+        // The queued request has now waited at least this long: past the 10 ms limit.
+        let queued_since = Instant::now();
+        wait_until(|| flow.is_store_busy() && queued_since.elapsed() > Duration::from_millis(15)).await;
         assert_eq!(reason(flow.run(|| ()).await), Some(BusyReason::RejectRequest));
         release.send(()).unwrap();
         assert!(first.await.unwrap().is_ok());

@@ -6,12 +6,12 @@
 //! ([`crate::dispatch`], via [`BrokerError::response_code`]).
 //!
 //! Components:
-//! - [`send_message`]: SEND_MESSAGE, SEND_MESSAGE_V2, SEND_BATCH_MESSAGE (+ reply variants);
+//! - [`send_message`]: SEND_MESSAGE, SEND_MESSAGE_V2, SEND_BATCH_MESSAGE;
 //! - [`pull_message`]: PULL_MESSAGE, LITE_PULL_MESSAGE, with long polling;
 //! - [`consumer_offset`]: consumer offsets and queue offset look-ups;
 //! - [`heartbeat`]: HEART_BEAT, UNREGISTER_CLIENT, GET_CONSUMER_LIST_BY_GROUP, CHECK_CLIENT_CONFIG;
 //! - [`lock_batch`]: LOCK_BATCH_MQ, UNLOCK_BATCH_MQ;
-//! - [`send_back`]: CONSUMER_SEND_MSG_BACK;
+//! - [`send_back`] handles CONSUMER_SEND_MSG_BACK;
 //! - [`query_message`]: VIEW_MESSAGE_BY_ID, QUERY_MESSAGE;
 //! - [`admin_topic`]: topic administration;
 //! - [`admin_group`]: subscription group administration;

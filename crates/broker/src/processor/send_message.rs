@@ -1,5 +1,5 @@
-//! SEND_MESSAGE (10), SEND_MESSAGE_V2 (310), SEND_BATCH_MESSAGE (320) and the reply variants
-//! (324/325) (reference 4.5, 4.6, 8 "Producer"; Java `SendMessageProcessor`,
+//! SEND_MESSAGE (10), SEND_MESSAGE_V2 (310) and SEND_BATCH_MESSAGE (320) (reference 4.5, 4.6,
+//! 8 "Producer"; Java `SendMessageProcessor`,
 //! `AbstractSendMessageProcessor.msgCheck`).
 //!
 //! Steps: decode the header (long or short names); check broker permission, topic name, reserved
@@ -46,7 +46,7 @@ pub const VERSION_WITH_MAX_RECONSUME_TIMES: i32 = 117;
 /// Most messages one batch may carry (the frame limit bounds the bytes already).
 pub const MAX_BATCH_MESSAGES: usize = 65_536;
 
-/// Handles codes 10, 310, 320, 324, 325.
+/// Handles codes 10, 310 and 320.
 pub async fn process(
     broker: Arc<Broker>,
     ctx: RequestContext,
