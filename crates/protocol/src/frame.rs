@@ -15,12 +15,15 @@ use crate::header_json::{decode_json_header, encode_json_header};
 /// Largest frame accepted, counting the length word (Netty `maxFrameLength`, 16 MiB).
 pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
 
+/// Most room reserved at once for the rest of a partial frame.
+pub const PARTIAL_FRAME_RESERVE_BYTES: usize = 64 * 1024;
+
 /// Largest header length the 24-bit field can express.
 pub const MAX_HEADER_BYTES: usize = 0xFF_FFFF;
 
 /// Decodes one frame from the front of `src`, consuming it. `Ok(None)` means more bytes are
-/// needed; the buffer then has room reserved for the rest of the frame (never more than
-/// `max_frame_bytes`). The body is a zero-copy slice of `src`'s allocation.
+/// needed; the buffer then has room reserved for at most [`PARTIAL_FRAME_RESERVE_BYTES`] more
+/// (it grows with what arrives, never beyond `max_frame_bytes`). The body is a zero-copy slice of `src`'s allocation.
 pub fn decode_frame(src: &mut BytesMut, max_frame_bytes: usize) -> Result<Option<RemotingCommand>, CodecError> {
     let Some(len_bytes) = src.get(0..4) else {
         return Ok(None);
@@ -42,7 +45,9 @@ pub fn decode_frame(src: &mut BytesMut, max_frame_bytes: usize) -> Result<Option
         });
     }
     if src.len() < total {
-        src.reserve(total - src.len());
+        // Grow with the bytes that actually arrive: a peer announcing a large frame and
+        // then stalling must not pin `total` bytes per connection.
+        src.reserve((total - src.len()).min(PARTIAL_FRAME_RESERVE_BYTES));
         return Ok(None);
     }
     let mut frame = src.split_to(total).freeze();

@@ -1,0 +1,220 @@
+//! `Connection`: the handle to one TCP connection, shared by server and client sides.
+//!
+//! A connection runs two tasks (see [`crate::driver`]): the driver reads and decodes frames,
+//! completes waiting invokes with responses and hands requests to the dispatcher; the writer
+//! sends queued frames with vectored writes. The handle is cheap to clone; it sends requests
+//! (`invoke`, `invoke_oneway`), responses (`send_response`) and exposes the peer address, a
+//! process-unique id and a close notification.
+//!
+//! Invariants:
+//! - every invoke ends by its response, its timeout, or `ConnectionClosed`, whichever is first;
+//!   its opaque-table entry is gone when it returns (or is dropped);
+//! - requests sent by `invoke` never carry the response flag; responses always carry it.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferromq_protocol::command::{FLAG_ONEWAY, FLAG_RESPONSE};
+use ferromq_protocol::RemotingCommand;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::RemotingError;
+use crate::pending::{InsertError, PendingGuard, PendingTable};
+use crate::writer::{Activity, OutboundFrame};
+
+/// Source of connection ids, unique within the process.
+static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Opaques tried before giving up when the counter keeps landing on pending requests (only
+/// possible when the table is nearly full after a wrap-around).
+const MAX_OPAQUE_ATTEMPTS: usize = 16;
+
+/// Handle to one connection; clones share it.
+#[derive(Clone)]
+pub struct Connection {
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// State shared by the handle, the driver, the writer and request tasks.
+pub(crate) struct Shared {
+    pub(crate) id: u64,
+    pub(crate) peer: SocketAddr,
+    pub(crate) local: SocketAddr,
+    pub(crate) outbound: mpsc::Sender<OutboundFrame>,
+    pub(crate) pending: PendingTable,
+    pub(crate) next_opaque: Arc<AtomicI32>,
+    /// Cancelled to close the connection now (`close()`, client shutdown, server abort).
+    pub(crate) abort: CancellationToken,
+    /// Cancelled once the connection is fully closed.
+    pub(crate) closed: CancellationToken,
+    pub(crate) activity: Activity,
+    pub(crate) bytes_read: AtomicU64,
+}
+
+impl Connection {
+    pub(crate) fn new_shared(
+        peer: SocketAddr,
+        local: SocketAddr,
+        outbound: mpsc::Sender<OutboundFrame>,
+        max_pending_invokes: usize,
+        next_opaque: Arc<AtomicI32>,
+        abort: CancellationToken,
+    ) -> Self {
+        Connection {
+            shared: Arc::new(Shared {
+                id: NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed),
+                peer,
+                local,
+                outbound,
+                pending: PendingTable::new(max_pending_invokes),
+                next_opaque,
+                abort,
+                closed: CancellationToken::new(),
+                activity: Activity::new(),
+                bytes_read: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Process-unique id of this connection.
+    pub fn id(&self) -> u64 {
+        self.shared.id
+    }
+
+    /// The remote end.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.shared.peer
+    }
+
+    /// Our end.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.local
+    }
+
+    /// True once the connection is closed (or closing by `close()`).
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.is_cancelled() || self.shared.abort.is_cancelled()
+    }
+
+    /// Completes when the connection is fully closed: both tasks ended, waiting invokes failed.
+    pub async fn closed(&self) {
+        self.shared.closed.cancelled().await;
+    }
+
+    /// Closes the connection now: queued frames are dropped, waiting invokes fail.
+    pub fn close(&self) {
+        self.shared.abort.cancel();
+    }
+
+    /// Requests this side sent and still waits for.
+    pub fn pending_invokes(&self) -> usize {
+        self.shared.pending.len()
+    }
+
+    /// Bytes read from the peer so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.shared.bytes_read.load(Ordering::Relaxed)
+    }
+
+    fn closed_error(&self) -> RemotingError {
+        RemotingError::ConnectionClosed { peer: self.shared.peer }
+    }
+
+    /// Sends `request` with a fresh opaque and waits up to `timeout` for its response.
+    /// The whole call, queueing included, is bounded by `timeout`.
+    pub async fn invoke(&self, request: RemotingCommand, timeout: Duration) -> Result<RemotingCommand, RemotingError> {
+        self.invoke_until(request, Instant::now() + timeout, timeout).await
+    }
+
+    /// `invoke` bounded by `deadline`; a timeout reports `timeout` (the caller's whole budget).
+    pub(crate) async fn invoke_until(
+        &self,
+        mut request: RemotingCommand,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<RemotingCommand, RemotingError> {
+        let table = &self.shared.pending;
+        let (opaque, response) = self.register_opaque()?;
+        let _guard = PendingGuard { table, opaque };
+        request.opaque = opaque;
+        request.flag &= !(FLAG_RESPONSE | FLAG_ONEWAY);
+        let frame = OutboundFrame::encode(request)?;
+        let exchange = async {
+            self.shared
+                .outbound
+                .send(frame)
+                .await
+                .map_err(|_| self.closed_error())?;
+            response.await.map_err(|_| self.closed_error())
+        };
+        match tokio::time::timeout_at(deadline, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(RemotingError::Timeout {
+                opaque,
+                timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+            }),
+        }
+    }
+
+    fn register_opaque(&self) -> Result<(i32, tokio::sync::oneshot::Receiver<RemotingCommand>), RemotingError> {
+        let table = &self.shared.pending;
+        for _ in 0..MAX_OPAQUE_ATTEMPTS {
+            let opaque = self.shared.next_opaque.fetch_add(1, Ordering::Relaxed);
+            match table.insert(opaque) {
+                Ok(rx) => return Ok((opaque, rx)),
+                Err(InsertError::Duplicate) => continue,
+                Err(InsertError::Full) => return Err(RemotingError::TooManyInFlight { limit: table.limit() }),
+                Err(InsertError::Closed) => return Err(self.closed_error()),
+            }
+        }
+        Err(RemotingError::TooManyInFlight { limit: table.limit() })
+    }
+
+    /// Sends `request` as ONEWAY (never answered) with a fresh opaque; returns once it is queued
+    /// for writing, waiting at most `timeout` for room in the queue.
+    pub async fn invoke_oneway(&self, mut request: RemotingCommand, timeout: Duration) -> Result<(), RemotingError> {
+        let opaque = self.shared.next_opaque.fetch_add(1, Ordering::Relaxed);
+        request.opaque = opaque;
+        request.flag = (request.flag & !FLAG_RESPONSE) | FLAG_ONEWAY;
+        self.enqueue(request, opaque, timeout).await
+    }
+
+    /// Sends a response (the response flag is set here), waiting for room in the write queue
+    /// as long as the connection lives: the queue is bounded, so this is the backpressure path
+    /// of request processing.
+    pub async fn send_response(&self, mut response: RemotingCommand) -> Result<(), RemotingError> {
+        response.flag |= FLAG_RESPONSE;
+        let frame = OutboundFrame::encode(response)?;
+        self.shared.outbound.send(frame).await.map_err(|_| self.closed_error())
+    }
+
+    async fn enqueue(&self, command: RemotingCommand, opaque: i32, timeout: Duration) -> Result<(), RemotingError> {
+        if self.is_closed() {
+            return Err(self.closed_error());
+        }
+        let frame = OutboundFrame::encode(command)?;
+        match tokio::time::timeout(timeout, self.shared.outbound.send(frame)).await {
+            Ok(sent) => sent.map_err(|_| self.closed_error()),
+            Err(_) => Err(RemotingError::Timeout {
+                opaque,
+                timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+            }),
+        }
+    }
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("id", &self.shared.id)
+            .field("peer", &self.shared.peer)
+            .field("local", &self.shared.local)
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}

@@ -1,0 +1,284 @@
+//! Connection lifecycle: start the writer, read and route frames, close.
+//!
+//! Close paths:
+//! - peer EOF, socket error, write failure, idle timeout, `close()`: close now;
+//! - malformed frame: close now with exactly one WARN line (peer, reason, bytes read);
+//! - `stop` (graceful server shutdown): stop reading, wait for in-flight requests, flush their
+//!   responses, then close, all within the drain timeout.
+//!
+//! On every path the opaque table is closed (waiting invokes fail with `ConnectionClosed`)
+//! before the close notification fires.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use ferromq_protocol::{CodecError, RemotingCommand};
+use tokio::io::AsyncReadExt;
+use tokio::net::tcp::OwnedReadHalf;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, Semaphore};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::config::ConnectionConfig;
+use crate::connection::Connection;
+use crate::dispatch::{spawn_request, Dispatcher};
+use crate::reader::{next_frame, READ_CHUNK_BYTES};
+use crate::writer::run_writer;
+
+/// Why a connection closed.
+#[derive(Debug)]
+enum CloseReason {
+    PeerClosed,
+    Io(io::Error),
+    WriteFailed(io::Error),
+    Malformed(CodecError),
+    Idle,
+    Local,
+    Shutdown,
+}
+
+/// Which side opened the connection (for logs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    Server,
+    Client,
+}
+
+impl Side {
+    fn as_str(self) -> &'static str {
+        match self {
+            Side::Server => "server",
+            Side::Client => "client",
+        }
+    }
+}
+
+/// Everything a new connection needs besides its socket.
+pub(crate) struct ConnectionParams {
+    pub(crate) config: ConnectionConfig,
+    pub(crate) dispatcher: Arc<Dispatcher>,
+    pub(crate) next_opaque: Arc<AtomicI32>,
+    /// Graceful stop (drain, then close).
+    pub(crate) stop: CancellationToken,
+    /// Immediate close; becomes the connection's `close()` token.
+    pub(crate) abort: CancellationToken,
+    pub(crate) side: Side,
+}
+
+/// Sets up a connection on `stream`; the returned future drives it and must be spawned. It
+/// completes once the connection is closed.
+pub(crate) fn start(
+    stream: TcpStream,
+    params: ConnectionParams,
+) -> io::Result<(Connection, impl Future<Output = ()> + Send + 'static)> {
+    let peer = stream.peer_addr()?;
+    let local = stream.local_addr()?;
+    // RocketMQ sets TCP_NODELAY on both sides: small RPCs must not wait for Nagle.
+    stream.set_nodelay(true)?;
+    let (read_half, write_half) = stream.into_split();
+    let (tx, rx) = mpsc::channel(params.config.write_queue_frames);
+    let connection = Connection::new_shared(
+        peer,
+        local,
+        tx,
+        params.config.max_pending_invokes,
+        params.next_opaque,
+        params.abort,
+    );
+    let span = tracing::info_span!("connection", id = connection.id(), %peer, side = params.side.as_str());
+    let finish = CancellationToken::new();
+    let writer = {
+        let connection = connection.clone();
+        let finish = finish.clone();
+        async move {
+            let shared = &connection.shared;
+            run_writer(write_half, rx, finish, shared.abort.clone(), &shared.activity).await
+        }
+    };
+    let driver = drive(
+        connection.clone(),
+        read_half,
+        writer,
+        finish,
+        params.config,
+        params.dispatcher,
+        params.stop,
+    )
+    .instrument(span);
+    Ok((connection, driver))
+}
+
+async fn drive(
+    connection: Connection,
+    read_half: OwnedReadHalf,
+    writer: impl Future<Output = io::Result<()>> + Send + 'static,
+    finish: CancellationToken,
+    config: ConnectionConfig,
+    dispatcher: Arc<Dispatcher>,
+    stop: CancellationToken,
+) {
+    let shared = Arc::clone(&connection.shared);
+    let mut writer = tokio::spawn(writer.in_current_span());
+    let in_flight_limit = u32::try_from(config.max_in_flight_requests)
+        .unwrap_or(u32::MAX)
+        .min(u32::try_from(Semaphore::MAX_PERMITS).unwrap_or(u32::MAX));
+    let in_flight = Arc::new(Semaphore::new(in_flight_limit as usize));
+    tracing::debug!(local = %shared.local, "connection open");
+
+    let reason = tokio::select! {
+        reason = read_loop(&connection, read_half, &config, &dispatcher, &in_flight, &stop) => reason,
+        _ = shared.abort.cancelled() => CloseReason::Local,
+        _ = idle(&connection, config.idle_timeout) => CloseReason::Idle,
+        written = &mut writer => match written {
+            Ok(Ok(())) => CloseReason::Local,
+            Ok(Err(error)) => CloseReason::WriteFailed(error),
+            Err(join) => CloseReason::WriteFailed(io::Error::other(join)),
+        },
+    };
+    let bytes_read = shared.bytes_read.load(Ordering::Relaxed);
+    match &reason {
+        CloseReason::Malformed(error) => {
+            tracing::warn!(peer = %shared.peer, reason = %error, bytes_read, "malformed frame; closing connection");
+        }
+        CloseReason::Idle => tracing::info!(timeout = ?config.idle_timeout, "idle connection closed"),
+        CloseReason::Io(error) => tracing::debug!(%error, "read failed; closing connection"),
+        CloseReason::WriteFailed(error) => tracing::debug!(%error, "write failed; closing connection"),
+        CloseReason::PeerClosed | CloseReason::Local | CloseReason::Shutdown => {
+            tracing::debug!(?reason, bytes_read, "closing connection");
+        }
+    }
+    if matches!(reason, CloseReason::Shutdown) {
+        drain(&connection, &in_flight, in_flight_limit, &finish, &mut writer, &config).await;
+    }
+    shared.abort.cancel();
+    shared.pending.close();
+    if !writer.is_finished() {
+        // Abort makes the writer return promptly, even mid-write.
+        let _ = writer.await;
+    }
+    shared.closed.cancel();
+    tracing::debug!("connection closed");
+}
+
+/// Graceful close: in-flight requests finish and their responses are flushed, within the drain
+/// timeout (or until an abort).
+async fn drain(
+    connection: &Connection,
+    in_flight: &Semaphore,
+    in_flight_limit: u32,
+    finish: &CancellationToken,
+    writer: &mut tokio::task::JoinHandle<io::Result<()>>,
+    config: &ConnectionConfig,
+) {
+    let deadline = Instant::now() + config.drain_timeout;
+    let abort = &connection.shared.abort;
+    let finished = async {
+        // All permits back = no request task left; their responses are queued by then.
+        let _all = in_flight.acquire_many(in_flight_limit).await;
+        finish.cancel();
+        let _ = (&mut *writer).await;
+    };
+    tokio::select! {
+        _ = tokio::time::timeout_at(deadline, finished) => {}
+        _ = abort.cancelled() => {}
+    }
+    if Instant::now() >= deadline {
+        tracing::info!(
+            pending_requests = in_flight_limit as usize - in_flight.available_permits(),
+            "drain timeout; closing"
+        );
+    }
+}
+
+/// Completes once nothing was read or written for `timeout`.
+async fn idle(connection: &Connection, timeout: Option<std::time::Duration>) {
+    let Some(timeout) = timeout else {
+        return std::future::pending().await;
+    };
+    loop {
+        let deadline = connection.shared.activity.last() + timeout;
+        if Instant::now() >= deadline {
+            return;
+        }
+        tokio::time::sleep_until(deadline).await;
+    }
+}
+
+async fn read_loop(
+    connection: &Connection,
+    mut read_half: OwnedReadHalf,
+    config: &ConnectionConfig,
+    dispatcher: &Arc<Dispatcher>,
+    in_flight: &Arc<Semaphore>,
+    stop: &CancellationToken,
+) -> CloseReason {
+    let shared = &connection.shared;
+    let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
+    loop {
+        loop {
+            match next_frame(&mut buf, config.max_frame_bytes) {
+                Ok(Some(command)) => {
+                    if let Err(reason) = route(connection, command, dispatcher, in_flight, stop).await {
+                        return reason;
+                    }
+                }
+                Ok(None) => break,
+                Err(error) => return CloseReason::Malformed(error),
+            }
+        }
+        let read = tokio::select! {
+            biased;
+            _ = stop.cancelled() => return CloseReason::Shutdown,
+            read = read_half.read_buf(&mut buf) => read,
+        };
+        match read {
+            Ok(0) => return CloseReason::PeerClosed,
+            Ok(n) => {
+                shared.activity.touch();
+                shared.bytes_read.fetch_add(n as u64, Ordering::Relaxed);
+            }
+            Err(error) => return CloseReason::Io(error),
+        }
+    }
+}
+
+/// Responses complete a waiting invoke; requests go to the dispatcher once an in-flight permit
+/// is free (reading pauses until then).
+async fn route(
+    connection: &Connection,
+    command: RemotingCommand,
+    dispatcher: &Arc<Dispatcher>,
+    in_flight: &Arc<Semaphore>,
+    stop: &CancellationToken,
+) -> Result<(), CloseReason> {
+    if command.is_response() {
+        if let Err(orphan) = connection.shared.pending.complete(command) {
+            tracing::debug!(
+                opaque = orphan.opaque,
+                code = orphan.code,
+                "response for unknown opaque dropped"
+            );
+        }
+        return Ok(());
+    }
+    let permit = tokio::select! {
+        biased;
+        _ = stop.cancelled() => return Err(CloseReason::Shutdown),
+        permit = Arc::clone(in_flight).acquire_owned() => permit,
+    };
+    // The semaphore is never closed, so acquiring cannot fail; treat it as a local close anyway.
+    let permit = permit.map_err(|_| CloseReason::Local)?;
+    spawn_request(connection.clone(), Arc::clone(dispatcher), command, permit);
+    Ok(())
+}
+
+/// The peer address of a stream, for logging refused connections.
+pub(crate) fn peer_of(stream: &TcpStream) -> Option<SocketAddr> {
+    stream.peer_addr().ok()
+}

@@ -1,0 +1,70 @@
+//! # ferromq-remoting
+//!
+//! Tokio TCP server and client for the RocketMQ remoting protocol (reference sections 1.1, 1.4
+//! and 7.1), over the frame codec of `ferromq-protocol`.
+//!
+//! Components:
+//! - [`Connection`] (`connection`, `driver`, `writer`, `reader`, `pending`): one TCP
+//!   connection, the same on both sides. A driver task reads and decodes frames; a writer task
+//!   sends queued frames with vectored writes (head + body segments, bodies never copied); an
+//!   opaque table matches responses to `invoke`s; per-request timeouts; idle close.
+//! - [`Dispatcher`] / [`RequestProcessor`] / [`RequestContext`] (`dispatch`): request code ->
+//!   processor; each request runs in its own task and may talk back to its peer through
+//!   `ctx.connection()`.
+//! - [`RemotingServer`] (`server`): bind, accept loop with a connection limit, graceful shutdown
+//!   driven by a [`CancellationToken`]. One dispatcher can serve several listeners (a broker's
+//!   main port and its VIP port, main − 2).
+//! - [`RemotingClient`] (`client`): one lazily opened connection per address, reconnect on the
+//!   next call after a close, connect timeout, server-initiated requests routed to its own
+//!   dispatcher.
+//! - [`RemotingError`] (`error`), settings (`config`).
+//!
+//! Limits (all named, all configurable):
+//! - frame size: [`MAX_FRAME_BYTES`] (16 MiB); a bigger length word closes the connection
+//!   before anything is allocated for it, and read buffers grow only with received bytes;
+//! - connections per server: [`config::DEFAULT_MAX_CONNECTIONS`]; extra ones are closed at once;
+//! - requests processed at once per connection: [`config::DEFAULT_MAX_IN_FLIGHT_REQUESTS`];
+//!   when reached the connection is not read (TCP backpressure), never queued without bound;
+//! - requests awaiting a response per connection (opaque table):
+//!   [`config::DEFAULT_MAX_PENDING_INVOKES`];
+//! - frames queued for a connection's writer: [`config::DEFAULT_WRITE_QUEUE_FRAMES`];
+//! - idle close: [`config::DEFAULT_SERVER_IDLE_TIMEOUT`] (120 s, `serverChannelMaxIdleTimeSeconds`);
+//! - graceful drain: [`config::DEFAULT_DRAIN_TIMEOUT`]; client connect:
+//!   [`config::DEFAULT_CONNECT_TIMEOUT`]; client addresses: [`config::DEFAULT_MAX_CLIENT_CONNECTIONS`].
+//!
+//! Invariants:
+//! - a response carries its request's opaque, `flag | 1` and the request's serialize type
+//!   (JSON when the code does not fit a ROCKETMQ header); every frame's header type is read
+//!   from that frame, so JSON and ROCKETMQ peers are both served;
+//! - ONEWAY requests are never answered; unknown codes get REQUEST_CODE_NOT_SUPPORTED (3) and
+//!   the connection stays open; a panicking processor gets SYSTEM_ERROR (1) and the server
+//!   keeps serving;
+//! - a malformed frame closes only its connection, with exactly one WARN line;
+//! - every `invoke` returns by response, timeout or `ConnectionClosed`, and leaves no entry in
+//!   the opaque table; a response with an unknown opaque is dropped (debug log);
+//! - tracing: one span per connection (id, peer) and per request (code, opaque); bodies are
+//!   never logged.
+
+#![warn(missing_docs)]
+
+mod client;
+pub mod config;
+mod connection;
+mod dispatch;
+mod driver;
+mod error;
+mod pending;
+mod reader;
+mod server;
+mod writer;
+
+pub use client::RemotingClient;
+pub use config::{ClientConfig, ConfigError, ConnectionConfig, ServerConfig};
+pub use connection::Connection;
+pub use dispatch::{not_supported_remark, Dispatcher, FnProcessor, RequestContext, RequestProcessor};
+pub use error::RemotingError;
+pub use ferromq_protocol::MAX_FRAME_BYTES;
+pub use reader::READ_CHUNK_BYTES;
+pub use server::{RemotingServer, ACCEPT_ERROR_BACKOFF};
+pub use tokio_util::sync::CancellationToken;
+pub use writer::MAX_IO_SLICES_PER_WRITE;

@@ -1,0 +1,316 @@
+//! Request/response behaviour over real sockets: opaque matching, oneway, timeouts, unknown
+//! codes, header encodings, multi-segment bodies, panicking processors, backpressure.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use bytes::Bytes;
+use common::*;
+use ferromq_protocol::{Body, RemotingCommand, ResponseCode, SerializeType};
+use ferromq_remoting::{Dispatcher, RemotingError};
+use tokio::sync::{mpsc, oneshot, Notify};
+
+const HELD: i32 = 1001;
+const NEVER: i32 = 1002;
+const PANIC: i32 = 1003;
+const ONEWAY_PROBE: i32 = 1004;
+const SEGMENTED_ECHO: i32 = 1005;
+
+/// Registers HELD: each request is reported with a release switch and answered once released.
+fn register_held(dispatcher: &mut Dispatcher) -> mpsc::UnboundedReceiver<(String, oneshot::Sender<()>)> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    dispatcher.register_fn(HELD, move |_ctx, request: RemotingCommand| {
+        let tx = tx.clone();
+        async move {
+            let value = request.ext_field("value").unwrap_or_default().to_owned();
+            let (release_tx, release_rx) = oneshot::channel();
+            tx.send((value.clone(), release_tx)).ok()?;
+            release_rx.await.ok()?;
+            let mut response = RemotingCommand::response_to(&request, ResponseCode::Success);
+            response.put_ext_field("value", value);
+            Some(response)
+        }
+    });
+    rx
+}
+
+// Goal: many concurrent invokes on one connection each get their own response even when the
+// server answers in reverse order. Method: hold 64 requests until all arrived, release them
+// last-first, check each caller's echoed value and that the opaque table ends empty. Runs on
+// a multi-threaded runtime so reader, writer and callers really race.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_invokes_answered_out_of_order_get_their_own_responses() -> anyhow::Result<()> {
+    let mut dispatcher = Dispatcher::new();
+    let mut held = register_held(&mut dispatcher);
+    let server = start_server(local_config(), dispatcher).await?;
+    let client = client(Dispatcher::new())?;
+    let addr = server.addr.to_string();
+    let count = 64;
+    let mut calls = Vec::new();
+    for i in 0..count {
+        let client = client.clone();
+        let addr = addr.clone();
+        calls.push(tokio::spawn(async move {
+            let mut request = RemotingCommand::request_code(HELD);
+            request.put_ext_field("value", i.to_string());
+            let response = client.invoke(&addr, request, WAIT).await?;
+            anyhow::ensure!(
+                response.ext_field("value") == Some(i.to_string().as_str()),
+                "{response:?}"
+            );
+            anyhow::Ok(response.opaque)
+        }));
+    }
+    let mut releases = Vec::new();
+    for _ in 0..count {
+        releases.push(held.recv().await.context("held request")?);
+    }
+    for (_, release) in releases.into_iter().rev() {
+        release.send(()).ok().context("release")?;
+    }
+    let mut opaques = Vec::new();
+    for call in calls {
+        opaques.push(call.await??);
+    }
+    opaques.sort_unstable();
+    opaques.dedup();
+    assert_eq!(opaques.len(), count, "every invoke used its own opaque");
+    assert_eq!(client.connection(&addr).await?.pending_invokes(), 0);
+    server.stop().await
+}
+
+// Goal: a ONEWAY request is never answered, even when its processor returns a response.
+// Method: raw socket sends a oneway request, waits until the processor ran, then sends two
+// requests; the next two frames must be exactly their responses.
+#[tokio::test]
+async fn oneway_request_is_never_answered() -> anyhow::Result<()> {
+    let mut dispatcher = echo_dispatcher();
+    let (ran_tx, mut ran_rx) = mpsc::unbounded_channel();
+    dispatcher.register_fn(ONEWAY_PROBE, move |_ctx, request: RemotingCommand| {
+        let ran_tx = ran_tx.clone();
+        async move {
+            let response = RemotingCommand::response_to(&request, ResponseCode::Success);
+            ran_tx.send(request.opaque).ok()?;
+            Some(response)
+        }
+    });
+    let server = start_server(local_config(), dispatcher).await?;
+    let mut peer = RawPeer::connect(server.addr).await?;
+    let mut oneway = RemotingCommand::request_code(ONEWAY_PROBE).with_opaque(1);
+    oneway.set_oneway();
+    peer.send(&oneway).await?;
+    assert_eq!(ran_rx.recv().await, Some(1));
+    // Anything the oneway request produced was queued before these requests were even sent.
+    assert_eq!(peer.echo(2).await?.opaque, 2);
+    assert_eq!(peer.echo(3).await?.opaque, 3);
+    server.stop().await
+}
+
+// Goal: an unanswered invoke fails with Timeout after its own timeout and leaves the
+// connection usable. Method: invoke a processor that never answers with 100 ms, then echo.
+#[tokio::test]
+async fn invoke_without_response_times_out_and_connection_stays_usable() -> anyhow::Result<()> {
+    let mut dispatcher = echo_dispatcher();
+    let never = Arc::new(Notify::new());
+    let never_in = Arc::clone(&never);
+    dispatcher.register_fn(NEVER, move |_ctx, _request| {
+        let never = Arc::clone(&never_in);
+        async move {
+            never.notified().await;
+            None
+        }
+    });
+    let server = start_server(local_config(), dispatcher).await?;
+    let client = client(Dispatcher::new())?;
+    let addr = server.addr.to_string();
+    let started = tokio::time::Instant::now();
+    let result = client
+        .invoke(&addr, RemotingCommand::request_code(NEVER), Duration::from_millis(100))
+        .await;
+    assert!(started.elapsed() >= Duration::from_millis(100));
+    match result {
+        Err(RemotingError::Timeout { timeout_ms: 100, .. }) => {}
+        other => anyhow::bail!("expected timeout, got {other:?}"),
+    }
+    assert_eq!(client.connection(&addr).await?.pending_invokes(), 0);
+    echo_roundtrip(&client, &addr, "after timeout").await?;
+    never.notify_waiters();
+    server.stop().await
+}
+
+// Goal: an unknown code is answered REQUEST_CODE_NOT_SUPPORTED with Java's remark and the
+// connection stays open. Method: invoke code 9999, then echo on the same connection.
+#[tokio::test]
+async fn unknown_code_is_answered_not_supported_and_connection_stays_open() -> anyhow::Result<()> {
+    let server = start_server(local_config(), echo_dispatcher()).await?;
+    let client = client(Dispatcher::new())?;
+    let addr = server.addr.to_string();
+    let first = client.connection(&addr).await?;
+    let response = client.invoke(&addr, RemotingCommand::request_code(9999), WAIT).await?;
+    assert_eq!(response.code, ResponseCode::RequestCodeNotSupported.as_i32());
+    assert_eq!(response.remark.as_deref(), Some(" request type 9999 not supported"));
+    assert!(response.is_response());
+    echo_roundtrip(&client, &addr, "still open").await?;
+    assert_eq!(client.connection(&addr).await?.id(), first.id());
+    server.stop().await
+}
+
+// Goal: JSON and ROCKETMQ headers are both accepted and each answered in its own encoding.
+// Method: one raw socket sends an echo in each encoding and inspects the responses.
+#[tokio::test]
+async fn json_and_rocketmq_requests_are_answered_in_their_own_encoding() -> anyhow::Result<()> {
+    let server = start_server(local_config(), echo_dispatcher()).await?;
+    let mut peer = RawPeer::connect(server.addr).await?;
+    for (opaque, serialize_type) in [
+        (11, SerializeType::RocketMq),
+        (12, SerializeType::Json),
+        (13, SerializeType::RocketMq),
+    ] {
+        let mut request = echo_request("typed").with_opaque(opaque);
+        request.serialize_type = serialize_type;
+        peer.send(&request).await?;
+        let response = peer.recv().await?.context("answer")?;
+        assert_eq!(response.opaque, opaque);
+        assert_eq!(response.serialize_type, serialize_type);
+        assert_eq!(response.ext_field("value"), Some("typed"));
+        assert_eq!(response.code, ResponseCode::Success.as_i32());
+    }
+    server.stop().await
+}
+
+// Goal: multi-segment bodies are sent and received intact both ways. Method: send a body of
+// three segments (one over 1 MiB), the server echoes it split into other segments.
+#[tokio::test]
+async fn multi_segment_body_is_sent_and_received_intact() -> anyhow::Result<()> {
+    let mut dispatcher = Dispatcher::new();
+    dispatcher.register_fn(SEGMENTED_ECHO, |_ctx, request: RemotingCommand| async move {
+        let whole = request.body.to_bytes();
+        let cut_a = whole.len() / 3;
+        let cut_b = whole.len() - 5;
+        let segments = vec![whole.slice(..cut_a), whole.slice(cut_a..cut_b), whole.slice(cut_b..)];
+        Some(RemotingCommand::response_to(&request, ResponseCode::Success).with_body(Body::from_segments(segments)))
+    });
+    let server = start_server(local_config(), dispatcher).await?;
+    let client = client(Dispatcher::new())?;
+    let pattern = |len: usize, seed: u8| -> Bytes { (0..len).map(|i| (i as u8).wrapping_mul(31) ^ seed).collect() };
+    let segments = vec![pattern(1024 * 1024 + 1, 1), pattern(7, 2), pattern(300_001, 3)];
+    let expected: Vec<u8> = segments.iter().flat_map(|s| s.to_vec()).collect();
+    let request = RemotingCommand::request_code(SEGMENTED_ECHO).with_body(Body::from_segments(segments));
+    let response = client.invoke(&server.addr.to_string(), request, WAIT).await?;
+    assert_eq!(response.body.len(), expected.len());
+    assert!(response.body.to_bytes() == expected, "body differs");
+    server.stop().await
+}
+
+// Goal: a panicking processor is answered SYSTEM_ERROR and the server keeps serving, while a
+// oneway request to it gets nothing. Method: invoke the panicking code (twice, once oneway),
+// then echo on the same and on a new connection.
+#[tokio::test]
+async fn panicking_processor_is_answered_system_error_and_server_keeps_serving() -> anyhow::Result<()> {
+    let mut dispatcher = echo_dispatcher();
+    let panics = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&panics);
+    dispatcher.register_fn(PANIC, move |_ctx, _request| {
+        let counter = Arc::clone(&counter);
+        async move {
+            if counter.fetch_add(1, Ordering::Relaxed) < usize::MAX {
+                panic!("boom in processor");
+            }
+            None
+        }
+    });
+    let server = start_server(local_config(), dispatcher).await?;
+    let client = client(Dispatcher::new())?;
+    let addr = server.addr.to_string();
+    let response = client.invoke(&addr, RemotingCommand::request_code(PANIC), WAIT).await?;
+    assert_eq!(response.code, ResponseCode::SystemError.as_i32());
+    assert!(response
+        .remark
+        .as_deref()
+        .unwrap_or_default()
+        .contains("boom in processor"));
+    echo_roundtrip(&client, &addr, "after panic").await?;
+
+    let mut peer = RawPeer::connect(server.addr).await?;
+    let mut oneway = RemotingCommand::request_code(PANIC).with_opaque(1);
+    oneway.set_oneway();
+    peer.send(&oneway).await?;
+    assert_eq!(peer.echo(2).await?.opaque, 2);
+    // Requests run concurrently, so the oneway panic may be handled after the echo: a no-event
+    // check (can only pass wrongly, never fail wrongly) shows no answer follows.
+    let late = tokio::time::timeout(Duration::from_millis(200), peer.recv()).await;
+    assert!(late.is_err(), "oneway request answered: {late:?}");
+    assert_eq!(panics.load(Ordering::Relaxed), 2, "both requests reached the processor");
+    server.stop().await
+}
+
+// Goal: when a connection's in-flight limit is reached, the server stops reading it until a
+// request finishes (backpressure, no queue). Method: limit 2; hold two requests, send an echo;
+// it must not be answered while both are held, and must be answered after one is released.
+#[tokio::test]
+async fn full_in_flight_limit_pauses_reading_until_a_request_finishes() -> anyhow::Result<()> {
+    let mut dispatcher = echo_dispatcher();
+    let mut held = register_held(&mut dispatcher);
+    let config = ferromq_remoting::ServerConfig {
+        max_in_flight_requests_per_connection: 2,
+        ..local_config()
+    };
+    let server = start_server(config, dispatcher).await?;
+    let mut peer = RawPeer::connect(server.addr).await?;
+    for opaque in [1, 2] {
+        let mut request = RemotingCommand::request_code(HELD).with_opaque(opaque);
+        request.put_ext_field("value", opaque.to_string());
+        peer.send(&request).await?;
+    }
+    let first = held.recv().await.context("first held")?;
+    let second = held.recv().await.context("second held")?;
+    peer.send(&echo_request("queued").with_opaque(3)).await?;
+    // A no-event check can only pass wrongly, never fail wrongly: the echo must stay unanswered.
+    let early = tokio::time::timeout(Duration::from_millis(200), peer.recv()).await;
+    assert!(
+        early.is_err(),
+        "echo answered while the in-flight limit was full: {early:?}"
+    );
+    first.1.send(()).ok().context("release")?;
+    let mut opaques = vec![
+        peer.recv().await?.context("frame")?.opaque,
+        peer.recv().await?.context("frame")?.opaque,
+    ];
+    opaques.sort_unstable();
+    assert_eq!(opaques, vec![1, 3]);
+    second.1.send(()).ok().context("release")?;
+    assert_eq!(peer.recv().await?.context("frame")?.opaque, 2);
+    server.stop().await
+}
+
+// Goal: the opaque table is bounded: with one request waiting and a limit of 1, the next invoke
+// fails at once with TooManyInFlight, and works again once the first is answered. Method: a
+// client with max_pending_invokes = 1 and a held request.
+#[tokio::test]
+async fn full_opaque_table_fails_fast_with_too_many_in_flight() -> anyhow::Result<()> {
+    let mut dispatcher = echo_dispatcher();
+    let mut held = register_held(&mut dispatcher);
+    let server = start_server(local_config(), dispatcher).await?;
+    let mut config = ferromq_remoting::ClientConfig::default();
+    config.connection.max_pending_invokes = 1;
+    let client = ferromq_remoting::RemotingClient::new(config, Arc::new(Dispatcher::new()))?;
+    let addr = server.addr.to_string();
+    let first = {
+        let client = client.clone();
+        let addr = addr.clone();
+        tokio::spawn(async move { client.invoke(&addr, RemotingCommand::request_code(HELD), WAIT).await })
+    };
+    let (_, release) = held.recv().await.context("held")?;
+    match client.invoke(&addr, echo_request("second"), WAIT).await {
+        Err(RemotingError::TooManyInFlight { limit: 1 }) => {}
+        other => anyhow::bail!("expected TooManyInFlight, got {other:?}"),
+    }
+    release.send(()).ok().context("release")?;
+    first.await??;
+    echo_roundtrip(&client, &addr, "second").await?;
+    server.stop().await
+}
