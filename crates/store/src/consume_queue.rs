@@ -103,7 +103,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl ConsumeQueueTable {
     /// An empty table over `root` (`<store>/consumequeue`), holding at most `max_open_files` files.
     pub fn new(fs: Arc<dyn Fs>, root: PathBuf, file_size: u64, max_open_files: usize) -> Self {
-        assert!(file_size % CQ_UNIT_SIZE == 0 && file_size > 0);
+        assert!(file_size.is_multiple_of(CQ_UNIT_SIZE) && file_size > 0);
         let cache = FileCache::new(Arc::clone(&fs), root.clone(), max_open_files, file_size);
         ConsumeQueueTable {
             fs,

@@ -186,3 +186,31 @@ fn run(inner: &StoreInner) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    // Goal: tags code is the Java hash of TAGS, and the deliver time for SCHEDULE_TOPIC_XXXX.
+    // Method: records with TAGS / DELAY properties and a known store time.
+    #[test]
+    fn tags_code_is_tag_hash_or_deliver_time_for_schedule_topic() {
+        let levels = [1000, 5000, 10_000];
+        let mut r = MessageRecord::new("T", Bytes::from_static(b"x"));
+        r.properties = "TAGS\u{1}TagA\u{2}".into();
+        assert_eq!(tags_code(&r, &levels), 2_598_919);
+        r.properties = String::new();
+        assert_eq!(tags_code(&r, &levels), 0);
+        let mut s = MessageRecord::new(SCHEDULE_TOPIC, Bytes::from_static(b"x"));
+        s.store_timestamp = 1_000_000;
+        s.properties = "DELAY\u{1}2\u{2}TAGS\u{1}TagA\u{2}".into();
+        assert_eq!(tags_code(&s, &levels), 1_005_000);
+        s.properties = "DELAY\u{1}99\u{2}".into();
+        assert_eq!(
+            tags_code(&s, &levels),
+            1_010_000,
+            "levels above the table clamp to the last"
+        );
+    }
+}
