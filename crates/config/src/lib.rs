@@ -198,7 +198,12 @@ where
         // Environment variables that name no key (FERROMQ_HOME, ...) belong to something
         // else: they are skipped silently, not reported.
         if let Some(key) = name.strip_prefix(ENV_PREFIX).and_then(|rest| keys.resolve(rest)) {
-            set(key, Value::String(value.clone()), Source::Env(name.clone()), &mut unknown_keys)?;
+            set(
+                key,
+                Value::String(value.clone()),
+                Source::Env(name.clone()),
+                &mut unknown_keys,
+            )?;
         }
     }
     for (key, value) in &sources.overrides {

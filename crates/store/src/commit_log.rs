@@ -411,6 +411,16 @@ impl CommitLog {
             summary.end_offset = f.start_offset() + size;
         }
         self.queue.truncate_dirty(summary.end_offset)?;
+        // What was scanned may still be only in the page cache (a process crash): make it
+        // durable before reporting it flushed, or a later checkpoint could claim it.
+        for f in self.queue.files().iter().skip(start_index) {
+            let len = summary.end_offset.saturating_sub(f.start_offset()).min(size);
+            if len > 0 {
+                f.file()
+                    .sync_range(0, len)
+                    .map_err(|e| StoreError::io("sync", f.path(), e))?;
+            }
+        }
         self.flushed_where.store(summary.end_offset, Ordering::Release);
         Ok(summary)
     }
