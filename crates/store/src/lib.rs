@@ -58,4 +58,4 @@ pub use consume_queue::{ArrivalListener, CqEntry};
 pub use dispatch::{tags_code, SCHEDULE_TOPIC};
 pub use error::{StoreError, StoreResult};
 pub use flush::{FlushOutcome, FlushTicket};
-pub use store::{GetMessageResult, GetMessageStatus, MessageStore, PutMessageResult, PutMessageStatus};
+pub use store::{GetMessageResult, GetMessageStatus, MessageStore, PutMessageResult, PutMessageStatus, StoredRecord};

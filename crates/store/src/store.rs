@@ -18,7 +18,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use bytes::Bytes;
-use ferromq_protocol::message::{properties, property_value, MessageRecord};
+use ferromq_protocol::message::{peek_record_header, properties, property_value, MessageRecord};
 
 use crate::checkpoint::{CheckpointData, StoreCheckpoint};
 use crate::commit_log::{AppendResult, CommitLog};
@@ -53,11 +53,22 @@ pub enum PutMessageStatus {
     FlushDiskFailed,
 }
 
+/// Where one record of a put was stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredRecord {
+    /// CommitLog offset of the record (what an offsetMsgId encodes).
+    pub phy_offset: i64,
+    /// Size of the stored record in bytes, as stored (with the properties the store appends).
+    pub size: usize,
+}
+
 /// Result of a put: where it went, and a ticket that completes when it is durable.
 #[derive(Debug, Clone)]
 pub struct PutMessageResult {
-    /// Offsets and sizes assigned.
+    /// Offsets and sizes assigned (first record, totals).
     pub append: AppendResult,
+    /// Every stored record, in put order (`append.msg_num` of them, back to back).
+    pub records: Vec<StoredRecord>,
     /// Completes after the covering fsync (immediately under ASYNC_FLUSH).
     pub ticket: FlushTicket,
 }
@@ -213,7 +224,39 @@ impl MessageStore {
         let append = self.inner.commit_log.put_batch(records, (self.inner.clock)())?;
         self.inner.wake_dispatch();
         let ticket = self.inner.flush.request(append.end_offset());
-        Ok(PutMessageResult { append, ticket })
+        let records = self.stored_records(&append)?;
+        Ok(PutMessageResult {
+            append,
+            records,
+            ticket,
+        })
+    }
+
+    /// Locations of the records of an append, read back from their stored headers (the store
+    /// adds properties, so sizes differ from the sizes of the records handed in).
+    fn stored_records(&self, append: &AppendResult) -> StoreResult<Vec<StoredRecord>> {
+        if append.msg_num == 1 {
+            return Ok(vec![StoredRecord {
+                phy_offset: append.phy_offset,
+                size: append.wrote_bytes,
+            }]);
+        }
+        let bytes = self.inner.commit_log.view(append.phy_offset, append.wrote_bytes)?;
+        let mut out = Vec::with_capacity(append.msg_num);
+        let mut pos = 0usize;
+        while let Some(rest) = bytes.get(pos..).filter(|r| !r.is_empty()) {
+            let phy_offset = append.phy_offset + pos as i64;
+            let header = peek_record_header(rest).map_err(|e| StoreError::CorruptRecord {
+                phy_offset,
+                reason: e.to_string(),
+            })?;
+            let size = usize::try_from(header.total_size).unwrap_or(0);
+            assert!(size > 0 && size <= rest.len(), "a just-appended record has a sane size");
+            out.push(StoredRecord { phy_offset, size });
+            pos += size;
+        }
+        assert_eq!(out.len(), append.msg_num, "one location per appended record");
+        Ok(out)
     }
 
     /// Reads up to `max_count` records / `max_bytes` bytes from a queue, starting at `offset`,

@@ -158,3 +158,30 @@ fn fifty_thousand_queues_stay_within_the_open_file_bound() {
         assert!(store.open_consume_queue_files() <= 64);
     }
 }
+
+// Goal: a batch put reports the exact offset and stored size of every record (the store adds
+// the `__CRC32#` property, so the sizes handed in are not the sizes stored).
+// Method: put a batch of 3 with different bodies; read each reported location back.
+#[test]
+fn batch_put_reports_offset_and_size_of_every_stored_record() {
+    let fs = SimFs::new();
+    let store = MessageStore::open(small_config(false), Arc::new(fs)).unwrap();
+    store.put_message(&msg("T", 0, b"first", "")).unwrap();
+    let batch: Vec<MessageRecord> = (0..3u8)
+        .map(|i| msg("T", 0, &vec![i; 10 + usize::from(i) * 7], "KEYS\u{1}k\u{2}"))
+        .collect();
+    let put = store.put_messages(&batch).unwrap();
+    assert_eq!(put.records.len(), 3);
+    assert_eq!(put.records[0].phy_offset, put.append.phy_offset);
+    assert_eq!(
+        put.records.iter().map(|r| r.size).sum::<usize>(),
+        put.append.wrote_bytes
+    );
+    for (i, (stored, sent)) in put.records.iter().zip(&batch).enumerate() {
+        let rec = store.look_message_by_offset(stored.phy_offset).unwrap();
+        assert_eq!(rec.body, sent.body, "record {i}");
+        assert_eq!(rec.queue_offset, 1 + i as i64);
+        assert_eq!(store.get_record_at(stored.phy_offset).unwrap().len(), stored.size);
+        assert!(stored.size > sent.total_size(), "the store appended a property");
+    }
+}
