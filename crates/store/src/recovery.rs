@@ -20,7 +20,7 @@
 //! Recovery is idempotent: running it on its own output changes nothing.
 
 use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use crate::checkpoint::{CheckpointState, StoreCheckpoint};
@@ -31,7 +31,8 @@ use crate::error::{StoreError, StoreResult};
 use crate::flush::{FlushService, FlushSettings};
 use crate::fs::Fs;
 use crate::index_file::IndexService;
-use crate::store::{Clock, Signal, StoreInner};
+use crate::signal::Signals;
+use crate::store::{Clock, StoreInner};
 
 pub(crate) fn open_and_recover(config: MessageStoreConfig, fs: Arc<dyn Fs>, clock: Clock) -> StoreResult<StoreInner> {
     config.validate()?;
@@ -169,7 +170,7 @@ pub(crate) fn open_and_recover(config: MessageStoreConfig, fs: Arc<dyn Fs>, cloc
         reput_offset: AtomicU64::new(dispatch_from),
         dispatch_lock: Mutex::new(()),
         last_dispatched_timestamp: AtomicU64::new(0),
-        signal: (Mutex::new(Signal::default()), Condvar::new()),
+        signals: Signals::default(),
         listeners: RwLock::new(Vec::new()),
         disk_full: AtomicBool::new(false),
         shutdown: AtomicBool::new(false),

@@ -13,9 +13,8 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use bytes::Bytes;
 use ferromq_protocol::message::{peek_record_header, properties, property_value, MessageRecord};
@@ -28,6 +27,7 @@ use crate::error::{StoreError, StoreResult};
 use crate::flush::{FlushOutcome, FlushService, FlushTicket};
 use crate::fs::Fs;
 use crate::index_file::IndexService;
+use crate::signal::Signals;
 
 /// A clock in ms since the epoch (injectable for tests).
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
@@ -128,12 +128,6 @@ pub struct GetMessageResult {
 /// ConsumeQueue entries examined per get at most (RocketMQ `maxFilterMessageCount`).
 pub const MAX_FILTER_MESSAGE_COUNT: usize = 16_000;
 
-#[derive(Default)]
-pub(crate) struct Signal {
-    pub(crate) dispatch_pending: bool,
-    pub(crate) shutdown: bool,
-}
-
 /// Shared state of the store and its threads.
 pub(crate) struct StoreInner {
     pub(crate) config: MessageStoreConfig,
@@ -148,7 +142,7 @@ pub(crate) struct StoreInner {
     pub(crate) reput_offset: AtomicU64,
     pub(crate) dispatch_lock: Mutex<()>,
     pub(crate) last_dispatched_timestamp: AtomicU64,
-    pub(crate) signal: (Mutex<Signal>, Condvar),
+    pub(crate) signals: Signals,
     pub(crate) listeners: RwLock<Vec<ArrivalListener>>,
     pub(crate) disk_full: AtomicBool,
     pub(crate) shutdown: AtomicBool,
@@ -462,11 +456,7 @@ impl MessageStore {
         if self.inner.shutdown.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        {
-            let (lock, cond) = &self.inner.signal;
-            lock.lock().unwrap_or_else(|e| e.into_inner()).shutdown = true;
-            cond.notify_all();
-        }
+        self.inner.signals.shutdown();
         for t in std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner())) {
             let _ = t.join();
         }
@@ -491,9 +481,7 @@ impl MessageStore {
     /// Stops the threads without flushing or checkpointing (a simulated crash in tests).
     pub fn halt(&self) {
         self.inner.shutdown.store(true, Ordering::Release);
-        let (lock, cond) = &self.inner.signal;
-        lock.lock().unwrap_or_else(|e| e.into_inner()).shutdown = true;
-        cond.notify_all();
+        self.inner.signals.shutdown();
         for t in std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner())) {
             let _ = t.join();
         }
@@ -504,19 +492,7 @@ impl MessageStore {
 
 impl StoreInner {
     pub(crate) fn wake_dispatch(&self) {
-        let (lock, cond) = &self.signal;
-        lock.lock().unwrap_or_else(|e| e.into_inner()).dispatch_pending = true;
-        cond.notify_one();
-    }
-
-    pub(crate) fn wait_signal(&self, timeout: Duration) -> bool {
-        let (lock, cond) = &self.signal;
-        let mut s = lock.lock().unwrap_or_else(|e| e.into_inner());
-        if !s.dispatch_pending && !s.shutdown {
-            s = cond.wait_timeout(s, timeout).unwrap_or_else(|e| e.into_inner()).0;
-        }
-        s.dispatch_pending = false;
-        s.shutdown
+        self.signals.wake_dispatch();
     }
 }
 

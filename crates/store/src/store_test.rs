@@ -4,6 +4,7 @@ use crate::fs::sim::SimFs;
 use bytes::Bytes;
 use ferromq_protocol::message::decode_record;
 use std::sync::atomic::AtomicI64;
+use std::time::Duration;
 
 pub(crate) fn small_config(sync: bool) -> MessageStoreConfig {
     let mut c = MessageStoreConfig::with_root("/store");
