@@ -253,7 +253,7 @@ impl Broker {
         let enabled = self
             .groups
             .get(&change.group)
-            .map_or(true, |g| g.notify_consumer_ids_changed_enable);
+            .is_none_or(|g| g.notify_consumer_ids_changed_enable);
         if enabled {
             notify_consumer_ids_changed(&change.group, change.remaining);
         }
