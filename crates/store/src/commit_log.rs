@@ -157,6 +157,12 @@ impl CommitLog {
         }
     }
 
+    /// Forgets the queue offsets of `topic` (its ConsumeQueues were deleted): its next message
+    /// gets queue offset 0 again, as in RocketMQ.
+    pub fn remove_topic_queue_offsets(&self, topic: &str) {
+        self.lock_put().queue_offsets.remove(topic);
+    }
+
     /// Next queue offset of a queue.
     pub fn next_queue_offset(&self, topic: &str, queue_id: i32) -> i64 {
         self.lock_put()

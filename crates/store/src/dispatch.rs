@@ -84,6 +84,11 @@ pub(crate) fn dispatch_record(inner: &StoreInner, record: &MessageRecord, size: 
 /// Dispatches every published record past `reput_offset`. Returns the number dispatched.
 pub(crate) fn dispatch_available(inner: &StoreInner) -> StoreResult<u64> {
     let _guard = inner.dispatch_lock.lock().unwrap_or_else(|e| e.into_inner());
+    dispatch_locked(inner)
+}
+
+/// [`dispatch_available`] for a caller already holding `dispatch_lock`.
+pub(crate) fn dispatch_locked(inner: &StoreInner) -> StoreResult<u64> {
     let cl = &inner.commit_log;
     let mut count = 0;
     loop {

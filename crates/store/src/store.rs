@@ -433,6 +433,26 @@ impl MessageStore {
             .push(listener);
     }
 
+    /// Deletes a topic's ConsumeQueues (files and queue table entries; RocketMQ `deleteTopics`).
+    /// Its records stay in the CommitLog until retention removes their segments, and its next
+    /// message starts at queue offset 0 again. The CommitLog is flushed and the checkpoint
+    /// written afterwards, so recovery does not rebuild the deleted queues from records it
+    /// re-dispatches. A send racing the deletion may be dropped with the topic. Returns the
+    /// number of ConsumeQueue files deleted.
+    pub fn delete_topic(&self, topic: &str) -> StoreResult<usize> {
+        let inner = &self.inner;
+        let deleted = {
+            let _dispatch = inner.dispatch_lock.lock().unwrap_or_else(|e| e.into_inner());
+            inner.commit_log.remove_topic_queue_offsets(topic);
+            crate::dispatch::dispatch_locked(inner)?;
+            inner.cq.delete_topic(topic)?
+        };
+        inner.commit_log.flush(0)?;
+        crate::dispatch::flush_and_checkpoint(inner)?;
+        tracing::info!(topic, files = deleted, "topic's ConsumeQueues deleted");
+        Ok(deleted)
+    }
+
     /// Dispatches everything written so far (normally done by the dispatch thread).
     pub fn dispatch_now(&self) -> StoreResult<()> {
         crate::dispatch::dispatch_available(&self.inner).map(|_| ())

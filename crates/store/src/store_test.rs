@@ -186,3 +186,55 @@ fn batch_put_reports_offset_and_size_of_every_stored_record() {
         assert!(stored.size > sent.total_size(), "the store appended a property");
     }
 }
+
+// Goal: deleting a topic removes its ConsumeQueue files and queues (other topics untouched);
+// the topic starts again at queue offset 0 (RocketMQ `deleteTopics`), also after a restart.
+// Method: put to two topics, delete one, check files, queue offsets and reads; put again;
+// reopen and check both topics.
+#[test]
+fn delete_topic_removes_its_consume_queues_and_restarts_its_offsets() {
+    let fs = SimFs::new();
+    let store = MessageStore::open(small_config(true), Arc::new(fs.clone())).unwrap();
+    for i in 0..150u32 {
+        let topic = if i % 2 == 0 { "Gone" } else { "Kept" };
+        let put = store
+            .put_message(&msg(topic, (i % 3) as i32, &i.to_be_bytes(), ""))
+            .unwrap();
+        assert_eq!(put.wait_status(), PutMessageStatus::PutOk);
+    }
+    store.dispatch_now().unwrap();
+    let cq = std::path::Path::new("/store/consumequeue");
+    assert!(fs.exists(&cq.join("Gone/0")));
+    assert!(store.delete_topic("../Kept").is_err(), "a path is not a topic");
+
+    assert!(store.delete_topic("Gone").unwrap() > 0);
+    assert!(!fs.exists(&cq.join("Gone")), "topic directory removed");
+    assert!(fs.list_dir(cq).unwrap().iter().all(|t| t != "Gone"));
+    for q in 0..3 {
+        assert_eq!(store.max_offset_in_queue("Gone", q), 0);
+        assert_eq!(
+            store.get_messages("Gone", q, 0, 10, usize::MAX, None).unwrap().status,
+            GetMessageStatus::NoMessageInQueue
+        );
+        assert_eq!(store.max_offset_in_queue("Kept", q), 25);
+    }
+    assert_eq!(store.delete_topic("Never").unwrap(), 0);
+
+    let put = store.put_message(&msg("Gone", 1, b"again", "")).unwrap();
+    assert_eq!(put.append.queue_offset, 0, "the topic starts over");
+    store.shutdown().unwrap();
+    drop(store);
+    let store = MessageStore::open(small_config(true), Arc::new(fs)).unwrap();
+    assert_eq!(store.max_offset_in_queue("Gone", 0), 0);
+    assert_eq!(store.max_offset_in_queue("Gone", 1), 1);
+    let got = store.get_messages("Gone", 1, 0, 10, usize::MAX, None).unwrap();
+    assert_eq!(decode_record(&got.messages[0], true).unwrap().body.as_ref(), b"again");
+    assert_eq!(
+        store
+            .get_messages("Kept", 2, 0, 100, usize::MAX, None)
+            .unwrap()
+            .messages
+            .len(),
+        25
+    );
+}
