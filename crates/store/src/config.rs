@@ -64,7 +64,8 @@ pub struct MessageStoreConfig {
     pub max_index_num: u32,
     /// Build the IndexFile (true).
     pub message_index_enable: bool,
-    /// Verify body CRC of every record scanned in recovery (true).
+    /// Verify body CRC of every record scanned in recovery (true). FerroMQ recovery verifies
+    /// CRCs whatever this says; the key is accepted so RocketMQ configs load.
     #[serde(rename = "checkCRCOnRecover")]
     pub check_crc_on_recover: bool,
     /// Append the whole-record `__CRC32#` property (RocketMQ 5.x option; default **true** here,
