@@ -78,11 +78,21 @@ pub fn accepted_codes(sub: &SubscriptionData) -> Option<BTreeSet<i32>> {
     if sub.is_sub_all() {
         return None;
     }
-    if !sub.code_set.is_empty() {
-        return Some(sub.code_set.clone());
-    }
-    // Some clients send tags without codes: compute them.
-    Some(sub.tags_set.iter().map(|t| java_hash(t)).collect())
+    // The codes are derived again from the expression with FilterAPI's rules (split on `||`,
+    // trim) and from the tags, and joined with the client's own codes. Java trusts the
+    // client's codeSet alone; rocketmq-client-rust 1.0.0 hashes untrimmed tags
+    // ("TagA || TagB" gives the codes of "TagA " and " TagB"), which would filter out every
+    // message. The union only ever accepts more, and the client re-checks exact tags anyway.
+    let mut codes = sub.code_set.clone();
+    codes.extend(sub.tags_set.iter().map(|t| java_hash(t.trim())));
+    codes.extend(
+        sub.sub_string
+            .split(TAG_SEPARATOR)
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(java_hash),
+    );
+    Some(codes)
 }
 
 /// Whether a ConsumeQueue tags code passes the accepted codes (Java compares `(int) tagsCode`).
@@ -112,6 +122,25 @@ mod tests {
         let codes = accepted_codes(&two);
         assert!(tags_code_matches(codes.as_ref(), 2_598_919));
         assert!(!tags_code_matches(codes.as_ref(), 0));
+    }
+
+    // Goal: a client that hashed untrimmed tags (rocketmq-client-rust 1.0.0) still receives its
+    // tags. Method: a heartbeat-style subscription whose codeSet holds the hashes of "TagA " and
+    // " TagC"; the real tags' codes must pass, another tag's must not.
+    #[test]
+    fn codes_are_derived_from_the_expression_not_only_the_clients_code_set() {
+        let mut sub = SubscriptionData {
+            topic: "T".into(),
+            sub_string: "TagA || TagC".into(),
+            expression_type: ExpressionType::Tag,
+            ..Default::default()
+        };
+        sub.code_set.insert(java_hash("TagA "));
+        sub.code_set.insert(java_hash(" TagC"));
+        let codes = accepted_codes(&sub);
+        assert!(tags_code_matches(codes.as_ref(), i64::from(java_hash("TagA"))));
+        assert!(tags_code_matches(codes.as_ref(), i64::from(java_hash("TagC"))));
+        assert!(!tags_code_matches(codes.as_ref(), i64::from(java_hash("TagB"))));
     }
 
     // Goal: SQL92 is refused with Java's message; TAG passes. Method: header subscriptions.
