@@ -69,11 +69,18 @@ impl FlushTicket {
         }
     }
 
-    /// A ticket that is already complete (ASYNC_FLUSH appends).
+    /// A ticket that is already complete (ASYNC_FLUSH appends). Nobody can wait on it yet, so
+    /// no condition variable is signalled (a signal is a futex syscall even without waiters).
     pub fn completed(offset: u64, outcome: FlushOutcome) -> Self {
-        let t = Self::new(offset, Duration::ZERO);
-        t.complete(outcome);
-        t
+        let state = TicketState {
+            outcome: Some(outcome),
+            callback: None,
+        };
+        FlushTicket {
+            inner: Arc::new((Mutex::new(state), Condvar::new())),
+            offset,
+            deadline: Instant::now(),
+        }
     }
 
     /// The CommitLog offset this ticket waits for (end of the append).
@@ -171,6 +178,9 @@ struct Pending {
 /// The flush thread.
 pub struct FlushService {
     settings: FlushSettings,
+    /// A `Flushed` ticket whose completed state every ASYNC_FLUSH ticket shares (no allocation,
+    /// no clock read per put).
+    flushed: FlushTicket,
     pending: Arc<(Mutex<Pending>, Condvar)>,
     failed: Arc<AtomicBool>,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -202,6 +212,7 @@ impl FlushService {
         };
         FlushService {
             settings,
+            flushed: FlushTicket::completed(0, FlushOutcome::Flushed),
             pending,
             failed,
             thread: Mutex::new(thread),
@@ -216,7 +227,10 @@ impl FlushService {
     /// A ticket for an append ending at `offset`. Under ASYNC_FLUSH it is complete at once.
     pub fn request(&self, offset: u64) -> FlushTicket {
         if !self.settings.sync {
-            return FlushTicket::completed(offset, FlushOutcome::Flushed);
+            return FlushTicket {
+                offset,
+                ..self.flushed.clone()
+            };
         }
         let ticket = FlushTicket::new(offset, self.settings.sync_timeout);
         if self.has_failed() {

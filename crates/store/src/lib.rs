@@ -18,7 +18,8 @@
 //!   a bounded LRU so idle queues hold no file or mapping;
 //! - [`index_file`]: RocketMQ's hash index by `topic#key`;
 //! - [`checkpoint`]: RocketMQ's checkpoint plus FerroMQ fields guarded by a CRC;
-//! - [`store`]: the `MessageStore` facade, with dispatch (reput), recovery and retention threads.
+//! - [`store`]: the `MessageStore` facade, with dispatch (reput), recovery and retention threads;
+//! - `wakeup`: the put -> dispatch notification, free of syscalls while dispatch is awake.
 //!
 //! Write path (why `write_at`, not `&mut [u8]` into the mapping): the CommitLog encodes a record
 //! outside the put lock, patches offsets and time under it, and hands the bytes to
@@ -52,6 +53,7 @@ pub mod record_crc;
 mod recovery;
 mod retention;
 pub mod store;
+mod wakeup;
 
 pub use config::{FlushDiskType, MessageStoreConfig};
 pub use consume_queue::{ArrivalListener, CqEntry};

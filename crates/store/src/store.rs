@@ -117,9 +117,9 @@ pub struct GetMessageResult {
 /// ConsumeQueue entries examined per get at most (RocketMQ `maxFilterMessageCount`).
 pub const MAX_FILTER_MESSAGE_COUNT: usize = 16_000;
 
+/// Shutdown flag the retention thread waits on (dispatch waits on [`CommitLog::appended`]).
 #[derive(Default)]
 pub(crate) struct Signal {
-    pub(crate) dispatch_pending: bool,
     pub(crate) shutdown: bool,
 }
 
@@ -424,6 +424,7 @@ impl MessageStore {
             lock.lock().unwrap_or_else(|e| e.into_inner()).shutdown = true;
             cond.notify_all();
         }
+        self.inner.commit_log.appended().notify_stop();
         for t in std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner())) {
             let _ = t.join();
         }
@@ -451,6 +452,7 @@ impl MessageStore {
         let (lock, cond) = &self.inner.signal;
         lock.lock().unwrap_or_else(|e| e.into_inner()).shutdown = true;
         cond.notify_all();
+        self.inner.commit_log.appended().notify_stop();
         for t in std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner())) {
             let _ = t.join();
         }
@@ -460,20 +462,17 @@ impl MessageStore {
 }
 
 impl StoreInner {
+    /// Tells the dispatch thread that records were published: a flag store while it is awake,
+    /// a futex wake only when it sleeps (see [`crate::wakeup`]).
     pub(crate) fn wake_dispatch(&self) {
-        let (lock, cond) = &self.signal;
-        lock.lock().unwrap_or_else(|e| e.into_inner()).dispatch_pending = true;
-        cond.notify_one();
+        self.commit_log.appended().notify();
     }
 
+    /// Dispatch thread: waits for a put, shutdown or `timeout`; returns whether to stop.
     pub(crate) fn wait_signal(&self, timeout: Duration) -> bool {
-        let (lock, cond) = &self.signal;
-        let mut s = lock.lock().unwrap_or_else(|e| e.into_inner());
-        if !s.dispatch_pending && !s.shutdown {
-            s = cond.wait_timeout(s, timeout).unwrap_or_else(|e| e.into_inner()).0;
-        }
-        s.dispatch_pending = false;
-        s.shutdown
+        let stopping = || self.shutdown.load(Ordering::Acquire);
+        self.commit_log.appended().wait(timeout, stopping);
+        stopping()
     }
 }
 
