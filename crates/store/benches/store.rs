@@ -17,7 +17,8 @@
 //!
 //! Run: `cargo bench -p ferromq-store --bench store [-- section...]`.
 //! Knobs: `FERROMQ_BENCH_DIR` (disk to use), `FERROMQ_BENCH_SECS` (seconds per round, default
-//! 1.0), `FERROMQ_BENCH_ROUNDS` (rounds per figure, default 3).
+//! 1.0), `FERROMQ_BENCH_ROUNDS` (rounds per figure, default 3), `FERROMQ_BENCH_STORE_ONLY` (async:
+//! skip the baselines, for profiling the put path).
 
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -65,7 +66,10 @@ impl Ctx {
                 "-".into()
             },
         };
-        eprintln!("  {:<44} {:<30} {:<44} {}", row.figure, row.store, row.baseline, row.ratio);
+        eprintln!(
+            "  {:<44} {:<30} {:<44} {}",
+            row.figure, row.store, row.baseline, row.ratio
+        );
         self.rows.push(row);
     }
 }
@@ -112,14 +116,37 @@ fn records(topic: &str, queue_ids: impl Iterator<Item = i32>) -> Vec<MessageReco
             r.born_timestamp = 1_700_000_000_000;
             r.born_host = "127.0.0.1:50000".parse().unwrap();
             r.store_host = "127.0.0.1:10911".parse().unwrap();
-            r.properties = format!("TAGS\u{1}TagA\u{2}UNIQ_KEY\u{1}7F000001C0DE18B4AAC2{i:012X}\u{2}WAIT\u{1}true\u{2}");
+            r.properties =
+                format!("TAGS\u{1}TagA\u{2}UNIQ_KEY\u{1}7F000001C0DE18B4AAC2{i:012X}\u{2}WAIT\u{1}true\u{2}");
             r
         })
         .collect()
 }
 
-/// Runs `op` until `dur` passed (checking the clock every 64 calls); returns calls per second.
-fn run_for(dur: Duration, mut op: impl FnMut(u64)) -> f64 {
+fn cpu_ns(clock: libc::clockid_t) -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY (bench): `ts` is a valid out-pointer for the duration of the call.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// What a timed loop achieved.
+#[derive(Clone, Copy)]
+struct Measured {
+    /// Operations per wall-clock second.
+    rate: f64,
+    /// CPU time of the calling thread per operation (insensitive to other load), in us.
+    thread_us: f64,
+    /// CPU time of the whole process per operation (includes store threads), in us.
+    process_us: f64,
+}
+
+/// Runs `op` until `dur` passed (checking the clock every 64 calls).
+fn measure(dur: Duration, mut op: impl FnMut(u64)) -> Measured {
+    let (t0, p0) = (
+        cpu_ns(libc::CLOCK_THREAD_CPUTIME_ID),
+        cpu_ns(libc::CLOCK_PROCESS_CPUTIME_ID),
+    );
     let start = Instant::now();
     let mut n = 0u64;
     loop {
@@ -129,8 +156,27 @@ fn run_for(dur: Duration, mut op: impl FnMut(u64)) -> f64 {
         }
         let el = start.elapsed();
         if el >= dur {
-            return n as f64 / el.as_secs_f64();
+            let per_op = |ns: u64| ns as f64 / 1e3 / n as f64;
+            return Measured {
+                rate: n as f64 / el.as_secs_f64(),
+                thread_us: per_op(cpu_ns(libc::CLOCK_THREAD_CPUTIME_ID) - t0),
+                process_us: per_op(cpu_ns(libc::CLOCK_PROCESS_CPUTIME_ID) - p0),
+            };
         }
+    }
+}
+
+/// Calls per second of `op` until `dur` passed.
+fn run_for(dur: Duration, op: impl FnMut(u64)) -> f64 {
+    measure(dur, op).rate
+}
+
+/// Median of each field.
+fn med(v: &[Measured]) -> Measured {
+    Measured {
+        rate: median(v.iter().map(|m| m.rate).collect()),
+        thread_us: median(v.iter().map(|m| m.thread_us).collect()),
+        process_us: median(v.iter().map(|m| m.process_us).collect()),
     }
 }
 
@@ -161,74 +207,75 @@ fn async_put(ctx: &mut Ctx) {
         let r = probe.put_message(&recs[0]).unwrap();
         r.append.wrote_bytes as f64
     };
+    let store_only = std::env::var_os("FERROMQ_BENCH_STORE_ONLY").is_some();
     let (mut store_r, mut with_dispatch, mut pwrite_r, mut mmap_r) = (vec![], vec![], vec![], vec![]);
     let buf = vec![7u8; record_bytes as usize];
     for round in 0..ctx.rounds {
-        if std::env::var_os("PROFILE_STORE_ONLY").is_some() {
-            let store = open(ctx.path(&format!("p-{round}")), false);
-            let rate = run_for(ctx.round(), |i| {
-                store.put_message(&recs[i as usize % recs.len()]).unwrap();
-            });
-            eprintln!("store only: {:.2} us/put", 1e6 / rate);
-            continue;
-        }
         let path = ctx.path(&format!("raw-{round}"));
-        let f = fresh_file(&path, 4 << 30);
-        pwrite_r.push(run_for(ctx.round(), |i| {
-            f.write_all_at(&buf, i * buf.len() as u64).unwrap();
-        }));
-        drop(f);
-        std::fs::remove_file(&path).unwrap();
+        if !store_only {
+            let f = fresh_file(&path, 4 << 30);
+            pwrite_r.push(measure(ctx.round(), |i| {
+                f.write_all_at(&buf, i * buf.len() as u64).unwrap();
+            }));
+            drop(f);
+            std::fs::remove_file(&path).unwrap();
 
-        let f = fresh_file(&path, 4 << 30);
-        // SAFETY (bench): the file is ours, fixed-size and not truncated while mapped.
-        let mut map = unsafe { memmap2::MmapMut::map_mut(&f) }.unwrap();
-        let cap = map.len() / buf.len();
-        match std::env::var("ADVISE").as_deref() {
-            Ok("read") => map.advise_range(memmap2::Advice::PopulateRead, 0, 1 << 30).unwrap(),
-            Ok("write") => map.advise_range(memmap2::Advice::PopulateWrite, 0, 1 << 30).unwrap(),
-            _ => {}
+            let f = fresh_file(&path, 4 << 30);
+            // SAFETY (bench): the file is ours, fixed-size and not truncated while mapped.
+            let mut map = unsafe { memmap2::MmapMut::map_mut(&f) }.unwrap();
+            let cap = map.len() / buf.len();
+            mmap_r.push(measure(ctx.round(), |i| {
+                let at = (i as usize % cap) * buf.len();
+                map[at..at + buf.len()].copy_from_slice(&buf);
+            }));
+            drop(map);
+            std::fs::remove_file(&path).unwrap();
         }
-        mmap_r.push(run_for(ctx.round(), |i| {
-            let at = (i as usize % cap) * buf.len();
-            map[at..at + buf.len()].copy_from_slice(&buf);
-        }));
-        drop(map);
-        std::fs::remove_file(&path).unwrap();
 
         let root = ctx.path(&format!("async-{round}"));
         let store = open(root.clone(), false);
         store.put_message(&recs[0]).unwrap();
         let start = Instant::now();
-        let rate = run_for(ctx.round(), |i| {
+        let m = measure(ctx.round(), |i| {
             store.put_message(&recs[i as usize % recs.len()]).unwrap();
         });
         let put_time = start.elapsed().as_secs_f64();
         wait_dispatched(&store);
-        store_r.push(rate);
-        with_dispatch.push(rate * put_time / start.elapsed().as_secs_f64());
+        store_r.push(m);
+        with_dispatch.push(m.rate * put_time / start.elapsed().as_secs_f64());
         drop(store);
         std::fs::remove_dir_all(&root).unwrap();
     }
-    let (s, p, m) = (median(store_r), median(pwrite_r), median(mmap_r));
+    let s = med(&store_r);
+    if store_only {
+        eprintln!("  store only: {:.0} msg/s, {:.2} us CPU/put", s.rate, s.thread_us);
+        return;
+    }
+    let (p, m) = (med(&pwrite_r), med(&mmap_r));
     ctx.row(
-        format!("async put {:.0} B record", record_bytes),
-        format!("{} {}", kmsg(s), mbs(s * record_bytes)),
-        format!("pwrite loop {} {}", kmsg(p), mbs(p * record_bytes)),
-        s / p,
+        format!("async put, {record_bytes:.0} B records"),
+        format!("{} {}", kmsg(s.rate), mbs(s.rate * record_bytes)),
+        format!("pwrite loop {} {}", kmsg(p.rate), mbs(p.rate * record_bytes)),
+        s.rate / p.rate,
     );
     ctx.row(
         "  same, vs memcpy into a fresh mapping",
-        format!("{:.2} us/put", 1e6 / s),
-        format!("mmap memcpy {:.2} us/record", 1e6 / m),
-        s / m,
+        kmsg(s.rate),
+        format!("mmap memcpy {}", kmsg(m.rate)),
+        s.rate / m.rate,
+    );
+    ctx.row(
+        "  CPU per put: put thread / whole process",
+        format!("{:.2} / {:.2} us", s.thread_us, s.process_us),
+        format!("pwrite {:.2} us, memcpy {:.2} us", p.thread_us, m.thread_us),
+        p.thread_us / s.thread_us,
     );
     let d = median(with_dispatch);
     ctx.row(
         "  put until dispatch caught up",
         kmsg(d),
-        format!("pwrite loop {}", kmsg(p)),
-        d / p,
+        format!("pwrite loop {}", kmsg(p.rate)),
+        d / p.rate,
     );
 }
 
@@ -278,9 +325,12 @@ fn sync_put(ctx: &mut Ctx) {
             .collect();
         let chunk = vec![7u8; n * record_bytes];
         let (mut store_r, mut raw_r) = (vec![], vec![]);
-        for _ in 0..ctx.rounds {
+        // The disk's fsync rate swings within seconds (other tenants): alternate in half-length
+        // slices, twice as many.
+        let slice = ctx.round() / 2;
+        for _ in 0..ctx.rounds * 2 - 1 {
             let mut at = 0u64;
-            raw_r.push(run_for(ctx.round(), |_| {
+            raw_r.push(run_for(slice, |_| {
                 if at + chunk.len() as u64 > raw_len {
                     at = 0;
                 }
@@ -292,7 +342,7 @@ fn sync_put(ctx: &mut Ctx) {
             stop.store(false, Ordering::Release);
             let start = Instant::now();
             barrier.wait();
-            std::thread::sleep(ctx.round());
+            std::thread::sleep(slice);
             stop.store(true, Ordering::Release);
             barrier.wait();
             store_r.push(done.load(Ordering::Acquire) as f64 / start.elapsed().as_secs_f64());
@@ -304,7 +354,12 @@ fn sync_put(ctx: &mut Ctx) {
         ctx.row(
             format!("sync put, {n} appenders"),
             format!("{} {}", kmsg(s), mbs(s * record_bytes as f64)),
-            format!("{} KiB/fdatasync {:.1}k/s {}", chunk.len() / 1024, r / 1e3, mbs(r * chunk.len() as f64)),
+            format!(
+                "{} KiB/fdatasync {:.1}k/s {}",
+                chunk.len() / 1024,
+                r / 1e3,
+                mbs(r * chunk.len() as f64)
+            ),
             s * record_bytes as f64 / (r * chunk.len() as f64),
         );
     }
@@ -429,6 +484,7 @@ fn queues_50k(ctx: &mut Ctx) {
     }
     store.checkpoint_now().unwrap();
     let created = start.elapsed();
+    eprintln!("  50,000 queues created in {:.1} s", created.as_secs_f64());
     let per_queue = rss_anon_bytes().saturating_sub(before) as f64 / QUEUES as f64;
     ctx.row(
         "memory per idle queue (RssAnon delta)",
@@ -451,7 +507,12 @@ fn queues_50k(ctx: &mut Ctx) {
         }
     }
     let (o, s) = (median(one_r), median(spread_r));
-    ctx.row("put spread over 50,000 queues", kmsg(s), format!("one queue {}", kmsg(o)), s / o);
+    ctx.row(
+        "put spread over 50,000 queues",
+        kmsg(s),
+        format!("one queue {}", kmsg(o)),
+        s / o,
+    );
     let (o, s) = (median(one_d), median(spread_d));
     ctx.row(
         "  put until dispatch caught up",
@@ -465,8 +526,12 @@ fn queues_50k(ctx: &mut Ctx) {
         "",
         f64::NAN,
     );
+    let t = Instant::now();
     drop(store);
+    eprintln!("  store shut down in {:.1} s", t.elapsed().as_secs_f64());
+    let t = Instant::now();
     std::fs::remove_dir_all(&root).unwrap();
+    eprintln!("  50,000 queue files removed in {:.1} s", t.elapsed().as_secs_f64());
 }
 
 fn selected(name: &str) -> bool {
@@ -493,7 +558,8 @@ fn main() {
         ctx.dir.path().display()
     );
     let started = Instant::now();
-    let sections: [(&str, fn(&mut Ctx)); 4] = [
+    type Section = (&'static str, fn(&mut Ctx));
+    let sections: [Section; 4] = [
         ("async", async_put),
         ("sync", sync_put),
         ("read", catch_up_read),
@@ -501,7 +567,9 @@ fn main() {
     ];
     for (name, run) in sections {
         if selected(name) || (name == "read" && selected("recovery")) {
+            let t = Instant::now();
             run(&mut ctx);
+            eprintln!("  ({name}: {:.1} s)", t.elapsed().as_secs_f64());
         }
     }
     println!();

@@ -102,7 +102,8 @@ impl PutState {
                 queues.insert(queue_id, next);
             }
             None => {
-                self.queue_offsets.insert(topic.to_owned(), HashMap::from([(queue_id, next)]));
+                self.queue_offsets
+                    .insert(topic.to_owned(), HashMap::from([(queue_id, next)]));
             }
         }
     }
@@ -258,7 +259,12 @@ impl CommitLog {
         }
     }
 
-    fn encode_and_append(&self, records: &[MessageRecord], now_ms: i64, buf: &mut Vec<u8>) -> StoreResult<AppendResult> {
+    fn encode_and_append(
+        &self,
+        records: &[MessageRecord],
+        now_ms: i64,
+        buf: &mut Vec<u8>,
+    ) -> StoreResult<AppendResult> {
         buf.clear();
         for r in records {
             self.encode(r, buf)?;
