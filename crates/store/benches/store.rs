@@ -7,7 +7,8 @@
 //!   mapping of a fresh preallocated file (the store writes through a mapping); also the rate with
 //!   dispatch (ConsumeQueue + IndexFile) caught up;
 //! - `sync`: SYNC_FLUSH group commit with 1, 16 and 256 long-lived appender threads (each waits for
-//!   its ticket) vs a `pwrite + fdatasync` loop of the same group size (N KiB per fdatasync) on a
+//!   its ticket), and 256 in flight from one thread completed by ticket callbacks (the broker's
+//!   way), vs a `pwrite + fdatasync` loop of the same group size (N records per fdatasync) on a
 //!   pre-written file, i.e. the disk's group-commit bandwidth at that concurrency;
 //! - `read`: ConsumeQueue catch-up read of 1 KiB messages (32 per get, each copied out as a
 //!   response would) vs `pread` of the same bytes from the page cache;
@@ -23,13 +24,13 @@
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Barrier};
+use std::sync::{Arc, Barrier, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ferromq_protocol::message::MessageRecord;
 use ferromq_store::fs::real::RealFs;
-use ferromq_store::{FlushDiskType, MessageStore, MessageStoreConfig, PutMessageStatus};
+use ferromq_store::{FlushDiskType, FlushOutcome, MessageStore, MessageStoreConfig, PutMessageStatus};
 
 const BODY: usize = 1024;
 const SEGMENT: u64 = 256 << 20;
@@ -324,7 +325,7 @@ fn sync_put(ctx: &mut Ctx) {
             })
             .collect();
         let chunk = vec![7u8; n * record_bytes];
-        let (mut store_r, mut raw_r) = (vec![], vec![]);
+        let (mut store_r, mut raw_r, mut callback_r) = (vec![], vec![], vec![]);
         // The disk's fsync rate swings within seconds (other tenants): alternate in half-length
         // slices, twice as many.
         let slice = ctx.round() / 2;
@@ -346,6 +347,9 @@ fn sync_put(ctx: &mut Ctx) {
             stop.store(true, Ordering::Release);
             barrier.wait();
             store_r.push(done.load(Ordering::Acquire) as f64 / start.elapsed().as_secs_f64());
+            if n == 256 {
+                callback_r.push(callbacks_slice(&store, &recs, n, slice));
+            }
         }
         quit.store(true, Ordering::Release);
         barrier.wait();
@@ -362,9 +366,52 @@ fn sync_put(ctx: &mut Ctx) {
             ),
             s * record_bytes as f64 / (r * chunk.len() as f64),
         );
+        if !callback_r.is_empty() {
+            let c = median(callback_r);
+            ctx.row(
+                format!("sync put, {n} in flight, 1 thread + callbacks"),
+                format!("{} {}", kmsg(c), mbs(c * record_bytes as f64)),
+                format!("{} KiB/fdatasync {}", chunk.len() / 1024, mbs(r * chunk.len() as f64)),
+                c * record_bytes as f64 / (r * chunk.len() as f64),
+            );
+        }
     }
     drop(store);
     std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// SYNC_FLUSH puts from one thread keeping `max` in flight, completed by ticket callbacks (how the
+/// broker waits); returns completed puts per second.
+fn callbacks_slice(store: &MessageStore, recs: &[MessageRecord], max: usize, dur: Duration) -> f64 {
+    let in_flight = Arc::new((Mutex::new(0usize), Condvar::new()));
+    let wake_at = max * 3 / 4;
+    let start = Instant::now();
+    let mut puts = 0u64;
+    while start.elapsed() < dur {
+        {
+            let mut n = in_flight.0.lock().unwrap();
+            while *n >= max {
+                n = in_flight.1.wait(n).unwrap();
+            }
+            *n += 1;
+        }
+        let r = store.put_message(&recs[puts as usize % recs.len()]).unwrap();
+        puts += 1;
+        let counter = Arc::clone(&in_flight);
+        r.ticket.on_complete(move |outcome| {
+            assert_eq!(outcome, FlushOutcome::Flushed);
+            let mut n = counter.0.lock().unwrap();
+            *n -= 1;
+            if *n == wake_at {
+                counter.1.notify_one();
+            }
+        });
+    }
+    let mut n = in_flight.0.lock().unwrap();
+    while *n > 0 {
+        n = in_flight.1.wait_timeout(n, Duration::from_millis(1)).unwrap().0;
+    }
+    puts as f64 / start.elapsed().as_secs_f64()
 }
 
 fn catch_up_read(ctx: &mut Ctx) {
