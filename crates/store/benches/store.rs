@@ -3,9 +3,11 @@
 //! machine is shared and absolute numbers drift.
 //!
 //! Sections (pass names to run a subset: `async sync read queues recovery`):
-//! - `async`: 1 KiB ASYNC_FLUSH `put_message` vs a `pwrite` page-cache loop and a `memcpy` into a
-//!   mapping of a fresh preallocated file (the store writes through a mapping); also the rate with
-//!   dispatch (ConsumeQueue + IndexFile) caught up;
+//! - `async`: 1 KiB ASYNC_FLUSH `put_message` vs a `pwrite` page-cache loop; CPU per put of the
+//!   put thread and of the whole process next to the CPU per record of that loop and of a `memcpy`
+//!   into a mapping of a fresh file (the store writes through a mapping; on this VM page faults
+//!   on never-touched memory cost several times more than on recycled pages, so that figure
+//!   swings); also the rate with dispatch (ConsumeQueue + IndexFile) caught up;
 //! - `sync`: SYNC_FLUSH group commit with 1, 16 and 256 long-lived appender threads (each waits for
 //!   its ticket), and 256 in flight from one thread completed by ticket callbacks (the broker's
 //!   way), vs a `pwrite + fdatasync` loop of the same group size (N records per fdatasync) on a
@@ -258,12 +260,6 @@ fn async_put(ctx: &mut Ctx) {
         format!("{} {}", kmsg(s.rate), mbs(s.rate * record_bytes)),
         format!("pwrite loop {} {}", kmsg(p.rate), mbs(p.rate * record_bytes)),
         s.rate / p.rate,
-    );
-    ctx.row(
-        "  same, vs memcpy into a fresh mapping",
-        kmsg(s.rate),
-        format!("mmap memcpy {}", kmsg(m.rate)),
-        s.rate / m.rate,
     );
     ctx.row(
         "  CPU per put: put thread / whole process",

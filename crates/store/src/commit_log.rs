@@ -114,8 +114,9 @@ thread_local! {
     static ENCODE_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// An encode buffer grown past this (a large batch) is released after use.
-const KEEP_ENCODE_BUF_BYTES: usize = 1 << 20;
+/// An encode buffer grown past this (a large batch) is released after use, so many put threads
+/// (a blocking pool) hold at most this much each.
+const KEEP_ENCODE_BUF_BYTES: usize = 256 << 10;
 
 /// The CommitLog.
 #[derive(Debug)]
