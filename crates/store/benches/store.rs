@@ -1,37 +1,98 @@
-//! Store micro-benchmarks (PERFORMANCE.md). Each group puts the store's figure next to the raw
-//! disk figure measured in the same run:
-//! - `append_async_1k`: 1 KiB async appends vs a plain page-cache `pwrite` loop;
-//! - `sync_group_commit`: SYNC_FLUSH appends with 1 / 16 / 256 appender threads vs a
-//!   `write + fdatasync` loop;
-//! - `read`: ConsumeQueue read (32 messages per get) over a backlog (catch-up read);
-//! - `recovery_rescan`: full rescan of a CommitLog (torn checkpoint forces it), bytes/s;
-//! - `queues_50k`: appends spread over 50,000 queues vs one queue; memory per idle queue
-//!   (RSS delta / queues) is printed.
+//! Store benchmarks (PERFORMANCE.md): every store figure is printed next to a raw baseline measured
+//! in the same run, alternating store and baseline rounds and comparing medians, because the
+//! machine is shared and absolute numbers drift.
 //!
-//! Run: `cargo bench -p ferromq-store --bench store` (set FERROMQ_BENCH_DIR to pick the disk).
+//! Sections (pass names to run a subset: `async sync read queues recovery`):
+//! - `async`: 1 KiB ASYNC_FLUSH `put_message` vs a `pwrite` page-cache loop; CPU per put of the
+//!   put thread and of the whole process next to the CPU per record of that loop and of a `memcpy`
+//!   into a mapping of a fresh file (the store writes through a mapping; on this VM page faults
+//!   on never-touched memory cost several times more than on recycled pages, so that figure
+//!   swings); also the rate with dispatch (ConsumeQueue + IndexFile) caught up;
+//! - `sync`: SYNC_FLUSH group commit with 1, 16 and 256 long-lived appender threads (each waits for
+//!   its ticket), and 256 in flight from one thread completed by ticket callbacks (the broker's
+//!   way), vs a `pwrite + fdatasync` loop of the same group size (N records per fdatasync) on a
+//!   pre-written file, i.e. the disk's group-commit bandwidth at that concurrency;
+//! - `read`: ConsumeQueue catch-up read of 1 KiB messages (32 per get, each copied out as a
+//!   response would) vs `pread` of the same bytes from the page cache;
+//! - `queues`: put (and put + dispatch) throughput spread over 50,000 queues vs one queue, and
+//!   anonymous memory per idle queue;
+//! - `recovery`: full rescan after a torn checkpoint vs reading + CRC-ing the same bytes.
+//!
+//! Run: `cargo bench -p ferromq-store --bench store [-- section...]`.
+//! Knobs: `FERROMQ_BENCH_DIR` (disk to use), `FERROMQ_BENCH_SECS` (seconds per round, default
+//! 1.0), `FERROMQ_BENCH_ROUNDS` (rounds per figure, default 3), `FERROMQ_BENCH_STORE_ONLY` (async:
+//! skip the baselines, for profiling the put path).
 
-use std::io::Write;
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Barrier, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ferromq_protocol::message::MessageRecord;
 use ferromq_store::fs::real::RealFs;
-use ferromq_store::{FlushDiskType, MessageStore, MessageStoreConfig, PutMessageStatus};
+use ferromq_store::{FlushDiskType, FlushOutcome, MessageStore, MessageStoreConfig, PutMessageStatus};
 
-fn bench_dir() -> tempfile::TempDir {
-    match std::env::var_os("FERROMQ_BENCH_DIR") {
-        Some(d) => tempfile::tempdir_in(d).unwrap(),
-        None => tempfile::tempdir().unwrap(),
+const BODY: usize = 1024;
+const SEGMENT: u64 = 256 << 20;
+
+struct Ctx {
+    dir: tempfile::TempDir,
+    secs: f64,
+    rounds: usize,
+    rows: Vec<Row>,
+}
+
+struct Row {
+    figure: String,
+    store: String,
+    baseline: String,
+    ratio: String,
+}
+
+impl Ctx {
+    fn round(&self) -> Duration {
+        Duration::from_secs_f64(self.secs)
     }
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+    fn row(&mut self, figure: impl Into<String>, store: impl Into<String>, baseline: impl Into<String>, ratio: f64) {
+        let row = Row {
+            figure: figure.into(),
+            store: store.into(),
+            baseline: baseline.into(),
+            ratio: if ratio.is_finite() {
+                format!("{ratio:.2}x")
+            } else {
+                "-".into()
+            },
+        };
+        eprintln!(
+            "  {:<44} {:<30} {:<44} {}",
+            row.figure, row.store, row.baseline, row.ratio
+        );
+        self.rows.push(row);
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn kmsg(rate: f64) -> String {
+    format!("{:.1}k msg/s", rate / 1e3)
+}
+
+fn mbs(bytes_per_sec: f64) -> String {
+    format!("{:.0} MB/s", bytes_per_sec / 1e6)
 }
 
 fn config(root: PathBuf, sync: bool) -> MessageStoreConfig {
     let mut c = MessageStoreConfig::with_root(root);
-    c.mapped_file_size_commit_log = 256 << 20;
+    c.mapped_file_size_commit_log = SEGMENT;
     c.max_hash_slot_num = 500_000;
     c.max_index_num = 2_000_000;
     c.flush_disk_type = if sync {
@@ -42,128 +103,398 @@ fn config(root: PathBuf, sync: bool) -> MessageStoreConfig {
     c
 }
 
-fn msg(queue_id: i32, topic: &str) -> MessageRecord {
-    let mut r = MessageRecord::new(topic, Bytes::from(vec![7u8; 1024]));
-    r.queue_id = queue_id;
-    r
+fn open(root: PathBuf, sync: bool) -> MessageStore {
+    MessageStore::open(config(root, sync), Arc::new(RealFs::new())).unwrap()
 }
 
-fn append_async(c: &mut Criterion) {
-    let mut g = c.benchmark_group("append_async_1k");
-    g.throughput(Throughput::Bytes(1024));
-    g.measurement_time(Duration::from_secs(5));
-    let dir = bench_dir();
-    let store = MessageStore::open(config(dir.path().join("s"), false), Arc::new(RealFs::new())).unwrap();
-    let m = msg(0, "BenchTopic");
-    g.bench_function("store_put", |b| b.iter(|| store.put_message(&m).unwrap()));
-    drop(store);
+/// `n` records of `topic`/`queue_id` as the broker builds them (TAGS, a distinct UNIQ_KEY, hosts),
+/// sharing one 1 KiB body.
+fn records(topic: &str, queue_ids: impl Iterator<Item = i32>) -> Vec<MessageRecord> {
+    let body = Bytes::from(vec![7u8; BODY]);
+    queue_ids
+        .enumerate()
+        .map(|(i, q)| {
+            let mut r = MessageRecord::new(topic, body.clone());
+            r.queue_id = q;
+            r.born_timestamp = 1_700_000_000_000;
+            r.born_host = "127.0.0.1:50000".parse().unwrap();
+            r.store_host = "127.0.0.1:10911".parse().unwrap();
+            r.properties =
+                format!("TAGS\u{1}TagA\u{2}UNIQ_KEY\u{1}7F000001C0DE18B4AAC2{i:012X}\u{2}WAIT\u{1}true\u{2}");
+            r
+        })
+        .collect()
+}
+
+fn cpu_ns(clock: libc::clockid_t) -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY (bench): `ts` is a valid out-pointer for the duration of the call.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// What a timed loop achieved.
+#[derive(Clone, Copy)]
+struct Measured {
+    /// Operations per wall-clock second.
+    rate: f64,
+    /// CPU time of the calling thread per operation (insensitive to other load), in us.
+    thread_us: f64,
+    /// CPU time of the whole process per operation (includes store threads), in us.
+    process_us: f64,
+}
+
+/// Runs `op` until `dur` passed (checking the clock every 64 calls).
+fn measure(dur: Duration, mut op: impl FnMut(u64)) -> Measured {
+    let (t0, p0) = (
+        cpu_ns(libc::CLOCK_THREAD_CPUTIME_ID),
+        cpu_ns(libc::CLOCK_PROCESS_CPUTIME_ID),
+    );
+    let start = Instant::now();
+    let mut n = 0u64;
+    loop {
+        for _ in 0..64 {
+            op(n);
+            n += 1;
+        }
+        let el = start.elapsed();
+        if el >= dur {
+            let per_op = |ns: u64| ns as f64 / 1e3 / n as f64;
+            return Measured {
+                rate: n as f64 / el.as_secs_f64(),
+                thread_us: per_op(cpu_ns(libc::CLOCK_THREAD_CPUTIME_ID) - t0),
+                process_us: per_op(cpu_ns(libc::CLOCK_PROCESS_CPUTIME_ID) - p0),
+            };
+        }
+    }
+}
+
+/// Calls per second of `op` until `dur` passed.
+fn run_for(dur: Duration, op: impl FnMut(u64)) -> f64 {
+    measure(dur, op).rate
+}
+
+/// Median of each field.
+fn med(v: &[Measured]) -> Measured {
+    Measured {
+        rate: median(v.iter().map(|m| m.rate).collect()),
+        thread_us: median(v.iter().map(|m| m.thread_us).collect()),
+        process_us: median(v.iter().map(|m| m.process_us).collect()),
+    }
+}
+
+fn wait_dispatched(store: &MessageStore) {
+    while store.dispatched_phy_offset() < store.max_phy_offset() {
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+fn fresh_file(path: &Path, len: u64) -> std::fs::File {
     let f = std::fs::OpenOptions::new()
         .create(true)
+        .read(true)
         .write(true)
         .truncate(true)
-        .open(dir.path().join("raw"))
+        .open(path)
         .unwrap();
-    let buf = vec![7u8; 1024];
-    let mut off = 0u64;
-    g.bench_function("raw_pwrite_page_cache", |b| {
-        b.iter(|| {
-            f.write_all_at(&buf, off).unwrap();
-            off = (off + 1024) % (1 << 30);
-        })
-    });
-    g.finish();
+    f.set_len(0).unwrap();
+    std::fs::File::set_len(&f, len).unwrap();
+    f
 }
 
-fn sync_group_commit(c: &mut Criterion) {
-    let mut g = c.benchmark_group("sync_group_commit");
-    g.sample_size(10);
-    g.measurement_time(Duration::from_secs(5));
-    let dir = bench_dir();
-    let store = Arc::new(MessageStore::open(config(dir.path().join("s"), true), Arc::new(RealFs::new())).unwrap());
-    for appenders in [1usize, 16, 256] {
-        g.throughput(Throughput::Elements(appenders as u64));
-        g.bench_with_input(BenchmarkId::new("store_put_sync", appenders), &appenders, |b, &n| {
-            b.iter(|| {
-                std::thread::scope(|s| {
-                    for t in 0..n {
-                        let store = Arc::clone(&store);
-                        s.spawn(move || {
-                            let r = store.put_message(&msg(t as i32 % 8, "Sync")).unwrap();
-                            assert_eq!(r.wait_status(), PutMessageStatus::PutOk);
-                        });
+fn async_put(ctx: &mut Ctx) {
+    eprintln!("async: 1 KiB ASYNC_FLUSH put_message, one thread");
+    let recs = records("BenchTopic", std::iter::repeat_n(0, 1024));
+    let record_bytes = {
+        let probe = open(ctx.path("probe"), false);
+        let r = probe.put_message(&recs[0]).unwrap();
+        r.append.wrote_bytes as f64
+    };
+    let store_only = std::env::var_os("FERROMQ_BENCH_STORE_ONLY").is_some();
+    let (mut store_r, mut with_dispatch, mut pwrite_r, mut mmap_r) = (vec![], vec![], vec![], vec![]);
+    let buf = vec![7u8; record_bytes as usize];
+    for round in 0..ctx.rounds {
+        let path = ctx.path(&format!("raw-{round}"));
+        if !store_only {
+            let f = fresh_file(&path, 4 << 30);
+            pwrite_r.push(measure(ctx.round(), |i| {
+                f.write_all_at(&buf, i * buf.len() as u64).unwrap();
+            }));
+            drop(f);
+            std::fs::remove_file(&path).unwrap();
+
+            let f = fresh_file(&path, 4 << 30);
+            // SAFETY (bench): the file is ours, fixed-size and not truncated while mapped.
+            let mut map = unsafe { memmap2::MmapMut::map_mut(&f) }.unwrap();
+            let cap = map.len() / buf.len();
+            mmap_r.push(measure(ctx.round(), |i| {
+                let at = (i as usize % cap) * buf.len();
+                map[at..at + buf.len()].copy_from_slice(&buf);
+            }));
+            drop(map);
+            std::fs::remove_file(&path).unwrap();
+        }
+
+        let root = ctx.path(&format!("async-{round}"));
+        let store = open(root.clone(), false);
+        store.put_message(&recs[0]).unwrap();
+        let start = Instant::now();
+        let m = measure(ctx.round(), |i| {
+            store.put_message(&recs[i as usize % recs.len()]).unwrap();
+        });
+        let put_time = start.elapsed().as_secs_f64();
+        wait_dispatched(&store);
+        store_r.push(m);
+        with_dispatch.push(m.rate * put_time / start.elapsed().as_secs_f64());
+        drop(store);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+    let s = med(&store_r);
+    if store_only {
+        eprintln!("  store only: {:.0} msg/s, {:.2} us CPU/put", s.rate, s.thread_us);
+        return;
+    }
+    let (p, m) = (med(&pwrite_r), med(&mmap_r));
+    ctx.row(
+        format!("async put, {record_bytes:.0} B records"),
+        format!("{} {}", kmsg(s.rate), mbs(s.rate * record_bytes)),
+        format!("pwrite loop {} {}", kmsg(p.rate), mbs(p.rate * record_bytes)),
+        s.rate / p.rate,
+    );
+    ctx.row(
+        "  CPU per put: put thread / whole process",
+        format!("{:.2} / {:.2} us", s.thread_us, s.process_us),
+        format!("pwrite {:.2} us, memcpy {:.2} us", p.thread_us, m.thread_us),
+        p.thread_us / s.thread_us,
+    );
+    let d = median(with_dispatch);
+    ctx.row(
+        "  put until dispatch caught up",
+        kmsg(d),
+        format!("pwrite loop {}", kmsg(p.rate)),
+        d / p.rate,
+    );
+}
+
+fn sync_put(ctx: &mut Ctx) {
+    eprintln!("sync: SYNC_FLUSH group commit, long-lived appender threads");
+    let root = ctx.path("sync");
+    let store = Arc::new(open(root.clone(), true));
+    let recs = Arc::new(records("SyncTopic", (0..256).map(|i| i % 8)));
+    let record_bytes = store.put_message(&recs[0]).unwrap().append.wrote_bytes;
+    let raw_len: u64 = 64 << 20;
+    let raw = fresh_file(&ctx.path("sync-raw"), raw_len);
+    let zeros = vec![0u8; 1 << 20];
+    for at in (0..raw_len).step_by(zeros.len()) {
+        raw.write_all_at(&zeros, at).unwrap();
+    }
+    raw.sync_all().unwrap();
+    for n in [1usize, 16, 256] {
+        let stop = Arc::new(AtomicBool::new(true));
+        let quit = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicU64::new(0));
+        let barrier = Arc::new(Barrier::new(n + 1));
+        let threads: Vec<_> = (0..n)
+            .map(|t| {
+                let (store, recs, stop, quit, done, barrier) = (
+                    Arc::clone(&store),
+                    Arc::clone(&recs),
+                    Arc::clone(&stop),
+                    Arc::clone(&quit),
+                    Arc::clone(&done),
+                    Arc::clone(&barrier),
+                );
+                std::thread::spawn(move || loop {
+                    barrier.wait();
+                    if quit.load(Ordering::Acquire) {
+                        return;
                     }
+                    let mut count = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        let r = store.put_message(&recs[t % recs.len()]).unwrap();
+                        assert_eq!(r.wait_status(), PutMessageStatus::PutOk);
+                        count += 1;
+                    }
+                    done.fetch_add(count, Ordering::AcqRel);
+                    barrier.wait();
                 })
             })
-        });
+            .collect();
+        let chunk = vec![7u8; n * record_bytes];
+        let (mut store_r, mut raw_r, mut callback_r) = (vec![], vec![], vec![]);
+        // The disk's fsync rate swings within seconds (other tenants): alternate in half-length
+        // slices, twice as many.
+        let slice = ctx.round() / 2;
+        for _ in 0..ctx.rounds * 2 - 1 {
+            let mut at = 0u64;
+            raw_r.push(run_for(slice, |_| {
+                if at + chunk.len() as u64 > raw_len {
+                    at = 0;
+                }
+                raw.write_all_at(&chunk, at).unwrap();
+                raw.sync_data().unwrap();
+                at += chunk.len() as u64;
+            }));
+            done.store(0, Ordering::Release);
+            stop.store(false, Ordering::Release);
+            let start = Instant::now();
+            barrier.wait();
+            std::thread::sleep(slice);
+            stop.store(true, Ordering::Release);
+            barrier.wait();
+            store_r.push(done.load(Ordering::Acquire) as f64 / start.elapsed().as_secs_f64());
+            if n == 256 {
+                callback_r.push(callbacks_slice(&store, &recs, n, slice));
+            }
+        }
+        quit.store(true, Ordering::Release);
+        barrier.wait();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        let (s, r) = (median(store_r), median(raw_r));
+        ctx.row(
+            format!("sync put, {n} appenders"),
+            format!("{} {}", kmsg(s), mbs(s * record_bytes as f64)),
+            format!(
+                "{} KiB/fdatasync {:.1}k/s {}",
+                chunk.len() / 1024,
+                r / 1e3,
+                mbs(r * chunk.len() as f64)
+            ),
+            s * record_bytes as f64 / (r * chunk.len() as f64),
+        );
+        if !callback_r.is_empty() {
+            let c = median(callback_r);
+            ctx.row(
+                format!("sync put, {n} in flight, 1 thread + callbacks"),
+                format!("{} {}", kmsg(c), mbs(c * record_bytes as f64)),
+                format!("{} KiB/fdatasync {}", chunk.len() / 1024, mbs(r * chunk.len() as f64)),
+                c * record_bytes as f64 / (r * chunk.len() as f64),
+            );
+        }
     }
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(true)
-        .open(dir.path().join("raw"))
-        .unwrap();
-    let buf = vec![7u8; 1024];
-    g.throughput(Throughput::Elements(1));
-    g.bench_function("raw_write_fdatasync", |b| {
-        b.iter(|| {
-            f.write_all(&buf).unwrap();
-            f.sync_data().unwrap();
-        })
-    });
-    g.finish();
+    drop(store);
+    std::fs::remove_dir_all(&root).unwrap();
 }
 
-fn read(c: &mut Criterion) {
-    let mut g = c.benchmark_group("read");
-    let dir = bench_dir();
-    let store = MessageStore::open(config(dir.path().join("s"), false), Arc::new(RealFs::new())).unwrap();
-    let m = msg(0, "ReadTopic");
-    let n = 200_000i64;
-    for _ in 0..n {
-        store.put_message(&m).unwrap();
+/// SYNC_FLUSH puts from one thread keeping `max` in flight, completed by ticket callbacks (how the
+/// broker waits); returns completed puts per second.
+fn callbacks_slice(store: &MessageStore, recs: &[MessageRecord], max: usize, dur: Duration) -> f64 {
+    let in_flight = Arc::new((Mutex::new(0usize), Condvar::new()));
+    let wake_at = max * 3 / 4;
+    let start = Instant::now();
+    let mut puts = 0u64;
+    while start.elapsed() < dur {
+        {
+            let mut n = in_flight.0.lock().unwrap();
+            while *n >= max {
+                n = in_flight.1.wait(n).unwrap();
+            }
+            *n += 1;
+        }
+        let r = store.put_message(&recs[puts as usize % recs.len()]).unwrap();
+        puts += 1;
+        let counter = Arc::clone(&in_flight);
+        r.ticket.on_complete(move |outcome| {
+            assert_eq!(outcome, FlushOutcome::Flushed);
+            let mut n = counter.0.lock().unwrap();
+            *n -= 1;
+            if *n == wake_at {
+                counter.1.notify_one();
+            }
+        });
     }
-    store.dispatch_now().unwrap();
-    g.throughput(Throughput::Elements(32));
-    let mut off = 0i64;
-    g.bench_function("get_32_catch_up", |b| {
-        b.iter(|| {
+    let mut n = in_flight.0.lock().unwrap();
+    while *n > 0 {
+        n = in_flight.1.wait_timeout(n, Duration::from_millis(1)).unwrap().0;
+    }
+    puts as f64 / start.elapsed().as_secs_f64()
+}
+
+fn catch_up_read(ctx: &mut Ctx) {
+    eprintln!("read: ConsumeQueue catch-up read, 32 messages per get");
+    let root = ctx.path("read");
+    let store = open(root.clone(), false);
+    let recs = records("ReadTopic", std::iter::repeat_n(0, 1024));
+    let n = 200_000usize;
+    for i in 0..n {
+        store.put_message(&recs[i % recs.len()]).unwrap();
+    }
+    wait_dispatched(&store);
+    let total = store.max_phy_offset() as u64;
+    let record_bytes = total as f64 / n as f64;
+    let segment = std::fs::File::open(root.join("commitlog").join(format!("{:020}", 0))).unwrap();
+    let (mut store_r, mut raw_r) = (vec![], vec![]);
+    let mut out = Vec::with_capacity(64 << 10);
+    for _ in 0..ctx.rounds {
+        let mut at = 0u64;
+        let chunk = (32.0 * record_bytes) as usize;
+        let mut buf = vec![0u8; chunk];
+        raw_r.push(
+            32.0 * run_for(ctx.round(), |_| {
+                if at + chunk as u64 > total {
+                    at = 0;
+                }
+                segment.read_exact_at(&mut buf, at).unwrap();
+                at += chunk as u64;
+            }),
+        );
+        let mut off = 0i64;
+        let mut got = 0u64;
+        let start = Instant::now();
+        run_for(ctx.round(), |_| {
             let r = store.get_messages("ReadTopic", 0, off, 32, 1 << 20, None).unwrap();
-            off = if r.next_begin_offset >= n {
+            out.clear();
+            for m in &r.messages {
+                out.extend_from_slice(m);
+            }
+            got += r.messages.len() as u64;
+            off = if r.next_begin_offset >= n as i64 {
                 0
             } else {
                 r.next_begin_offset
             };
-            r.messages.len()
-        })
-    });
-    g.finish();
+        });
+        store_r.push(got as f64 / start.elapsed().as_secs_f64());
+    }
+    let (s, r) = (median(store_r), median(raw_r));
+    ctx.row(
+        "catch-up read (get 32, copy out)",
+        format!("{} {}", kmsg(s), mbs(s * record_bytes)),
+        format!("pread {} {}", kmsg(r), mbs(r * record_bytes)),
+        s / r,
+    );
+    drop(store);
+    recovery_after(ctx, &root, total);
+    std::fs::remove_dir_all(&root).unwrap();
 }
 
-fn recovery(c: &mut Criterion) {
-    let mut g = c.benchmark_group("recovery_rescan");
-    g.sample_size(10);
-    let dir = bench_dir();
-    let root = dir.path().join("s");
-    {
-        let store = MessageStore::open(config(root.clone(), false), Arc::new(RealFs::new())).unwrap();
-        let m = msg(0, "Rec");
-        for _ in 0..200_000 {
-            store.put_message(&m).unwrap();
-        }
+fn recovery_after(ctx: &mut Ctx, root: &Path, total: u64) {
+    if !selected("recovery") {
+        return;
     }
-    let total = {
-        let store = MessageStore::open(config(root.clone(), false), Arc::new(RealFs::new())).unwrap();
-        store.max_phy_offset() as u64
-    };
-    g.throughput(Throughput::Bytes(total));
-    g.bench_function("full_rescan_torn_checkpoint", |b| {
-        b.iter(|| {
-            std::fs::write(root.join("checkpoint"), [0xFFu8; 64]).unwrap();
-            let store = MessageStore::open(config(root.clone(), false), Arc::new(RealFs::new())).unwrap();
-            store.max_phy_offset()
-        })
-    });
-    g.finish();
+    let mut store_r = vec![];
+    let mut raw_r = vec![];
+    let segment = root.join("commitlog").join(format!("{:020}", 0));
+    for _ in 0..ctx.rounds {
+        let start = Instant::now();
+        let data = std::fs::read(&segment).unwrap();
+        let crc = crc32fast::hash(&data[..total as usize]);
+        std::hint::black_box(crc);
+        raw_r.push(total as f64 / start.elapsed().as_secs_f64());
+        std::fs::write(root.join("checkpoint"), [0xFFu8; 64]).unwrap();
+        let start = Instant::now();
+        let store = open(root.to_path_buf(), false);
+        assert_eq!(store.max_phy_offset() as u64, total);
+        store_r.push(total as f64 / start.elapsed().as_secs_f64());
+        drop(store);
+    }
+    let (s, r) = (median(store_r), median(raw_r));
+    ctx.row(
+        format!("recovery full rescan {} MB", total / 1_000_000),
+        mbs(s),
+        format!("read + crc32 {}", mbs(r)),
+        s / r,
+    );
 }
 
 /// Anonymous resident memory (heap etc.), excluding file-backed mapped pages.
@@ -178,41 +509,122 @@ fn rss_anon_bytes() -> u64 {
         * 1024
 }
 
-fn queues_50k(c: &mut Criterion) {
-    let mut g = c.benchmark_group("queues_50k");
-    g.measurement_time(Duration::from_secs(5));
-    g.throughput(Throughput::Elements(1));
-    let dir = bench_dir();
-    let mut cfg = config(dir.path().join("s"), false);
+fn queues_50k(ctx: &mut Ctx) {
+    const QUEUES: usize = 50_000;
+    eprintln!("queues: 50,000 queues (50 topics x 1,000 queue ids) vs one queue");
+    let root = ctx.path("queues");
+    let mut cfg = config(root.clone(), false);
     cfg.mapped_file_size_consume_queue = 1000 * 20;
     let store = MessageStore::open(cfg, Arc::new(RealFs::new())).unwrap();
+    let spread: Vec<MessageRecord> = (0..QUEUES / 1000)
+        .flat_map(|t| records(&format!("Q{t}"), 0..1000))
+        .collect();
+    let one = records("Q0", std::iter::repeat_n(0, 1024));
     let before = rss_anon_bytes();
     let start = Instant::now();
-    for q in 0..50_000 {
-        store.put_message(&msg(q % 1000, &format!("Q{}", q / 1000))).unwrap();
+    for r in &spread {
+        store.put_message(r).unwrap();
     }
-    store.dispatch_now().unwrap();
     store.checkpoint_now().unwrap();
-    let after = rss_anon_bytes();
-    eprintln!(
-        "50,000 queues created in {:?}; RssAnon delta {} B => {} B per idle queue; open CQ files {}",
-        start.elapsed(),
-        after.saturating_sub(before),
-        after.saturating_sub(before) / 50_000,
-        store.open_consume_queue_files()
+    let created = start.elapsed();
+    eprintln!("  50,000 queues created in {:.1} s", created.as_secs_f64());
+    let per_queue = rss_anon_bytes().saturating_sub(before) as f64 / QUEUES as f64;
+    ctx.row(
+        "memory per idle queue (RssAnon delta)",
+        format!("{per_queue:.0} B"),
+        format!("target <= 4096 B; created in {:.1} s", created.as_secs_f64()),
+        f64::NAN,
     );
-    let mut q = 0i32;
-    g.bench_function("put_spread_50k_queues", |b| {
-        b.iter(|| {
-            q = (q + 1) % 50_000;
-            store.put_message(&msg(q % 1000, &format!("Q{}", q / 1000))).unwrap()
-        })
-    });
-    g.bench_function("put_one_queue", |b| {
-        b.iter(|| store.put_message(&msg(0, "Q0")).unwrap())
-    });
-    g.finish();
+    let (mut one_r, mut spread_r, mut one_d, mut spread_d) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..ctx.rounds {
+        for (set, put_r, disp_r) in [(&one, &mut one_r, &mut one_d), (&spread, &mut spread_r, &mut spread_d)] {
+            wait_dispatched(&store);
+            let start = Instant::now();
+            let rate = run_for(ctx.round(), |i| {
+                store.put_message(&set[i as usize % set.len()]).unwrap();
+            });
+            let put_time = start.elapsed().as_secs_f64();
+            wait_dispatched(&store);
+            put_r.push(rate);
+            disp_r.push(rate * put_time / start.elapsed().as_secs_f64());
+        }
+    }
+    let (o, s) = (median(one_r), median(spread_r));
+    ctx.row(
+        "put spread over 50,000 queues",
+        kmsg(s),
+        format!("one queue {}", kmsg(o)),
+        s / o,
+    );
+    let (o, s) = (median(one_d), median(spread_d));
+    ctx.row(
+        "  put until dispatch caught up",
+        kmsg(s),
+        format!("one queue {}", kmsg(o)),
+        s / o,
+    );
+    ctx.row(
+        "  open ConsumeQueue files",
+        store.open_consume_queue_files().to_string(),
+        "",
+        f64::NAN,
+    );
+    let t = Instant::now();
+    drop(store);
+    eprintln!("  store shut down in {:.1} s", t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    std::fs::remove_dir_all(&root).unwrap();
+    eprintln!("  50,000 queue files removed in {:.1} s", t.elapsed().as_secs_f64());
 }
 
-criterion_group!(benches, append_async, sync_group_commit, read, recovery, queues_50k);
-criterion_main!(benches);
+fn selected(name: &str) -> bool {
+    let wanted: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    wanted.is_empty() || wanted.iter().any(|w| w == name)
+}
+
+fn main() {
+    let env_f64 = |k: &str, d: f64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let dir = match std::env::var_os("FERROMQ_BENCH_DIR") {
+        Some(d) => tempfile::tempdir_in(d).unwrap(),
+        None => tempfile::tempdir().unwrap(),
+    };
+    let mut ctx = Ctx {
+        dir,
+        secs: env_f64("FERROMQ_BENCH_SECS", 1.0),
+        rounds: env_f64("FERROMQ_BENCH_ROUNDS", 3.0).max(1.0) as usize,
+        rows: Vec::new(),
+    };
+    eprintln!(
+        "ferromq-store bench: {} s per round, {} rounds (medians), dir {}",
+        ctx.secs,
+        ctx.rounds,
+        ctx.dir.path().display()
+    );
+    let started = Instant::now();
+    type Section = (&'static str, fn(&mut Ctx));
+    let sections: [Section; 4] = [
+        ("async", async_put),
+        ("sync", sync_put),
+        ("read", catch_up_read),
+        ("queues", queues_50k),
+    ];
+    for (name, run) in sections {
+        if selected(name) || (name == "read" && selected("recovery")) {
+            let t = Instant::now();
+            run(&mut ctx);
+            eprintln!("  ({name}: {:.1} s)", t.elapsed().as_secs_f64());
+        }
+    }
+    println!();
+    println!("| figure | store | baseline (same run) | ratio |");
+    println!("|---|---|---|---|");
+    for r in &ctx.rows {
+        println!("| {} | {} | {} | {} |", r.figure.trim(), r.store, r.baseline, r.ratio);
+    }
+    println!(
+        "\n{} s per round, {} rounds, medians; total {:.0} s",
+        ctx.secs,
+        ctx.rounds,
+        started.elapsed().as_secs_f64()
+    );
+}

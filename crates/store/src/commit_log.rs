@@ -5,7 +5,8 @@
 //! - [`CommitLog::put`] / [`CommitLog::put_batch`]: encode outside the lock, then under the put
 //!   lock assign queue offsets, the physical offset and the store timestamp by patching the
 //!   encoded bytes, and copy them into the segment; a record never spans segments (a BLANK
-//!   marker fills the tail of a segment that cannot hold it);
+//!   marker fills the tail of a segment that cannot hold it). Encoding uses a per-thread reusable buffer, and the newest segment is cached under the put
+//!   lock, so a single put allocates nothing and takes one lock;
 //! - [`CommitLog::view`]: zero-copy reads by physical offset;
 //! - [`CommitLog::flush`]: syncs the written range (called only by the flush service);
 //! - [`CommitLog::recover`]: scans from an offset, validating every record (magic, size, CRC,
@@ -17,6 +18,7 @@
 //!   read back in recovery;
 //! - store timestamps never decrease (so time lookups can binary search).
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -31,6 +33,7 @@ use crate::error::{StoreError, StoreResult};
 use crate::fs::Fs;
 use crate::mapped_file::{MappedFile, MappedFileQueue};
 use crate::record_crc;
+use crate::wakeup::Wakeup;
 
 /// What an append did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +81,42 @@ pub struct RecoverSummary {
 struct PutState {
     queue_offsets: HashMap<String, HashMap<i32, i64>>,
     last_store_timestamp: i64,
+    /// The newest segment as of the last append (the queue's last one; only appends add segments
+    /// and recovery, which clears this, removes them).
+    segment: Option<Arc<MappedFile>>,
 }
+
+impl PutState {
+    fn queue_offset(&self, topic: &str, queue_id: i32) -> i64 {
+        self.queue_offsets
+            .get(topic)
+            .and_then(|m| m.get(&queue_id))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Sets the next queue offset, allocating the topic name only for a new topic.
+    fn set_queue_offset(&mut self, topic: &str, queue_id: i32, next: i64) {
+        match self.queue_offsets.get_mut(topic) {
+            Some(queues) => {
+                queues.insert(queue_id, next);
+            }
+            None => {
+                self.queue_offsets
+                    .insert(topic.to_owned(), HashMap::from([(queue_id, next)]));
+            }
+        }
+    }
+}
+
+thread_local! {
+    /// Per-thread encode buffer reused by every put of the thread (no allocation per put).
+    static ENCODE_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// An encode buffer grown past this (a large batch) is released after use, so many put threads
+/// (a blocking pool) hold at most this much each.
+const KEEP_ENCODE_BUF_BYTES: usize = 256 << 10;
 
 /// The CommitLog.
 #[derive(Debug)]
@@ -91,6 +129,7 @@ pub struct CommitLog {
     flush_lock: Mutex<()>,
     last_append_timestamp: AtomicI64,
     flushed_timestamp: AtomicI64,
+    appended: Wakeup,
 }
 
 fn tx_type_has_queue_offset(flag: i32) -> bool {
@@ -120,6 +159,7 @@ impl CommitLog {
             flush_lock: Mutex::new(()),
             last_append_timestamp: AtomicI64::new(0),
             flushed_timestamp: AtomicI64::new(0),
+            appended: Wakeup::default(),
         })
     }
 
@@ -148,6 +188,12 @@ impl CommitLog {
         self.flushed_timestamp.load(Ordering::Acquire)
     }
 
+    /// The event the appender notifies after publishing records and the log follower (dispatch)
+    /// waits on; notifying costs no syscall while the follower is awake.
+    pub(crate) fn appended(&self) -> &Wakeup {
+        &self.appended
+    }
+
     /// Sets the next queue offset of every queue (after recovery).
     pub fn set_queue_offsets(&self, offsets: impl IntoIterator<Item = (String, i32, i64)>) {
         let mut st = self.lock_put();
@@ -165,12 +211,7 @@ impl CommitLog {
 
     /// Next queue offset of a queue.
     pub fn next_queue_offset(&self, topic: &str, queue_id: i32) -> i64 {
-        self.lock_put()
-            .queue_offsets
-            .get(topic)
-            .and_then(|m| m.get(&queue_id))
-            .copied()
-            .unwrap_or(0)
+        self.lock_put().queue_offset(topic, queue_id)
     }
 
     fn encode(&self, record: &MessageRecord, out: &mut Vec<u8>) -> StoreResult<usize> {
@@ -181,6 +222,7 @@ impl CommitLog {
             });
         }
         let start = out.len();
+        out.reserve(record.total_size() + record_crc::CRC32_RESERVED_LEN + 1);
         encode_record(record, self.max_message_size, out).map_err(|e| StoreError::Encode(e.to_string()))?;
         if self.append_prop_crc {
             record_crc::append_placeholder(out, start, record.properties.len())?;
@@ -199,14 +241,40 @@ impl CommitLog {
     }
 
     /// Appends messages contiguously in one segment (a batch); each gets its own queue offset.
+    ///
+    /// The records are encoded into this thread's reusable buffer outside the put lock; under it
+    /// only the three assigned fields and the record CRC are patched and the bytes copied into the
+    /// segment with one write.
     pub fn put_batch(&self, records: &[MessageRecord], now_ms: i64) -> StoreResult<AppendResult> {
-        let mut buf = Vec::with_capacity(records.iter().map(|r| r.total_size()).sum());
-        let mut sizes = Vec::with_capacity(records.len());
-        for r in records {
-            sizes.push(self.encode(r, &mut buf)?);
-        }
         if records.is_empty() {
             return Err(StoreError::Encode("empty batch".into()));
+        }
+        let reused = ENCODE_BUF.try_with(|cell| {
+            let Ok(mut buf) = cell.try_borrow_mut() else {
+                return None;
+            };
+            let result = self.encode_and_append(records, now_ms, &mut buf);
+            if buf.capacity() > KEEP_ENCODE_BUF_BYTES {
+                *buf = Vec::new();
+            }
+            Some(result)
+        });
+        match reused {
+            Ok(Some(result)) => result,
+            // Thread-local storage being torn down (or re-entered): use a one-off buffer.
+            _ => self.encode_and_append(records, now_ms, &mut Vec::new()),
+        }
+    }
+
+    fn encode_and_append(
+        &self,
+        records: &[MessageRecord],
+        now_ms: i64,
+        buf: &mut Vec<u8>,
+    ) -> StoreResult<AppendResult> {
+        buf.clear();
+        for r in records {
+            self.encode(r, buf)?;
         }
         let segment_limit = self.queue.file_size() as usize - BLANK_MARKER_BYTES;
         if buf.len() > segment_limit {
@@ -215,35 +283,41 @@ impl CommitLog {
                 max: segment_limit,
             });
         }
-        let mut st = self.lock_put();
+        let mut guard = self.lock_put();
+        let st = &mut *guard;
         let store_timestamp = now_ms.max(st.last_store_timestamp);
-        let mut file = self.queue.last_or_create(0)?;
-        if buf.len() as u64 + BLANK_MARKER_BYTES as u64 > file.remaining() {
-            let remaining = i32::try_from(file.remaining()).unwrap_or(i32::MAX);
-            file.append_blank(&encode_blank(remaining))?;
-            file = self.queue.last_or_create(0)?;
-        }
+        let file = self.segment_for_append(st, buf.len())?;
         let phy_offset = file.start_offset() + file.wrote_position();
+        // Next queue offsets this append moves to, applied only once the bytes are written. A
+        // single message (the hot path) needs no map and no allocation.
+        let mut single_next = None;
+        let mut batch_next: HashMap<(&str, i32), i64> = HashMap::new();
         let mut first_queue_offset = None;
         let mut pos = 0usize;
-        let mut next: HashMap<(&str, i32), i64> = HashMap::new();
-        for (r, size) in records.iter().zip(&sizes) {
-            let queue_offset = if tx_type_has_queue_offset(r.sys_flag) {
-                let slot = next.entry((r.topic.as_str(), r.queue_id)).or_insert_with(|| {
-                    st.queue_offsets
-                        .get(r.topic.as_str())
-                        .and_then(|m| m.get(&r.queue_id))
-                        .copied()
-                        .unwrap_or(0)
-                });
+        for r in records {
+            let queue_offset = if !tx_type_has_queue_offset(r.sys_flag) {
+                0
+            } else if records.len() == 1 {
+                let next = st.queue_offset(&r.topic, r.queue_id);
+                single_next = Some(next + 1);
+                next
+            } else {
+                let slot = batch_next
+                    .entry((r.topic.as_str(), r.queue_id))
+                    .or_insert_with(|| st.queue_offset(&r.topic, r.queue_id));
                 *slot += 1;
                 *slot - 1
-            } else {
-                0
             };
             first_queue_offset.get_or_insert(queue_offset);
-            let slot = buf
-                .get_mut(pos..pos + size)
+            let rest = buf
+                .get_mut(pos..)
+                .ok_or(StoreError::NotAvailable("encoded batch length mismatch"))?;
+            let size = peek_record_header(rest)
+                .ok()
+                .and_then(|h| usize::try_from(h.total_size).ok())
+                .ok_or(StoreError::NotAvailable("encoded batch length mismatch"))?;
+            let slot = rest
+                .get_mut(..size)
                 .ok_or(StoreError::NotAvailable("encoded batch length mismatch"))?;
             patch_record(slot, queue_offset, (phy_offset + pos as u64) as i64, store_timestamp)
                 .map_err(|e| StoreError::Encode(e.to_string()))?;
@@ -252,14 +326,18 @@ impl CommitLog {
             }
             let header = peek_record_header(slot).map_err(|e| StoreError::Encode(e.to_string()))?;
             assert!(
-                matches!(header.kind(), RecordKind::Message(_)) && header.total_size as usize == *size,
+                matches!(header.kind(), RecordKind::Message(_)) && header.total_size as usize == size,
                 "record validated before write"
             );
             pos += size;
         }
-        file.append(&buf)?;
-        for ((topic, qid), n) in next {
-            st.queue_offsets.entry(topic.to_string()).or_default().insert(qid, n);
+        assert_eq!(pos, buf.len(), "every encoded byte belongs to a record");
+        file.append(buf)?;
+        if let (Some(next), Some(r)) = (single_next, records.first()) {
+            st.set_queue_offset(&r.topic, r.queue_id, next);
+        }
+        for ((topic, queue_id), next) in batch_next {
+            st.set_queue_offset(topic, queue_id, next);
         }
         st.last_store_timestamp = store_timestamp;
         self.last_append_timestamp.store(store_timestamp, Ordering::Release);
@@ -270,6 +348,23 @@ impl CommitLog {
             msg_num: records.len(),
             store_timestamp,
         })
+    }
+
+    /// The segment to append `len` bytes to: the cached newest segment while it has room (no
+    /// shared lock on the segment list); otherwise a BLANK marker closes it and the next one is
+    /// taken from the queue.
+    fn segment_for_append(&self, st: &mut PutState, len: usize) -> StoreResult<Arc<MappedFile>> {
+        let mut file = match &st.segment {
+            Some(f) if !f.is_full() => Arc::clone(f),
+            _ => self.queue.last_or_create(0)?,
+        };
+        if len as u64 + BLANK_MARKER_BYTES as u64 > file.remaining() {
+            let remaining = i32::try_from(file.remaining()).unwrap_or(i32::MAX);
+            file.append_blank(&encode_blank(remaining))?;
+            file = self.queue.last_or_create(0)?;
+        }
+        st.segment = Some(Arc::clone(&file));
+        Ok(file)
     }
 
     /// Zero-copy view of `size` bytes at `phy_offset` (must lie inside one segment's published bytes).
@@ -416,6 +511,7 @@ impl CommitLog {
             }
             summary.end_offset = f.start_offset() + size;
         }
+        self.lock_put().segment = None;
         self.queue.truncate_dirty(summary.end_offset)?;
         // What was scanned may still be only in the page cache (a process crash): make it
         // durable before reporting it flushed, or a later checkpoint could claim it.

@@ -113,3 +113,59 @@ fn prepared_records_do_not_consume_queue_offsets() {
     assert_eq!(cl.put(&msg("T", 0, b"n"), 1).unwrap().queue_offset, 0);
     assert_eq!(cl.put(&msg("T", 0, b"n"), 1).unwrap().queue_offset, 1);
 }
+
+// Goal: the per-thread encode buffer never leaks bytes of an earlier put, and a failed put (too
+// large) leaves neither bytes nor queue offsets behind. Method: a big put, a rejected put, then a
+// small one; read every record back with full CRC checks and compare bodies and offsets.
+#[test]
+fn reused_encode_buffer_leaves_no_stale_bytes_and_failed_puts_leave_no_trace() {
+    let fs = SimFs::new();
+    let cl = log(&fs, 64 * 1024);
+    let big = cl.put(&msg("T", 0, &[1u8; 3000]), 10).unwrap();
+    assert!(matches!(
+        cl.put(&msg("T", 0, &[2u8; 5000]), 11),
+        Err(StoreError::MessageTooLarge { .. })
+    ));
+    let small = cl.put(&msg("T", 0, b"tiny"), 12).unwrap();
+    assert_eq!(small.phy_offset, big.phy_offset + big.wrote_bytes as i64);
+    assert_eq!((big.queue_offset, small.queue_offset), (0, 1));
+    let (rec, bytes) = cl.read_record(small.phy_offset).unwrap();
+    assert_eq!(rec.body.as_ref(), b"tiny");
+    assert_eq!(bytes.len(), small.wrote_bytes);
+    assert_eq!(
+        cl.read_record(big.phy_offset).unwrap().0.body.as_ref(),
+        &[1u8; 3000][..]
+    );
+    assert_eq!(cl.max_offset(), small.end_offset());
+}
+
+// Goal: a batch over several queues gets dense offsets per queue, and single puts afterwards
+// continue each queue where the batch left it. Method: batch over (A,0),(B,1),(A,0),(A,1), then
+// single puts, checking the decoded queue offsets.
+#[test]
+fn batch_over_several_queues_and_later_single_puts_keep_offsets_dense() {
+    let fs = SimFs::new();
+    let cl = log(&fs, 64 * 1024);
+    cl.put(&msg("A", 0, b"x"), 1).unwrap();
+    let batch = [
+        msg("A", 0, b"1"),
+        msg("B", 1, b"2"),
+        msg("A", 0, b"3"),
+        msg("A", 1, b"4"),
+    ];
+    let r = cl.put_batch(&batch, 2).unwrap();
+    assert_eq!((r.msg_num, r.queue_offset), (4, 1));
+    let mut at = r.phy_offset;
+    let mut got = Vec::new();
+    for _ in 0..4 {
+        let (rec, bytes) = cl.read_record(at).unwrap();
+        got.push((rec.topic.clone(), rec.queue_id, rec.queue_offset));
+        at += bytes.len() as i64;
+    }
+    let expected = [("A", 0, 1), ("B", 1, 0), ("A", 0, 2), ("A", 1, 0)];
+    let expected: Vec<_> = expected.iter().map(|(t, q, o)| (t.to_string(), *q, *o)).collect();
+    assert_eq!(got, expected);
+    assert_eq!(cl.put(&msg("A", 0, b"y"), 3).unwrap().queue_offset, 3);
+    assert_eq!(cl.put(&msg("B", 1, b"z"), 3).unwrap().queue_offset, 1);
+    assert_eq!(cl.put(&msg("B", 2, b"w"), 3).unwrap().queue_offset, 0);
+}

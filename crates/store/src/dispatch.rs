@@ -183,7 +183,7 @@ fn run(inner: &StoreInner) {
     let cq_interval = Duration::from_millis(inner.config.flush_interval_consume_queue);
     let mut last_checkpoint = Instant::now();
     loop {
-        let shutdown = inner.signals.wait_dispatch(Duration::from_millis(10).min(cq_interval));
+        let shutdown = inner.wait_signal(Duration::from_millis(10).min(cq_interval));
         if shutdown {
             return;
         }

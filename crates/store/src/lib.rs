@@ -18,8 +18,9 @@
 //!   a bounded LRU so idle queues hold no file or mapping;
 //! - [`index_file`]: RocketMQ's hash index by `topic#key`;
 //! - [`checkpoint`]: RocketMQ's checkpoint plus FerroMQ fields guarded by a CRC;
-//! - [`store`]: the `MessageStore` facade, with dispatch (reput), recovery and retention threads
-//!   (woken through `signal`: one condvar per thread, so a put's wake-up always reaches dispatch).
+//! - [`store`]: the `MessageStore` facade, with dispatch (reput), recovery and retention threads;
+//! - `wakeup`: the put -> dispatch notification, free of syscalls while dispatch is awake;
+//! - `signal`: the retention thread's wait and the store-wide shutdown signal.
 //!
 //! Write path (why `write_at`, not `&mut [u8]` into the mapping): the CommitLog encodes a record
 //! outside the put lock, patches offsets and time under it, and hands the bytes to
@@ -54,6 +55,7 @@ mod recovery;
 mod retention;
 mod signal;
 pub mod store;
+mod wakeup;
 
 pub use config::{FlushDiskType, MessageStoreConfig};
 pub use consume_queue::{ArrivalListener, CqEntry};

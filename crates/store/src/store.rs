@@ -28,6 +28,7 @@ use crate::flush::{FlushOutcome, FlushService, FlushTicket};
 use crate::fs::Fs;
 use crate::index_file::IndexService;
 use crate::signal::Signals;
+use std::time::Duration;
 
 /// A clock in ms since the epoch (injectable for tests).
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
@@ -477,6 +478,7 @@ impl MessageStore {
             return Ok(());
         }
         self.inner.signals.shutdown();
+        self.inner.commit_log.appended().notify_stop();
         for t in std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner())) {
             let _ = t.join();
         }
@@ -502,6 +504,7 @@ impl MessageStore {
     pub fn halt(&self) {
         self.inner.shutdown.store(true, Ordering::Release);
         self.inner.signals.shutdown();
+        self.inner.commit_log.appended().notify_stop();
         for t in std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner())) {
             let _ = t.join();
         }
@@ -511,8 +514,17 @@ impl MessageStore {
 }
 
 impl StoreInner {
+    /// Tells the dispatch thread that records were published: a flag store while it is awake,
+    /// a futex wake only when it sleeps (see [`crate::wakeup`]).
     pub(crate) fn wake_dispatch(&self) {
-        self.signals.wake_dispatch();
+        self.commit_log.appended().notify();
+    }
+
+    /// Dispatch thread: waits for a put, shutdown or `timeout`; returns whether to stop.
+    pub(crate) fn wait_signal(&self, timeout: Duration) -> bool {
+        let stopping = || self.shutdown.load(Ordering::Acquire);
+        self.commit_log.appended().wait(timeout, stopping);
+        stopping()
     }
 }
 
