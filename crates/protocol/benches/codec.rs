@@ -1,11 +1,13 @@
-//! Criterion benches for the header codecs: one SEND_MESSAGE_V2 request header (13 ext fields,
-//! as a Java producer sends it) encoded and decoded with JSON and ROCKETMQ serialization.
+//! Criterion benches for the header codecs — one SEND_MESSAGE_V2 request header (13 ext fields,
+//! as a Java producer sends it) encoded and decoded with JSON and ROCKETMQ serialization — and
+//! for the stored message record (1 KiB body, three properties) encoded and decoded.
 //! Run: `cargo bench -p ferromq-protocol --bench codec`.
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use ferromq_protocol::command::LanguageCode;
 use ferromq_protocol::frame::{decode_command, decode_frame, encode_head, MAX_FRAME_BYTES};
+use ferromq_protocol::message::{decode_record, encode_record, MessageRecord, DEFAULT_MAX_MESSAGE_BYTES};
 use ferromq_protocol::{RemotingCommand, RequestCode, SerializeType};
 
 fn send_v2_request(serialize_type: SerializeType) -> RemotingCommand {
@@ -59,5 +61,43 @@ fn bench_headers(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench_headers);
+fn sample_record() -> MessageRecord {
+    let mut record = MessageRecord::new("TopicTest", Bytes::from(vec![b'x'; 1024]));
+    record.queue_id = 3;
+    record.queue_offset = 1_000_000;
+    record.phy_offset = 1_073_741_824;
+    record.born_timestamp = 1_700_000_000_000;
+    record.store_timestamp = 1_700_000_000_001;
+    record.born_host = "127.0.0.1:50000".parse().unwrap();
+    record.store_host = "10.0.0.1:10911".parse().unwrap();
+    record.properties = "UNIQ_KEY\u{1}7F0000010B7C18B4AAC27E3A16C80000\u{2}WAIT\u{1}true\u{2}TAGS\u{1}TagA\u{2}".into();
+    record
+}
+
+fn bench_records(c: &mut Criterion) {
+    let record = sample_record();
+    let mut buf = BytesMut::with_capacity(4096);
+    c.bench_function("record_encode_1k", |b| {
+        b.iter(|| {
+            buf.clear();
+            black_box(encode_record(black_box(&record), DEFAULT_MAX_MESSAGE_BYTES, &mut buf).unwrap())
+        })
+    });
+    let mut encoded = BytesMut::new();
+    encode_record(&record, DEFAULT_MAX_MESSAGE_BYTES, &mut encoded).unwrap();
+    let encoded = encoded.freeze();
+    assert_eq!(decode_record(&encoded, true).unwrap(), {
+        let mut r = record.clone();
+        r.body_crc = decode_record(&encoded, false).unwrap().body_crc;
+        r
+    });
+    c.bench_function("record_decode_1k_crc", |b| {
+        b.iter(|| black_box(decode_record(black_box(&encoded), true).unwrap()))
+    });
+    c.bench_function("record_decode_1k_nocrc", |b| {
+        b.iter(|| black_box(decode_record(black_box(&encoded), false).unwrap()))
+    });
+}
+
+criterion_group!(benches, bench_headers, bench_records);
 criterion_main!(benches);

@@ -1,0 +1,230 @@
+//! Send flow control: a bounded send queue in front of a fixed number of put workers, with
+//! RocketMQ's fast-failure rules (`BrokerFastFailure`, `SendMessageProcessor.rejectRequest`,
+//! `DefaultMessageStore.isOSPageCacheBusy`).
+//!
+//! A put goes through these gates, each refusing with SYSTEM_BUSY and Java's remark prefix:
+//! 1. `[REJECTREQUEST]`: a put already holds the store longer than `osPageCacheBusyTimeOutMills`;
+//! 2. `[OVERLOAD]`: `sendThreadPoolQueueCapacity` requests are already admitted;
+//! 3. `[TIMEOUT_CLEAN_QUEUE]`: the request waited more than `waitTimeMillsInSendQueue` for a
+//!    worker (one of `sendMessageThreadPoolNums`);
+//! 4. `[PC_SYNCHRONIZED]`: when its turn came, the store was still busy as in 1.
+//!
+//! The put itself runs on tokio's blocking pool (the store does file I/O); at most
+//! `sendMessageThreadPoolNums` run at once, so the blocking pool is never flooded.
+//!
+//! Invariants: admitted requests never exceed the queue capacity (a semaphore, never an
+//! unbounded queue); the permits and the in-progress mark move into the blocking task, so they
+//! are released when the put really ends, even if the request future was dropped.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+
+use crate::config::BrokerConfig;
+use crate::error::{BrokerError, BusyReason};
+
+#[derive(Debug, Default)]
+struct InProgress {
+    next_id: u64,
+    started: BTreeMap<u64, Instant>,
+}
+
+/// Removes its put from the in-progress set when dropped.
+struct InProgressGuard {
+    puts: Arc<Mutex<InProgress>>,
+    id: u64,
+}
+
+impl Drop for InProgressGuard {
+    fn drop(&mut self) {
+        lock(&self.puts).started.remove(&self.id);
+    }
+}
+
+fn lock(puts: &Mutex<InProgress>) -> MutexGuard<'_, InProgress> {
+    puts.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The send queue and its workers.
+#[derive(Debug)]
+pub struct SendFlowControl {
+    admitted: Arc<Semaphore>,
+    workers: Arc<Semaphore>,
+    queue_capacity: usize,
+    wait_limit: Duration,
+    busy_timeout: Duration,
+    fast_failure: bool,
+    puts: Arc<Mutex<InProgress>>,
+}
+
+impl SendFlowControl {
+    /// Flow control with the broker's settings.
+    pub fn new(config: &BrokerConfig) -> Self {
+        SendFlowControl {
+            admitted: Arc::new(Semaphore::new(config.send_thread_pool_queue_capacity)),
+            workers: Arc::new(Semaphore::new(config.send_message_thread_pool_nums)),
+            queue_capacity: config.send_thread_pool_queue_capacity,
+            wait_limit: Duration::from_millis(config.wait_time_mills_in_send_queue),
+            busy_timeout: Duration::from_millis(config.os_page_cache_busy_time_out_mills),
+            fast_failure: config.broker_fast_failure_enable,
+            puts: Arc::default(),
+        }
+    }
+
+    /// Requests admitted and not finished (queued or running).
+    pub fn queue_len(&self) -> usize {
+        self.queue_capacity.saturating_sub(self.admitted.available_permits())
+    }
+
+    /// How long the oldest running put has held the store (zero if none runs).
+    pub fn busy_for(&self) -> Duration {
+        lock(&self.puts)
+            .started
+            .values()
+            .next()
+            .map_or(Duration::ZERO, Instant::elapsed)
+    }
+
+    /// Java `isOSPageCacheBusy`: a put has been running longer than the busy timeout.
+    pub fn is_store_busy(&self) -> bool {
+        self.busy_for() > self.busy_timeout
+    }
+
+    fn busy(&self, reason: BusyReason, waited: Duration) -> BrokerError {
+        BrokerError::SystemBusy {
+            reason,
+            waited_ms: u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
+            queue_len: self.queue_len(),
+        }
+    }
+
+    /// Runs `put` through the gates; returns its result or the SYSTEM_BUSY refusal.
+    pub async fn run<T, F>(&self, put: F) -> Result<T, BrokerError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        if self.fast_failure && self.is_store_busy() {
+            return Err(self.busy(BusyReason::RejectRequest, Duration::ZERO));
+        }
+        let Ok(admission) = Arc::clone(&self.admitted).try_acquire_owned() else {
+            return Err(self.busy(BusyReason::Overload, Duration::ZERO));
+        };
+        let enqueued = Instant::now();
+        let worker = Arc::clone(&self.workers)
+            .acquire_owned()
+            .await
+            .map_err(|_| BrokerError::ShuttingDown)?;
+        let waited = enqueued.elapsed();
+        if self.fast_failure && waited > self.wait_limit {
+            return Err(self.busy(BusyReason::TimeoutCleanQueue, waited));
+        }
+        if self.is_store_busy() {
+            return Err(self.busy(BusyReason::PageCacheSynchronized, waited));
+        }
+        let guard = {
+            let mut puts = lock(&self.puts);
+            let id = puts.next_id;
+            puts.next_id = puts.next_id.wrapping_add(1);
+            puts.started.insert(id, Instant::now());
+            InProgressGuard {
+                puts: Arc::clone(&self.puts),
+                id,
+            }
+        };
+        let task = tokio::task::spawn_blocking(move || {
+            let _held = (admission, worker, guard);
+            put()
+        });
+        match task.await {
+            Ok(value) => Ok(value),
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            Err(_) => Err(BrokerError::ShuttingDown),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    fn control(queue: usize, workers: usize, wait_ms: u64, busy_ms: u64) -> Arc<SendFlowControl> {
+        Arc::new(SendFlowControl::new(&BrokerConfig {
+            send_thread_pool_queue_capacity: queue,
+            send_message_thread_pool_nums: workers,
+            wait_time_mills_in_send_queue: wait_ms,
+            os_page_cache_busy_time_out_mills: busy_ms,
+            ..Default::default()
+        }))
+    }
+
+    async fn wait_until(mut condition: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !condition() {
+            assert!(Instant::now() < deadline, "condition not reached");
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    fn reason(result: Result<(), BrokerError>) -> Option<BusyReason> {
+        match result {
+            Err(BrokerError::SystemBusy { reason, .. }) => Some(reason),
+            _ => None,
+        }
+    }
+
+    // Goal: a full queue is refused with [OVERLOAD], never queued. Method: one worker blocked on
+    // a channel, queue of 2: the third request is refused at once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn full_queue_is_refused_with_overload() {
+        let flow = control(2, 1, 60_000, 60_000);
+        let (release, blocked) = mpsc::channel::<()>();
+        let first = tokio::spawn({
+            let flow = Arc::clone(&flow);
+            async move { flow.run(move || blocked.recv().unwrap_or(())).await }
+        });
+        wait_until(|| flow.queue_len() == 1 && flow.busy_for() > Duration::ZERO).await;
+        let second = tokio::spawn({
+            let flow = Arc::clone(&flow);
+            async move { flow.run(|| ()).await }
+        });
+        wait_until(|| flow.queue_len() == 2).await;
+        assert_eq!(reason(flow.run(|| ()).await), Some(BusyReason::Overload));
+        release.send(()).unwrap();
+        assert!(first.await.unwrap().is_ok());
+        assert!(second.await.unwrap().is_ok());
+        assert_eq!(flow.queue_len(), 0);
+    }
+
+    // Goal: a request that waited too long is refused with [TIMEOUT_CLEAN_QUEUE], and a slow put
+    // makes new requests fail fast with [REJECTREQUEST]. Method: block the only worker past both
+    // limits (10 ms), then release it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn slow_store_triggers_timeout_clean_queue_and_reject_request() {
+        let flow = control(10, 1, 10, 10);
+        let (release, blocked) = mpsc::channel::<()>();
+        let first = tokio::spawn({
+            let flow = Arc::clone(&flow);
+            async move { flow.run(move || blocked.recv().unwrap_or(())).await }
+        });
+        // Running (holds the only worker), not just admitted.
+        wait_until(|| flow.queue_len() == 1 && flow.busy_for() > Duration::ZERO).await;
+        let queued = tokio::spawn({
+            let flow = Arc::clone(&flow);
+            async move { flow.run(|| ()).await }
+        });
+        wait_until(|| flow.queue_len() == 2).await;
+        // The queued request has now waited at least this long: past the 10 ms limit.
+        let queued_since = Instant::now();
+        wait_until(|| flow.is_store_busy() && queued_since.elapsed() > Duration::from_millis(15)).await;
+        assert_eq!(reason(flow.run(|| ()).await), Some(BusyReason::RejectRequest));
+        release.send(()).unwrap();
+        assert!(first.await.unwrap().is_ok());
+        assert_eq!(reason(queued.await.unwrap()), Some(BusyReason::TimeoutCleanQueue));
+        assert!(flow.run(|| ()).await.is_ok());
+    }
+}

@@ -1,0 +1,497 @@
+//! CommitLog: every message of every topic, appended in RocketMQ's record format into
+//! fixed-size segments (`store/.../CommitLog.java`).
+//!
+//! Components:
+//! - [`CommitLog::put`] / [`CommitLog::put_batch`]: encode outside the lock, then under the put
+//!   lock assign queue offsets, the physical offset and the store timestamp by patching the
+//!   encoded bytes, and copy them into the segment; a record never spans segments (a BLANK
+//!   marker fills the tail of a segment that cannot hold it);
+//! - [`CommitLog::view`]: zero-copy reads by physical offset;
+//! - [`CommitLog::flush`]: syncs the written range (called only by the flush service);
+//! - [`CommitLog::recover`]: scans from an offset, validating every record (magic, size, CRC,
+//!   stored physical offset), truncates at the first invalid byte and reports each record.
+//!
+//! Invariants:
+//! - queue offsets of a (topic, queue) are dense and increase with the physical offset;
+//! - records are validated right before being written (patched header re-read) and after being
+//!   read back in recovery;
+//! - store timestamps never decrease (so time lookups can binary search).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use ferromq_protocol::message::record::BLANK_MARKER_BYTES;
+use ferromq_protocol::message::{
+    decode_record, encode_blank, encode_record, patch_record, peek_record_header, sys_flag, MessageRecord, RecordKind,
+};
+
+use crate::error::{StoreError, StoreResult};
+use crate::fs::Fs;
+use crate::mapped_file::{MappedFile, MappedFileQueue};
+use crate::record_crc;
+
+/// What an append did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendResult {
+    /// Physical offset of the first record.
+    pub phy_offset: i64,
+    /// Bytes written (all records).
+    pub wrote_bytes: usize,
+    /// Queue offset of the first record.
+    pub queue_offset: i64,
+    /// Number of records.
+    pub msg_num: usize,
+    /// Store timestamp written.
+    pub store_timestamp: i64,
+}
+
+impl AppendResult {
+    /// End offset of the append (what a flush must cover).
+    pub fn end_offset(&self) -> u64 {
+        self.phy_offset as u64 + self.wrote_bytes as u64
+    }
+}
+
+/// A record found by recovery.
+#[derive(Debug)]
+pub struct RecoveredRecord<'a> {
+    /// Decoded record.
+    pub record: &'a MessageRecord,
+    /// Its size.
+    pub size: i32,
+}
+
+/// Where recovery cut the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoverSummary {
+    /// End of the last valid record (new max offset).
+    pub end_offset: u64,
+    /// Records scanned and valid.
+    pub records: u64,
+    /// Why the scan stopped early, if it did.
+    pub cut_reason: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct PutState {
+    queue_offsets: HashMap<String, HashMap<i32, i64>>,
+    last_store_timestamp: i64,
+}
+
+/// The CommitLog.
+#[derive(Debug)]
+pub struct CommitLog {
+    queue: MappedFileQueue,
+    put: Mutex<PutState>,
+    max_message_size: usize,
+    append_prop_crc: bool,
+    flushed_where: AtomicU64,
+    flush_lock: Mutex<()>,
+    last_append_timestamp: AtomicI64,
+    flushed_timestamp: AtomicI64,
+}
+
+fn tx_type_has_queue_offset(flag: i32) -> bool {
+    matches!(
+        sys_flag::transaction_type(flag),
+        sys_flag::TRANSACTION_NOT_TYPE | sys_flag::TRANSACTION_COMMIT_TYPE
+    )
+}
+
+impl CommitLog {
+    /// Loads the segments of `dir` (recovery decides where data ends).
+    pub fn load(
+        fs: Arc<dyn Fs>,
+        dir: std::path::PathBuf,
+        file_size: u64,
+        prewrite: bool,
+        max_message_size: usize,
+        append_prop_crc: bool,
+    ) -> StoreResult<Self> {
+        let queue = MappedFileQueue::load(fs, dir, file_size, prewrite)?;
+        Ok(CommitLog {
+            queue,
+            put: Mutex::new(PutState::default()),
+            max_message_size,
+            append_prop_crc,
+            flushed_where: AtomicU64::new(0),
+            flush_lock: Mutex::new(()),
+            last_append_timestamp: AtomicI64::new(0),
+            flushed_timestamp: AtomicI64::new(0),
+        })
+    }
+
+    fn lock_put(&self) -> std::sync::MutexGuard<'_, PutState> {
+        self.put.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The segments.
+    pub fn queue(&self) -> &MappedFileQueue {
+        &self.queue
+    }
+    /// Lowest stored offset.
+    pub fn min_offset(&self) -> u64 {
+        self.queue.min_offset()
+    }
+    /// End of published data.
+    pub fn max_offset(&self) -> u64 {
+        self.queue.max_offset()
+    }
+    /// End of durable data.
+    pub fn flushed_offset(&self) -> u64 {
+        self.flushed_where.load(Ordering::Acquire)
+    }
+    /// Store time of the newest durable record.
+    pub fn flushed_timestamp(&self) -> i64 {
+        self.flushed_timestamp.load(Ordering::Acquire)
+    }
+
+    /// Sets the next queue offset of every queue (after recovery).
+    pub fn set_queue_offsets(&self, offsets: impl IntoIterator<Item = (String, i32, i64)>) {
+        let mut st = self.lock_put();
+        st.queue_offsets.clear();
+        for (topic, qid, next) in offsets {
+            st.queue_offsets.entry(topic).or_default().insert(qid, next);
+        }
+    }
+
+    /// Next queue offset of a queue.
+    pub fn next_queue_offset(&self, topic: &str, queue_id: i32) -> i64 {
+        self.lock_put()
+            .queue_offsets
+            .get(topic)
+            .and_then(|m| m.get(&queue_id))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn encode(&self, record: &MessageRecord, out: &mut Vec<u8>) -> StoreResult<usize> {
+        if record.body.len() > self.max_message_size {
+            return Err(StoreError::MessageTooLarge {
+                size: record.body.len(),
+                max: self.max_message_size,
+            });
+        }
+        let start = out.len();
+        encode_record(record, self.max_message_size, out).map_err(|e| StoreError::Encode(e.to_string()))?;
+        if self.append_prop_crc {
+            record_crc::append_placeholder(out, start, record.properties.len())?;
+        }
+        let len = out.len() - start;
+        let limit = self.queue.file_size() as usize - BLANK_MARKER_BYTES;
+        if len > limit {
+            return Err(StoreError::MessageTooLarge { size: len, max: limit });
+        }
+        Ok(len)
+    }
+
+    /// Appends one message; its queue offset, physical offset and store timestamp are assigned here.
+    pub fn put(&self, record: &MessageRecord, now_ms: i64) -> StoreResult<AppendResult> {
+        self.put_batch(std::slice::from_ref(record), now_ms)
+    }
+
+    /// Appends messages contiguously in one segment (a batch); each gets its own queue offset.
+    pub fn put_batch(&self, records: &[MessageRecord], now_ms: i64) -> StoreResult<AppendResult> {
+        let mut buf = Vec::with_capacity(records.iter().map(|r| r.total_size()).sum());
+        let mut sizes = Vec::with_capacity(records.len());
+        for r in records {
+            sizes.push(self.encode(r, &mut buf)?);
+        }
+        if records.is_empty() {
+            return Err(StoreError::Encode("empty batch".into()));
+        }
+        let segment_limit = self.queue.file_size() as usize - BLANK_MARKER_BYTES;
+        if buf.len() > segment_limit {
+            return Err(StoreError::MessageTooLarge {
+                size: buf.len(),
+                max: segment_limit,
+            });
+        }
+        let mut st = self.lock_put();
+        let store_timestamp = now_ms.max(st.last_store_timestamp);
+        let mut file = self.queue.last_or_create(0)?;
+        if buf.len() as u64 + BLANK_MARKER_BYTES as u64 > file.remaining() {
+            let remaining = i32::try_from(file.remaining()).unwrap_or(i32::MAX);
+            file.append_blank(&encode_blank(remaining))?;
+            file = self.queue.last_or_create(0)?;
+        }
+        let phy_offset = file.start_offset() + file.wrote_position();
+        let mut first_queue_offset = None;
+        let mut pos = 0usize;
+        let mut next: HashMap<(&str, i32), i64> = HashMap::new();
+        for (r, size) in records.iter().zip(&sizes) {
+            let queue_offset = if tx_type_has_queue_offset(r.sys_flag) {
+                let slot = next.entry((r.topic.as_str(), r.queue_id)).or_insert_with(|| {
+                    st.queue_offsets
+                        .get(r.topic.as_str())
+                        .and_then(|m| m.get(&r.queue_id))
+                        .copied()
+                        .unwrap_or(0)
+                });
+                *slot += 1;
+                *slot - 1
+            } else {
+                0
+            };
+            first_queue_offset.get_or_insert(queue_offset);
+            let slot = buf
+                .get_mut(pos..pos + size)
+                .ok_or(StoreError::NotAvailable("encoded batch length mismatch"))?;
+            patch_record(slot, queue_offset, (phy_offset + pos as u64) as i64, store_timestamp)
+                .map_err(|e| StoreError::Encode(e.to_string()))?;
+            if self.append_prop_crc {
+                record_crc::fill(slot);
+            }
+            let header = peek_record_header(slot).map_err(|e| StoreError::Encode(e.to_string()))?;
+            assert!(
+                matches!(header.kind(), RecordKind::Message(_)) && header.total_size as usize == *size,
+                "record validated before write"
+            );
+            pos += size;
+        }
+        file.append(&buf)?;
+        for ((topic, qid), n) in next {
+            st.queue_offsets.entry(topic.to_string()).or_default().insert(qid, n);
+        }
+        st.last_store_timestamp = store_timestamp;
+        self.last_append_timestamp.store(store_timestamp, Ordering::Release);
+        Ok(AppendResult {
+            phy_offset: phy_offset as i64,
+            wrote_bytes: buf.len(),
+            queue_offset: first_queue_offset.unwrap_or(0),
+            msg_num: records.len(),
+            store_timestamp,
+        })
+    }
+
+    /// Zero-copy view of `size` bytes at `phy_offset` (must lie inside one segment's published bytes).
+    pub fn view(&self, phy_offset: i64, size: usize) -> StoreResult<Bytes> {
+        let out_of_range = || StoreError::OffsetOutOfRange {
+            phy_offset,
+            min: self.min_offset() as i64,
+            max: self.max_offset() as i64,
+        };
+        let off = u64::try_from(phy_offset).map_err(|_| out_of_range())?;
+        let file = self.queue.find(off).ok_or_else(out_of_range)?;
+        file.view(off - file.start_offset(), size)
+    }
+
+    /// Reads and decodes (with CRC check) the record at `phy_offset`.
+    pub fn read_record(&self, phy_offset: i64) -> StoreResult<(MessageRecord, Bytes)> {
+        let head = self.view(phy_offset, 8)?;
+        let header = peek_record_header(&head).map_err(|e| corrupt(phy_offset, e))?;
+        let size = usize::try_from(header.total_size).map_err(|_| corrupt(phy_offset, "negative size"))?;
+        let bytes = self.view(phy_offset, size)?;
+        let record = decode_record(&bytes, true).map_err(|e| corrupt(phy_offset, e))?;
+        Ok((record, bytes))
+    }
+
+    /// Whether the record at `phy_offset` is the one a ConsumeQueue entry describes.
+    pub fn matches_entry(&self, phy_offset: i64, size: i32, topic: &str, queue_id: i32, queue_offset: i64) -> bool {
+        let Ok(size) = usize::try_from(size) else { return false };
+        let Ok(bytes) = self.view(phy_offset, size) else {
+            return false;
+        };
+        match decode_record(&bytes, false) {
+            Ok(r) => {
+                r.phy_offset == phy_offset
+                    && r.topic == topic
+                    && r.queue_id == queue_id
+                    && r.queue_offset == queue_offset
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// The whole record at `phy_offset` (size from its header), zero-copy, not validated.
+    pub fn record_bytes(&self, phy_offset: i64) -> StoreResult<Bytes> {
+        let head = self.view(phy_offset, 8)?;
+        let header = peek_record_header(&head).map_err(|e| corrupt(phy_offset, e))?;
+        let size = usize::try_from(header.total_size).map_err(|_| corrupt(phy_offset, "negative size"))?;
+        self.view(phy_offset, size)
+    }
+
+    /// Bytes from `phy_offset` to the end of its segment's published data (for dispatch).
+    pub fn view_to_segment_end(&self, phy_offset: u64) -> Option<(Arc<MappedFile>, Bytes)> {
+        let file = self.queue.find(phy_offset)?;
+        let pos = phy_offset - file.start_offset();
+        let len = file.wrote_position().checked_sub(pos)?;
+        let bytes = file.view(pos, usize::try_from(len).ok()?).ok()?;
+        Some((file, bytes))
+    }
+
+    /// Syncs written data if at least `least_pages` dirty pages (0 = all); returns the durable offset.
+    pub fn flush(&self, least_pages: u64) -> StoreResult<u64> {
+        let _guard = self.flush_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let timestamp = self.last_append_timestamp.load(Ordering::Acquire);
+        let mut durable = self.flushed_offset();
+        let files = self.queue.files();
+        let last_index = files.len().saturating_sub(1);
+        for (i, f) in files.iter().enumerate() {
+            let end = f.start_offset() + f.file_size();
+            if end <= durable {
+                continue;
+            }
+            let least = if i == last_index { least_pages } else { 0 };
+            let pos = f.flush(least)?;
+            durable = f.start_offset() + pos;
+            if pos < f.file_size() {
+                break;
+            }
+        }
+        if durable >= self.max_offset() {
+            self.flushed_timestamp.store(timestamp, Ordering::Release);
+        }
+        self.flushed_where.fetch_max(durable, Ordering::AcqRel);
+        Ok(self.flushed_offset())
+    }
+
+    /// Scans from `from` (clamped to the stored range), validating each record, calls
+    /// `on_record` for every valid record at or past `dispatch_from`, and truncates the log at
+    /// the first invalid byte. Records at or past `prop_crc_from` must carry the whole-record
+    /// CRC property (see [`crate::record_crc`]). Idempotent.
+    pub fn recover(
+        &self,
+        from: u64,
+        check_crc: bool,
+        mut on_record: impl FnMut(&MessageRecord, i64, i32) -> StoreResult<()>,
+        dispatch_from: u64,
+        prop_crc_from: Option<u64>,
+    ) -> StoreResult<RecoverSummary> {
+        let files = self.queue.files();
+        let mut summary = RecoverSummary {
+            end_offset: self.min_offset(),
+            records: 0,
+            cut_reason: None,
+        };
+        let size = self.queue.file_size();
+        let from = from.max(self.min_offset());
+        let start_index = files
+            .iter()
+            .position(|f| from < f.start_offset() + size)
+            .unwrap_or(files.len());
+        if let Some(f) = files.get(start_index) {
+            summary.end_offset = f.start_offset();
+        } else if let Some(f) = files.last() {
+            summary.end_offset = f.start_offset() + size;
+        }
+        let mut require_crc = false;
+        'files: for f in files.iter().skip(start_index) {
+            let mut pos = 0u64;
+            summary.end_offset = f.start_offset();
+            while pos < size {
+                let phy = f.start_offset() + pos;
+                if prop_crc_from.is_some_and(|from| f.start_offset() + pos >= from) {
+                    require_crc = true;
+                }
+                match self.check_record_at(f, pos, check_crc, &mut require_crc) {
+                    Ok(Scan::Record(record, total)) => {
+                        if phy >= dispatch_from {
+                            on_record(&record, phy as i64, total)?;
+                        }
+                        summary.records += 1;
+                        pos += total as u64;
+                        summary.end_offset = f.start_offset() + pos;
+                    }
+                    Ok(Scan::Blank) => {
+                        summary.end_offset = f.start_offset() + size;
+                        continue 'files;
+                    }
+                    Ok(Scan::End) => break 'files,
+                    Err(reason) => {
+                        tracing::warn!(file = %f.path().display(), phy_offset = phy, bytes = size - pos, %reason,
+                            "CommitLog recovery: invalid record; truncating the log here");
+                        summary.cut_reason = Some(reason);
+                        break 'files;
+                    }
+                }
+            }
+            summary.end_offset = f.start_offset() + size;
+        }
+        self.queue.truncate_dirty(summary.end_offset)?;
+        self.flushed_where.store(summary.end_offset, Ordering::Release);
+        Ok(summary)
+    }
+
+    fn check_record_at(
+        &self,
+        f: &MappedFile,
+        pos: u64,
+        check_crc: bool,
+        require_crc: &mut bool,
+    ) -> Result<Scan, String> {
+        let size = f.file_size();
+        let phy = f.start_offset() + pos;
+        let mut head = [0u8; 8];
+        if size - pos < 8 {
+            return Err(format!(
+                "{} bytes left in the segment, no room for a header",
+                size - pos
+            ));
+        }
+        f.read_raw(pos, &mut head).map_err(|e| e.to_string())?;
+        let header = peek_record_header(&head).map_err(|e| e.to_string())?;
+        match header.kind() {
+            RecordKind::EndOfData => Ok(Scan::End),
+            RecordKind::Blank => {
+                if i64::from(header.total_size) == (size - pos) as i64 {
+                    Ok(Scan::Blank)
+                } else {
+                    Err(format!(
+                        "BLANK marker size {} does not reach the segment end",
+                        header.total_size
+                    ))
+                }
+            }
+            RecordKind::Garbage => Err(format!("bad magic {:#010x}", header.magic as u32)),
+            RecordKind::Message(_) => {
+                let total = u64::try_from(header.total_size).map_err(|_| "negative total size".to_string())?;
+                if total < 8 || total > size - pos || total as usize > self.max_message_size + 64 * 1024 + 32 * 1024 {
+                    return Err(format!("total size {total} is impossible here"));
+                }
+                let bytes = f.file().view(pos, total as usize).map_err(|e| e.to_string())?;
+                let record = decode_record(&bytes, check_crc).map_err(|e| e.to_string())?;
+                if record.phy_offset != phy as i64 {
+                    return Err(format!(
+                        "stored phy offset {} differs from position {phy}",
+                        record.phy_offset
+                    ));
+                }
+                if check_crc {
+                    let outcome = record_crc::check(&bytes, &record.properties, *require_crc)?;
+                    *require_crc |= outcome == record_crc::CrcCheck::Matches;
+                }
+                Ok(Scan::Record(Box::new(record), header.total_size))
+            }
+        }
+    }
+
+    /// Deletes head segments that `should_delete` selects (never the newest).
+    pub fn delete_head_while(&self, should_delete: impl FnMut(&MappedFile) -> bool) -> StoreResult<usize> {
+        self.queue.delete_head_while(should_delete)
+    }
+
+    /// Stops background work (the segment allocator).
+    pub fn shutdown(&self) {
+        self.queue.shutdown();
+    }
+}
+
+enum Scan {
+    Record(Box<MessageRecord>, i32),
+    Blank,
+    End,
+}
+
+fn corrupt(phy_offset: i64, reason: impl std::fmt::Display) -> StoreError {
+    StoreError::CorruptRecord {
+        phy_offset,
+        reason: reason.to_string(),
+    }
+}
+
+#[cfg(test)]
+#[path = "commit_log_test.rs"]
+mod tests;

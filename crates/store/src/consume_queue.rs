@@ -1,0 +1,486 @@
+//! ConsumeQueue: the per-(topic, queue) index of CommitLog records, 20 bytes per entry
+//! (`store/.../ConsumeQueue.java`): i64 CommitLog offset, i32 record size, i64 tags code.
+//!
+//! Components:
+//! - [`CqEntry`]: one entry and its codec;
+//! - [`ConsumeQueueTable`]: every queue's small in-memory state (min / max offset) plus the
+//!   shared [`FileCache`] of open segment files; files live at
+//!   `consumequeue/<topic>/<queueId>/<20-digit byte offset>`.
+//!
+//! Invariants:
+//! - entry `n` of a queue is at byte `n * 20` of the queue's segment sequence;
+//! - entries of a queue have increasing CommitLog offsets, so the queue is trimmed to a
+//!   CommitLog offset by binary search;
+//! - an idle queue costs one small struct in memory and no open file or mapping.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use crate::error::{StoreError, StoreResult};
+use crate::file_cache::{FileCache, FileKey};
+use crate::fs::Fs;
+use crate::mapped_file::{file_name_to_offset, offset_to_file_name};
+
+/// Size of one ConsumeQueue entry (`CQ_STORE_UNIT_SIZE`).
+pub const CQ_UNIT_SIZE: u64 = 20;
+
+/// One ConsumeQueue entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CqEntry {
+    /// CommitLog offset of the record.
+    pub phy_offset: i64,
+    /// Record size in bytes.
+    pub size: i32,
+    /// Java hash of TAGS (or deliver time for SCHEDULE_TOPIC_XXXX).
+    pub tags_code: i64,
+}
+
+impl CqEntry {
+    /// Encodes to 20 big-endian bytes.
+    pub fn encode(&self) -> [u8; 20] {
+        let mut b = [0u8; 20];
+        b[0..8].copy_from_slice(&self.phy_offset.to_be_bytes());
+        b[8..12].copy_from_slice(&self.size.to_be_bytes());
+        b[12..20].copy_from_slice(&self.tags_code.to_be_bytes());
+        b
+    }
+
+    /// Decodes 20 bytes; `None` if short.
+    pub fn decode(b: &[u8]) -> Option<CqEntry> {
+        Some(CqEntry {
+            phy_offset: i64::from_be_bytes(b.get(0..8)?.try_into().ok()?),
+            size: i32::from_be_bytes(b.get(8..12)?.try_into().ok()?),
+            tags_code: i64::from_be_bytes(b.get(12..20)?.try_into().ok()?),
+        })
+    }
+
+    /// RocketMQ's validity rule on recovery: offset >= 0 and size > 0 (blank entries fail it).
+    pub fn is_valid(&self) -> bool {
+        self.phy_offset >= 0 && self.size > 0 && self.size != i32::MAX
+    }
+}
+
+#[derive(Debug)]
+struct QueueState {
+    number: u32,
+    topic: Arc<str>,
+    queue_id: i32,
+    /// First readable entry.
+    min_offset: i64,
+    /// Next entry to write (= number of entries).
+    max_offset: i64,
+}
+
+/// The queues of one topic by queue id.
+type QueuesOfTopic = HashMap<i32, Arc<Mutex<QueueState>>>;
+
+/// Callback invoked when a queue gets new entries: (topic, queue id, new max offset).
+pub type ArrivalListener = Arc<dyn Fn(&str, i32, i64) + Send + Sync>;
+
+/// All ConsumeQueues of a store.
+pub struct ConsumeQueueTable {
+    fs: Arc<dyn Fs>,
+    root: PathBuf,
+    file_size: u64,
+    cache: FileCache,
+    queues: RwLock<HashMap<Arc<str>, QueuesOfTopic>>,
+    next_number: Mutex<u32>,
+}
+
+impl std::fmt::Debug for ConsumeQueueTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsumeQueueTable")
+            .field("root", &self.root)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl ConsumeQueueTable {
+    /// An empty table over `root` (`<store>/consumequeue`), holding at most `max_open_files` files.
+    pub fn new(fs: Arc<dyn Fs>, root: PathBuf, file_size: u64, max_open_files: usize) -> Self {
+        assert!(file_size % CQ_UNIT_SIZE == 0 && file_size > 0);
+        let cache = FileCache::new(Arc::clone(&fs), root.clone(), max_open_files, file_size);
+        ConsumeQueueTable {
+            fs,
+            root,
+            file_size,
+            cache,
+            queues: RwLock::new(HashMap::new()),
+            next_number: Mutex::new(0),
+        }
+    }
+
+    /// Number of files currently open (for tests and metrics).
+    pub fn open_file_count(&self) -> usize {
+        self.cache.open_count()
+    }
+
+    fn queue_dir(&self, topic: &str, queue_id: i32) -> PathBuf {
+        self.root.join(topic).join(queue_id.to_string())
+    }
+
+    fn segment_path(&self, topic: &str, queue_id: i32, seg: u64) -> PathBuf {
+        self.queue_dir(topic, queue_id)
+            .join(offset_to_file_name(seg * self.file_size))
+    }
+
+    fn state(&self, topic: &str, queue_id: i32) -> Option<Arc<Mutex<QueueState>>> {
+        let queues = self.queues.read().unwrap_or_else(|e| e.into_inner());
+        queues.get(topic)?.get(&queue_id).cloned()
+    }
+
+    fn state_or_create(&self, topic: &str, queue_id: i32) -> Arc<Mutex<QueueState>> {
+        if let Some(s) = self.state(topic, queue_id) {
+            return s;
+        }
+        let mut queues = self.queues.write().unwrap_or_else(|e| e.into_inner());
+        let topic_key: Arc<str> = queues
+            .get_key_value(topic)
+            .map_or_else(|| Arc::from(topic), |(k, _)| Arc::clone(k));
+        let by_id = queues.entry(Arc::clone(&topic_key)).or_default();
+        let state = by_id.entry(queue_id).or_insert_with(|| {
+            let mut n = lock(&self.next_number);
+            *n += 1;
+            Arc::new(Mutex::new(QueueState {
+                number: *n,
+                topic: topic_key,
+                queue_id,
+                min_offset: 0,
+                max_offset: 0,
+            }))
+        });
+        Arc::clone(state)
+    }
+
+    /// Every (topic, queue id) known.
+    pub fn queue_ids(&self) -> Vec<(String, i32)> {
+        let queues = self.queues.read().unwrap_or_else(|e| e.into_inner());
+        queues
+            .iter()
+            .flat_map(|(t, m)| m.keys().map(move |q| (t.to_string(), *q)))
+            .collect()
+    }
+
+    /// Next offset to write (= number of entries) of a queue; 0 for an unknown queue.
+    pub fn max_offset(&self, topic: &str, queue_id: i32) -> i64 {
+        self.state(topic, queue_id).map_or(0, |s| lock(&s).max_offset)
+    }
+
+    /// First readable offset of a queue.
+    pub fn min_offset(&self, topic: &str, queue_id: i32) -> i64 {
+        self.state(topic, queue_id).map_or(0, |s| lock(&s).min_offset)
+    }
+
+    fn read_entry_at(&self, st: &QueueState, offset: i64) -> StoreResult<Option<CqEntry>> {
+        let mut buf = [0u8; 20];
+        Ok(self
+            .read_raw(st, offset, &mut buf)?
+            .then(|| CqEntry::decode(&buf))
+            .flatten())
+    }
+
+    /// Reads `buf.len()` bytes of entries starting at entry `offset` (within one segment).
+    fn read_raw(&self, st: &QueueState, offset: i64, buf: &mut [u8]) -> StoreResult<bool> {
+        let Ok(offset) = u64::try_from(offset) else {
+            return Ok(false);
+        };
+        let byte = offset * CQ_UNIT_SIZE;
+        let seg = byte / self.file_size;
+        let path = self.segment_path(&st.topic, st.queue_id, seg);
+        let key: FileKey = (st.number, seg);
+        let Some(file) = self.cache.get(key, &path, false)? else {
+            return Ok(false);
+        };
+        file.read_at(byte % self.file_size, buf)
+            .map_err(|e| StoreError::io("read", &path, e))?;
+        Ok(true)
+    }
+
+    /// Up to `max_count` entries from `offset` (stops at the segment end and at the max offset).
+    /// Blank or invalid entries are returned as they are; callers skip them.
+    pub fn get_entries(&self, topic: &str, queue_id: i32, offset: i64, max_count: usize) -> StoreResult<Vec<CqEntry>> {
+        let Some(state) = self.state(topic, queue_id) else {
+            return Ok(Vec::new());
+        };
+        let st = lock(&state);
+        if offset < st.min_offset || offset >= st.max_offset || max_count == 0 {
+            return Ok(Vec::new());
+        }
+        let per_file = (self.file_size / CQ_UNIT_SIZE) as i64;
+        let to_file_end = per_file - offset % per_file;
+        let count = (st.max_offset - offset).min(to_file_end).min(max_count as i64).max(0) as usize;
+        let mut buf = vec![0u8; count * CQ_UNIT_SIZE as usize];
+        if !self.read_raw(&st, offset, &mut buf)? {
+            return Ok(Vec::new());
+        }
+        Ok(buf
+            .chunks_exact(CQ_UNIT_SIZE as usize)
+            .filter_map(CqEntry::decode)
+            .collect())
+    }
+
+    /// Writes entry `queue_offset` of a queue (idempotent: rewriting an existing entry is allowed,
+    /// as recovery re-dispatches). Returns the new max offset.
+    pub fn put(&self, topic: &str, queue_id: i32, queue_offset: i64, entry: CqEntry) -> StoreResult<i64> {
+        let state = self.state_or_create(topic, queue_id);
+        let mut st = lock(&state);
+        let Ok(qo) = u64::try_from(queue_offset) else {
+            return Err(StoreError::CorruptRecord {
+                phy_offset: entry.phy_offset,
+                reason: "negative queue offset".into(),
+            });
+        };
+        if queue_offset > st.max_offset && st.max_offset > st.min_offset {
+            tracing::warn!(
+                topic,
+                queue_id,
+                expected = st.max_offset,
+                got = queue_offset,
+                "ConsumeQueue gap"
+            );
+        }
+        let byte = qo * CQ_UNIT_SIZE;
+        let seg = byte / self.file_size;
+        let path = self.segment_path(topic, queue_id, seg);
+        let key = (st.number, seg);
+        let file = self
+            .cache
+            .get(key, &path, true)?
+            .ok_or_else(|| StoreError::io("open", &path, std::io::ErrorKind::NotFound.into()))?;
+        let pos = byte % self.file_size;
+        file.write_at(pos, &entry.encode())
+            .map_err(|e| StoreError::io("write", &path, e))?;
+        self.cache.mark_dirty(key, pos, pos + CQ_UNIT_SIZE);
+        if st.max_offset == 0 && st.min_offset == 0 && queue_offset > 0 {
+            st.min_offset = queue_offset;
+        }
+        st.max_offset = st.max_offset.max(queue_offset + 1);
+        Ok(st.max_offset)
+    }
+
+    /// Syncs every written entry (all dirty open files; evicted files were synced on eviction).
+    pub fn flush(&self) -> StoreResult<()> {
+        self.cache.sync_all()
+    }
+
+    /// Loads every queue found on disk and recovers its tail: entries up to the first invalid one
+    /// are kept. Then trims each queue to entries whose record lies below `dispatched_below`
+    /// (recovery re-dispatches the rest from the CommitLog).
+    /// `verify` checks an entry against the CommitLog (topic, queue id, queue offset, entry); the
+    /// tail entries that fail it are dropped too (a torn or garbage last write).
+    pub fn load_and_recover(
+        &self,
+        dispatched_below: i64,
+        verify: &dyn Fn(&str, i32, i64, &CqEntry) -> bool,
+    ) -> StoreResult<()> {
+        let topics = self
+            .fs
+            .list_dir(&self.root)
+            .map_err(|e| StoreError::io("list", &self.root, e))?;
+        for topic in topics {
+            let ids = self
+                .fs
+                .list_dir(&self.root.join(&topic))
+                .map_err(|e| StoreError::io("list", &self.root, e))?;
+            for id in ids.iter().filter_map(|q| q.parse::<i32>().ok()) {
+                self.recover_queue(&topic, id, dispatched_below, verify)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn recover_queue(
+        &self,
+        topic: &str,
+        queue_id: i32,
+        dispatched_below: i64,
+        verify: &dyn Fn(&str, i32, i64, &CqEntry) -> bool,
+    ) -> StoreResult<()> {
+        let dir = self.queue_dir(topic, queue_id);
+        let names = self.fs.list_dir(&dir).map_err(|e| StoreError::io("list", &dir, e))?;
+        let segs: Vec<u64> = names
+            .iter()
+            .filter_map(|n| file_name_to_offset(n))
+            .map(|o| o / self.file_size)
+            .collect();
+        let (Some(&first), Some(&last)) = (segs.first(), segs.last()) else {
+            return Ok(());
+        };
+        let per_file = (self.file_size / CQ_UNIT_SIZE) as i64;
+        let state = self.state_or_create(topic, queue_id);
+        let mut st = lock(&state);
+        st.min_offset = first as i64 * per_file;
+        // Scan the last segment for its valid prefix.
+        st.max_offset = last as i64 * per_file;
+        let mut chunk = vec![0u8; 64 * 1024 - (64 * 1024) % CQ_UNIT_SIZE as usize];
+        'scan: while st.max_offset < (last as i64 + 1) * per_file {
+            let left = ((last as i64 + 1) * per_file - st.max_offset) as usize;
+            let n = left.min(chunk.len() / CQ_UNIT_SIZE as usize);
+            let buf = chunk.get_mut(..n * CQ_UNIT_SIZE as usize).unwrap_or_default();
+            let max = st.max_offset;
+            if !self.read_raw(&st, max, buf)? {
+                break;
+            }
+            for raw in buf.chunks_exact(CQ_UNIT_SIZE as usize) {
+                match CqEntry::decode(raw) {
+                    Some(e) if e.is_valid() => st.max_offset += 1,
+                    _ => break 'scan,
+                }
+            }
+        }
+        let scanned_max = st.max_offset;
+        // Trim entries whose record is at or beyond `dispatched_below`.
+        let (mut lo, mut hi) = (st.min_offset, st.max_offset);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.read_entry_at(&st, mid)? {
+                Some(e) if e.phy_offset < dispatched_below || !e.is_valid() => lo = mid + 1,
+                _ => hi = mid,
+            }
+        }
+        // Only the tail can hold an unsynced (torn or garbage) entry: check it against the
+        // CommitLog and walk back while it fails.
+        while lo > st.min_offset {
+            match self.read_entry_at(&st, lo - 1)? {
+                Some(e) if !e.is_valid() || verify(topic, queue_id, lo - 1, &e) => break,
+                _ => {
+                    tracing::warn!(
+                        topic,
+                        queue_id,
+                        queue_offset = lo - 1,
+                        "ConsumeQueue entry does not match the CommitLog; dropped"
+                    );
+                    lo -= 1;
+                }
+            }
+        }
+        drop(st);
+        self.truncate_queue(&state, lo, scanned_max, last)?;
+        Ok(())
+    }
+
+    /// Zeroes entries `[new_max, old_max_scan_end)` of the last segment(s) and deletes segments past `new_max`.
+    fn truncate_queue(
+        &self,
+        state: &Arc<Mutex<QueueState>>,
+        new_max: i64,
+        scanned_max: i64,
+        last_seg: u64,
+    ) -> StoreResult<()> {
+        let mut st = lock(state);
+        let per_file = (self.file_size / CQ_UNIT_SIZE) as i64;
+        let keep_seg = (new_max.max(0) / per_file) as u64;
+        for seg in (keep_seg + 1..=last_seg).rev() {
+            let path = self.segment_path(&st.topic, st.queue_id, seg);
+            self.cache.forget((st.number, seg));
+            if self.fs.exists(&path) {
+                tracing::warn!(file = %path.display(), "deleting ConsumeQueue segment past the recovered CommitLog");
+                self.fs
+                    .remove_file(&path)
+                    .map_err(|e| StoreError::io("remove", &path, e))?;
+            }
+        }
+        // Zero from new_max to the end of the kept segment (also clears a partial entry).
+        let seg_end = (keep_seg as i64 + 1) * per_file;
+        let zero_to = seg_end.min(scanned_max.max(new_max) + 1);
+        if zero_to > new_max {
+            let path = self.segment_path(&st.topic, st.queue_id, keep_seg);
+            let key = (st.number, keep_seg);
+            if let Some(file) = self.cache.get(key, &path, false)? {
+                let start = (new_max as u64 * CQ_UNIT_SIZE) % self.file_size;
+                let len = (zero_to - new_max) as u64 * CQ_UNIT_SIZE;
+                let len = len.min(self.file_size - start);
+                file.write_at(start, &vec![0u8; len as usize])
+                    .map_err(|e| StoreError::io("write", &path, e))?;
+                file.sync_range(start, len)
+                    .map_err(|e| StoreError::io("sync", &path, e))?;
+                if scanned_max > new_max {
+                    tracing::warn!(file = %path.display(), from = new_max, to = scanned_max,
+                        "trimmed ConsumeQueue entries beyond the verified CommitLog");
+                }
+            }
+        }
+        st.max_offset = new_max;
+        st.min_offset = st.min_offset.min(new_max);
+        Ok(())
+    }
+
+    /// Deletes segments whose every entry points below `min_phy` and raises min offsets.
+    /// Returns the number of files deleted.
+    pub fn delete_below(&self, min_phy: i64) -> StoreResult<usize> {
+        let per_file = (self.file_size / CQ_UNIT_SIZE) as i64;
+        let mut deleted = 0;
+        for (topic, qid) in self.queue_ids() {
+            let Some(state) = self.state(&topic, qid) else { continue };
+            let mut st = lock(&state);
+            loop {
+                let seg_first = st.min_offset - st.min_offset % per_file;
+                let seg_last = seg_first + per_file - 1;
+                if seg_last >= st.max_offset - 1 {
+                    break;
+                }
+                match self.read_entry_at(&st, seg_last)? {
+                    Some(e) if e.phy_offset + i64::from(e.size) <= min_phy => {
+                        let seg = (seg_first / per_file) as u64;
+                        let path = self.segment_path(&topic, qid, seg);
+                        self.cache.forget((st.number, seg));
+                        self.fs
+                            .remove_file(&path)
+                            .map_err(|e| StoreError::io("remove", &path, e))?;
+                        st.min_offset = seg_last + 1;
+                        deleted += 1;
+                    }
+                    _ => break,
+                }
+            }
+            // Inside the first segment, skip entries below the CommitLog minimum.
+            while st.min_offset < st.max_offset {
+                match self.read_entry_at(&st, st.min_offset)? {
+                    Some(e) if e.is_valid() && e.phy_offset >= min_phy => break,
+                    _ => st.min_offset += 1,
+                }
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// Queue offset of the first entry whose record was stored at or after `timestamp_ms`
+    /// (binary search; `store_time` reads a record's store time from the CommitLog).
+    pub fn offset_by_time(
+        &self,
+        topic: &str,
+        queue_id: i32,
+        timestamp_ms: i64,
+        store_time: impl Fn(&CqEntry) -> Option<i64>,
+    ) -> StoreResult<i64> {
+        let Some(state) = self.state(topic, queue_id) else {
+            return Ok(0);
+        };
+        let st = lock(&state);
+        let (mut lo, mut hi) = (st.min_offset, st.max_offset);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let t = self.read_entry_at(&st, mid)?.and_then(|e| store_time(&e));
+            match t {
+                Some(t) if t < timestamp_ms => lo = mid + 1,
+                None => lo = mid + 1,
+                Some(_) => hi = mid,
+            }
+        }
+        Ok(lo)
+    }
+
+    /// Path of the root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
+#[cfg(test)]
+#[path = "consume_queue_test.rs"]
+mod tests;

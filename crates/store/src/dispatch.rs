@@ -1,0 +1,188 @@
+//! Dispatch ("reput"): follows the CommitLog and builds ConsumeQueue and IndexFile entries from
+//! it, so both can always be rebuilt from the CommitLog; notifies arrival listeners; and
+//! periodically syncs them and writes the checkpoint.
+//!
+//! Rules (RocketMQ `CommitLogDispatcherBuildConsumeQueue` / `BuildIndex`):
+//! - only NOT and COMMIT transaction types get a ConsumeQueue entry;
+//! - tags code = Java hash of TAGS, except in `SCHEDULE_TOPIC_XXXX` where it is the deliver time
+//!   (store time + delay of the DELAY level);
+//! - index keys are `topic#UNIQ_KEY` and `topic#k` for each space-separated KEYS token; ROLLBACK
+//!   records are not indexed.
+//!
+//! Invariants:
+//! - `reput_offset` only moves past a record after its entries were written;
+//! - the checkpoint's dispatched offset is taken before syncing ConsumeQueue and IndexFile, so it
+//!   never claims more than what was synced.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use ferromq_protocol::message::{
+    decode_record, java_hash, peek_record_header, properties, property_value, sys_flag, MessageRecord, RecordKind,
+};
+
+use crate::checkpoint::CheckpointData;
+use crate::consume_queue::CqEntry;
+use crate::error::{StoreError, StoreResult};
+use crate::store::StoreInner;
+
+/// The schedule topic of delayed messages.
+pub const SCHEDULE_TOPIC: &str = "SCHEDULE_TOPIC_XXXX";
+
+/// Tags code of a record for its ConsumeQueue entry.
+pub fn tags_code(record: &MessageRecord, delay_levels_ms: &[i64]) -> i64 {
+    if record.topic == SCHEDULE_TOPIC {
+        let level = property_value(&record.properties, properties::DELAY).and_then(|d| d.parse::<usize>().ok());
+        if let Some(level) = level.filter(|l| *l > 0) {
+            let idx = level.min(delay_levels_ms.len()).saturating_sub(1);
+            return record.store_timestamp + delay_levels_ms.get(idx).copied().unwrap_or(0);
+        }
+    }
+    property_value(&record.properties, properties::TAGS).map_or(0, |t| i64::from(java_hash(t)))
+}
+
+/// Builds the entries of one record. Public so tests and tools can rebuild by hand.
+pub(crate) fn dispatch_record(inner: &StoreInner, record: &MessageRecord, size: i32) -> StoreResult<()> {
+    let tx = sys_flag::transaction_type(record.sys_flag);
+    if tx == sys_flag::TRANSACTION_NOT_TYPE || tx == sys_flag::TRANSACTION_COMMIT_TYPE {
+        let entry = CqEntry {
+            phy_offset: record.phy_offset,
+            size,
+            tags_code: tags_code(record, &inner.delay_levels_ms),
+        };
+        let max = inner
+            .cq
+            .put(&record.topic, record.queue_id, record.queue_offset, entry)?;
+        let listeners = inner.listeners.read().unwrap_or_else(|e| e.into_inner());
+        for l in listeners.iter() {
+            l(&record.topic, record.queue_id, max);
+        }
+    }
+    if let Some(index) = &inner.index {
+        if tx != sys_flag::TRANSACTION_ROLLBACK_TYPE {
+            let mut keys: Vec<&str> = Vec::new();
+            if let Some(u) = property_value(&record.properties, properties::UNIQ_KEY) {
+                keys.push(u);
+            }
+            if let Some(ks) = property_value(&record.properties, properties::KEYS) {
+                keys.extend(ks.split(properties::KEY_SEPARATOR).filter(|k| !k.is_empty()));
+            }
+            if !keys.is_empty() {
+                index.put_keys(&record.topic, &keys, record.phy_offset, record.store_timestamp)?;
+            }
+        }
+    }
+    inner
+        .last_dispatched_timestamp
+        .fetch_max(record.store_timestamp.max(0) as u64, Ordering::AcqRel);
+    Ok(())
+}
+
+/// Dispatches every published record past `reput_offset`. Returns the number dispatched.
+pub(crate) fn dispatch_available(inner: &StoreInner) -> StoreResult<u64> {
+    let _guard = inner.dispatch_lock.lock().unwrap_or_else(|e| e.into_inner());
+    let cl = &inner.commit_log;
+    let mut count = 0;
+    loop {
+        let mut reput = inner.reput_offset.load(Ordering::Acquire);
+        if reput < cl.min_offset() {
+            reput = cl.min_offset();
+            inner.reput_offset.store(reput, Ordering::Release);
+        }
+        if reput >= cl.max_offset() {
+            return Ok(count);
+        }
+        let Some((file, bytes)) = cl.view_to_segment_end(reput) else {
+            return Ok(count);
+        };
+        let mut pos = 0usize;
+        while pos < bytes.len() {
+            let rest = bytes.slice(pos..);
+            let header = peek_record_header(&rest).map_err(|e| corrupt(reput, e))?;
+            match header.kind() {
+                RecordKind::Message(_) => {
+                    let record = decode_record(&rest, false).map_err(|e| corrupt(reput, e))?;
+                    dispatch_record(inner, &record, header.total_size)?;
+                    pos += header.total_size as usize;
+                    reput += header.total_size as u64;
+                    inner.reput_offset.store(reput, Ordering::Release);
+                    count += 1;
+                }
+                RecordKind::Blank => {
+                    reput = file.start_offset() + file.file_size();
+                    inner.reput_offset.store(reput, Ordering::Release);
+                    break;
+                }
+                RecordKind::EndOfData | RecordKind::Garbage => {
+                    return Err(corrupt(
+                        reput,
+                        format!("unexpected magic {:#x} in published data", header.magic),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn corrupt(phy_offset: u64, reason: impl std::fmt::Display) -> StoreError {
+    StoreError::CorruptRecord {
+        phy_offset: phy_offset as i64,
+        reason: reason.to_string(),
+    }
+}
+
+/// Syncs ConsumeQueue and IndexFile and writes the checkpoint.
+pub(crate) fn flush_and_checkpoint(inner: &StoreInner) -> StoreResult<()> {
+    let dispatched = inner.reput_offset.load(Ordering::Acquire);
+    let logics_ts = inner.last_dispatched_timestamp.load(Ordering::Acquire) as i64;
+    inner.cq.flush()?;
+    if let Some(index) = &inner.index {
+        index.flush()?;
+    }
+    let mut data = inner.checkpoint_data.lock().unwrap_or_else(|e| e.into_inner());
+    let physic_ts = inner.commit_log.flushed_timestamp();
+    *data = CheckpointData {
+        physic_msg_timestamp: physic_ts.max(data.physic_msg_timestamp),
+        logics_msg_timestamp: logics_ts.max(data.logics_msg_timestamp),
+        index_msg_timestamp: logics_ts.max(data.index_msg_timestamp),
+        dispatched_phy_offset: dispatched as i64,
+        physic_flushed_offset: inner.commit_log.flushed_offset() as i64,
+        ..*data
+    };
+    inner.checkpoint.write(&data)
+}
+
+/// Starts the dispatch thread.
+pub(crate) fn spawn(inner: Arc<StoreInner>) -> StoreResult<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("ferromq-dispatch".into())
+        .spawn(move || run(&inner))
+        .map_err(|e| StoreError::io("spawn dispatch thread", inner_root(), e))
+}
+
+fn inner_root() -> std::path::PathBuf {
+    std::path::PathBuf::from("<thread>")
+}
+
+fn run(inner: &StoreInner) {
+    let cq_interval = Duration::from_millis(inner.config.flush_interval_consume_queue);
+    let mut last_checkpoint = Instant::now();
+    loop {
+        let shutdown = inner.wait_signal(Duration::from_millis(10).min(cq_interval));
+        if shutdown {
+            return;
+        }
+        if let Err(e) = dispatch_available(inner) {
+            tracing::warn!(error = %e, "dispatch failed; retrying");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if last_checkpoint.elapsed() >= cq_interval {
+            last_checkpoint = Instant::now();
+            if let Err(e) = flush_and_checkpoint(inner) {
+                tracing::warn!(error = %e, "ConsumeQueue flush / checkpoint failed");
+            }
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! File-system abstraction: every byte the store reads or writes goes through [`Fs`] and
+//! [`StoreFile`].
+//!
+//! Components:
+//! - [`Fs`] / [`StoreFile`]: the traits (open, preallocate, `write_at` / `read_at` / zero-copy
+//!   [`StoreFile::view`], sync, truncate, directory listing, disk usage);
+//! - [`real::RealFs`]: std + memmap2 + `posix_fallocate`; the only module with `unsafe`;
+//! - [`sim::SimFs`]: in-memory simulation with a durable image and an unsynced overlay per file,
+//!   seeded crashes that drop or tear unsynced writes, and EIO/ENOSPC injection.
+//!
+//! Write-path choice: the store never holds a `&mut [u8]` into a mapping. It writes with
+//! [`StoreFile::write_at`], which on [`real::RealFs`] is a bounds-checked `memcpy` into a shared
+//! mapping of the preallocated segment (page cache, no syscall), and on [`sim::SimFs`] a write into
+//! the file's unsynced overlay, so the simulation observes every write and every sync exactly as
+//! the real path issues them. Reads are [`StoreFile::view`]: a `Bytes` that borrows the mapping
+//! (real) or a copy (sim). Durability is [`StoreFile::sync_range`] (`msync(MS_SYNC)` on a mapping,
+//! `fdatasync` otherwise).
+//!
+//! Invariants:
+//! - a mapped file is preallocated (`posix_fallocate`) before it is mapped, so writes into the
+//!   mapping never hit a sparse hole (SIGBUS on a full disk);
+//! - bytes handed out by `view` are never written again while the view lives, except by recovery
+//!   truncation, which runs before any reader exists.
+
+pub mod real;
+pub mod sim;
+
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+/// Space figures of the file system holding a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DiskUsage {
+    /// Total bytes of the file system.
+    pub total_bytes: u64,
+    /// Bytes available to this process.
+    pub available_bytes: u64,
+}
+
+impl DiskUsage {
+    /// Used fraction in percent (0..=100), rounded up.
+    pub fn used_percent(&self) -> u32 {
+        if self.total_bytes == 0 {
+            return 100;
+        }
+        let used = self.total_bytes.saturating_sub(self.available_bytes);
+        let pct = (u128::from(used) * 100).div_ceil(u128::from(self.total_bytes));
+        u32::try_from(pct.min(100)).unwrap_or(100)
+    }
+}
+
+/// One open store file. Implementations are shared between threads (`Arc<dyn StoreFile>`).
+pub trait StoreFile: Send + Sync + std::fmt::Debug {
+    /// Current length of the file in bytes.
+    fn len(&self) -> io::Result<u64>;
+    /// Whether the file is empty.
+    fn is_empty(&self) -> io::Result<bool> {
+        Ok(self.len()? == 0)
+    }
+    /// Reserves `len` bytes (allocating blocks, `posix_fallocate`) and, on the real file system,
+    /// maps the file. A failure (ENOSPC) leaves the file usable for reads.
+    fn preallocate(&self, len: u64) -> io::Result<()>;
+    /// Writes all of `data` at `offset` (not yet durable).
+    fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()>;
+    /// Reads exactly `buf.len()` bytes at `offset`; `UnexpectedEof` past the end.
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
+    /// A read-only view of `len` bytes at `offset`, without copying where possible.
+    fn view(&self, offset: u64, len: usize) -> io::Result<Bytes>;
+    /// Makes bytes `[offset, offset + len)` durable (and the file length).
+    fn sync_range(&self, offset: u64, len: u64) -> io::Result<()>;
+    /// Sets the file length (shrinking discards bytes; growing adds zeros). Unmaps first.
+    fn truncate(&self, len: u64) -> io::Result<()>;
+}
+
+/// A file system: opens files and manipulates directories.
+pub trait Fs: Send + Sync + std::fmt::Debug + 'static {
+    /// Opens `path` for reading and writing, creating it (empty) when `create` is set. On the
+    /// real file system the file is mapped once it has a length (after `preallocate`).
+    fn open(&self, path: &Path, create: bool) -> io::Result<Arc<dyn StoreFile>>;
+    /// Like [`Fs::open`] but never mapped: `pread`/`pwrite` only, so the file may be sparse
+    /// (a write into a hole on a full disk is a clean ENOSPC, not SIGBUS) and holds no mapping.
+    fn open_unmapped(&self, path: &Path, create: bool) -> io::Result<Arc<dyn StoreFile>> {
+        self.open(path, create)
+    }
+    /// Makes every written byte of the file system holding `path` durable (`syncfs`): one call
+    /// instead of one fsync per file, for the many small ConsumeQueue files.
+    fn sync_fs(&self, path: &Path) -> io::Result<()>;
+    /// Creates a directory and its parents.
+    fn create_dir_all(&self, path: &Path) -> io::Result<()>;
+    /// Names of the entries of a directory, sorted; an absent directory is empty.
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<String>>;
+    /// Whether the path exists.
+    fn exists(&self, path: &Path) -> bool;
+    /// Removes a file.
+    fn remove_file(&self, path: &Path) -> io::Result<()>;
+    /// Removes a directory (must be empty).
+    fn remove_dir(&self, path: &Path) -> io::Result<()>;
+    /// Atomically renames a file.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Space figures of the file system holding `path`.
+    fn disk_usage(&self, path: &Path) -> io::Result<DiskUsage>;
+    /// Modification time of a file, in ms since the epoch.
+    fn modified_ms(&self, path: &Path) -> io::Result<i64>;
+}
+
+/// Writes `data` to `path` durably and atomically: write a temp file, sync, rename.
+pub fn write_file_atomic(fs: &dyn Fs, path: &Path, data: &[u8]) -> io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    {
+        let file = fs.open(&tmp, true)?;
+        file.truncate(0)?;
+        file.write_at(0, data)?;
+        file.sync_range(0, data.len() as u64)?;
+    }
+    fs.rename(&tmp, path)
+}
+
+/// Reads a whole (small) file; `None` if it does not exist.
+pub fn read_file(fs: &dyn Fs, path: &Path) -> io::Result<Option<Vec<u8>>> {
+    if !fs.exists(path) {
+        return Ok(None);
+    }
+    let file = fs.open(path, false)?;
+    let len = usize::try_from(file.len()?).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "file too large"))?;
+    let mut buf = vec![0u8; len];
+    file.read_at(0, &mut buf)?;
+    Ok(Some(buf))
+}

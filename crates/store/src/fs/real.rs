@@ -1,0 +1,281 @@
+//! The real file system: `std::fs` + `memmap2` + `posix_fallocate`.
+//!
+//! This is the only module of the crate with `unsafe` code (mapping files and copying into or
+//! out of the mapping). Every use carries a `// SAFETY:` comment.
+//!
+//! Invariants:
+//! - a file is mapped only over bytes that exist and are allocated (after `posix_fallocate` or
+//!   over the current length of an existing file), so a write never faults on a full disk;
+//! - the mapping is shared (`MAP_SHARED`), so `write_at` through the mapping and `pread`/`pwrite`
+//!   see the same page cache;
+//! - the store never shrinks a file while `view`s of it are alive (shrinking happens in recovery
+//!   before readers exist, and retention deletes whole files, which keeps the pages of live
+//!   mappings valid).
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use bytes::Bytes;
+use memmap2::{MmapOptions, MmapRaw};
+
+use super::{DiskUsage, Fs, StoreFile};
+
+/// The real file system.
+#[derive(Debug, Default, Clone)]
+pub struct RealFs;
+
+impl RealFs {
+    /// A handle to the real file system.
+    pub fn new() -> Self {
+        RealFs
+    }
+}
+
+/// A file on the real file system, mapped once it has a length.
+#[derive(Debug)]
+pub struct RealFile {
+    path: PathBuf,
+    file: File,
+    /// Whether the file may be mapped (see `Fs::open_unmapped`).
+    mappable: bool,
+    map: RwLock<Option<Arc<MmapRaw>>>,
+}
+
+/// Owner of a zero-copy view into a mapping (keeps the mapping alive).
+struct MapSlice {
+    map: Arc<MmapRaw>,
+    offset: usize,
+    len: usize,
+}
+
+impl AsRef<[u8]> for MapSlice {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: `offset + len <= map.len()` was checked when the slice was created, the mapping
+        // lives as long as `self.map`, and the store never writes to bytes it has handed out as a
+        // view (append-only segments; see the module invariants), so no `&mut` aliasing occurs.
+        unsafe { std::slice::from_raw_parts(self.map.as_ptr().add(self.offset), self.len) }
+    }
+}
+
+fn range_in(map: &MmapRaw, offset: u64, len: usize) -> Option<usize> {
+    let start = usize::try_from(offset).ok()?;
+    let end = start.checked_add(len)?;
+    (end <= map.len()).then_some(start)
+}
+
+impl RealFile {
+    fn current_map(&self) -> Option<Arc<MmapRaw>> {
+        self.map.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn remap(&self, len: u64) -> io::Result<()> {
+        let mut slot = self.map.write().unwrap_or_else(|e| e.into_inner());
+        if len == 0 || !self.mappable {
+            *slot = None;
+            return Ok(());
+        }
+        let len = usize::try_from(len).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file too large"))?;
+        let map = MmapOptions::new().len(len).map_raw(&self.file)?;
+        *slot = Some(Arc::new(map));
+        Ok(())
+    }
+}
+
+impl StoreFile for RealFile {
+    fn len(&self) -> io::Result<u64> {
+        Ok(self.file.metadata()?.len())
+    }
+
+    fn preallocate(&self, len: u64) -> io::Result<()> {
+        let off_len =
+            libc::off_t::try_from(len).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "too large"))?;
+        // SAFETY: plain FFI call on a file descriptor we own; it does not touch our memory.
+        let rc = unsafe { libc::posix_fallocate(self.file.as_raw_fd(), 0, off_len) };
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc));
+        }
+        let mapped = self.current_map().map_or(0, |m| m.len() as u64);
+        if mapped < len {
+            self.remap(len)?;
+        }
+        Ok(())
+    }
+
+    fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {
+        if let Some(map) = self.current_map() {
+            if let Some(start) = range_in(&map, offset, data.len()) {
+                // SAFETY: `[start, start + data.len())` lies inside the mapping (checked above),
+                // whose pages are allocated (preallocated or existing length). `data` cannot
+                // overlap the destination because the store never writes from a view of the
+                // same region. Readers only read regions that were fully written before being
+                // published, so there is no concurrent read of these bytes.
+                unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), map.as_mut_ptr().add(start), data.len()) };
+                return Ok(());
+            }
+        }
+        self.file.write_all_at(data, offset)
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        if let Some(map) = self.current_map() {
+            if let Some(start) = range_in(&map, offset, buf.len()) {
+                // SAFETY: the source range is inside the mapping (checked above) and `buf` is a
+                // distinct heap/stack buffer.
+                unsafe { std::ptr::copy_nonoverlapping(map.as_ptr().add(start), buf.as_mut_ptr(), buf.len()) };
+                return Ok(());
+            }
+        }
+        self.file.read_exact_at(buf, offset)
+    }
+
+    fn view(&self, offset: u64, len: usize) -> io::Result<Bytes> {
+        if let Some(map) = self.current_map() {
+            if let Some(start) = range_in(&map, offset, len) {
+                return Ok(Bytes::from_owner(MapSlice {
+                    map,
+                    offset: start,
+                    len,
+                }));
+            }
+        }
+        let mut buf = vec![0u8; len];
+        self.read_at(offset, &mut buf)?;
+        Ok(Bytes::from(buf))
+    }
+
+    fn sync_range(&self, offset: u64, len: u64) -> io::Result<()> {
+        if let Some(map) = self.current_map() {
+            if let (Ok(start), Ok(l)) = (usize::try_from(offset), usize::try_from(len)) {
+                if range_in(&map, offset, l).is_some() {
+                    return map.flush_range(start, l);
+                }
+            }
+        }
+        self.file.sync_data()
+    }
+
+    fn truncate(&self, len: u64) -> io::Result<()> {
+        self.remap(0)?;
+        self.file.set_len(len)?;
+        self.remap(len)
+    }
+}
+
+impl RealFs {
+    fn open_file(path: &Path, create: bool, mappable: bool) -> io::Result<Arc<dyn StoreFile>> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(create)
+            .truncate(false)
+            .open(path)?;
+        let len = file.metadata()?.len();
+        let real = RealFile {
+            path: path.to_path_buf(),
+            file,
+            mappable,
+            map: RwLock::new(None),
+        };
+        real.remap(len)?;
+        tracing::trace!(path = %real.path.display(), len, mappable, "opened store file");
+        Ok(Arc::new(real))
+    }
+}
+
+impl Fs for RealFs {
+    fn open(&self, path: &Path, create: bool) -> io::Result<Arc<dyn StoreFile>> {
+        Self::open_file(path, create, true)
+    }
+
+    fn open_unmapped(&self, path: &Path, create: bool) -> io::Result<Arc<dyn StoreFile>> {
+        Self::open_file(path, create, false)
+    }
+
+    fn sync_fs(&self, path: &Path) -> io::Result<()> {
+        let dir = File::open(path)?;
+        // SAFETY: plain FFI call on a file descriptor we own; it does not touch our memory.
+        let rc = unsafe { libc::syncfs(dir.as_raw_fd()) };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        std::fs::create_dir_all(path)
+    }
+
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<String>> {
+        let entries = match std::fs::read_dir(path) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            if let Ok(name) = entry?.file_name().into_string() {
+                names.push(name);
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        path.exists()
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_file(path)
+    }
+
+    fn remove_dir(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_dir(path)
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::rename(from, to)?;
+        if let Some(dir) = to.parent() {
+            // Make the rename durable; a failure to sync the directory is reported.
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+
+    fn disk_usage(&self, path: &Path) -> io::Result<DiskUsage> {
+        use std::os::unix::ffi::OsStrExt;
+        let mut probe = path.to_path_buf();
+        while !probe.exists() {
+            if !probe.pop() {
+                break;
+            }
+        }
+        let c_path = std::ffi::CString::new(probe.as_os_str().as_bytes())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))?;
+        // SAFETY: `statvfs` is plain data (all-zero is a valid value) filled in by the call below.
+        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+        // SAFETY: `c_path` is a valid NUL-terminated string and `st` a valid out-pointer.
+        let rc = unsafe { libc::statvfs(c_path.as_ptr(), &mut st) };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let frsize = st.f_frsize as u64;
+        Ok(DiskUsage {
+            total_bytes: (st.f_blocks as u64).saturating_mul(frsize),
+            available_bytes: (st.f_bavail as u64).saturating_mul(frsize),
+        })
+    }
+
+    fn modified_ms(&self, path: &Path) -> io::Result<i64> {
+        let modified = std::fs::metadata(path)?.modified()?;
+        let ms = modified
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        Ok(i64::try_from(ms).unwrap_or(i64::MAX))
+    }
+}

@@ -1,0 +1,219 @@
+//! Opening a store: validate the config, find where ConsumeQueue and IndexFile can be trusted,
+//! verify the CommitLog tail record by record, trim and rebuild the derived files.
+//!
+//! Steps:
+//! 1. note and (re)create the `abort` marker; it only changes the log line, never the checks;
+//! 2. read the checkpoint: intact FerroMQ checkpoint -> its dispatched offset; RocketMQ
+//!    checkpoint -> start of the newest segment whose first record is older than
+//!    `minTimestamp` (RocketMQ's abnormal-recovery rule); torn or missing -> the oldest segment;
+//! 3. scan the CommitLog from the segment holding that offset, checking magic, size, CRC and
+//!    the stored physical offset of every record; truncate at the first failure (WARN with file,
+//!    offset, bytes and reason);
+//! 4. trim every ConsumeQueue to entries below `min(dispatched, log end)` (dropping partial
+//!    entries and entries past the log end);
+//! 5. re-dispatch the CommitLog from there (rebuilding ConsumeQueue and IndexFile), rebuild the
+//!    queue offset table, write a checkpoint.
+//!
+//! Recovery is idempotent: running it on its own output changes nothing.
+
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::Duration;
+
+use crate::checkpoint::{CheckpointState, StoreCheckpoint};
+use crate::commit_log::CommitLog;
+use crate::config::MessageStoreConfig;
+use crate::consume_queue::ConsumeQueueTable;
+use crate::error::{StoreError, StoreResult};
+use crate::flush::{FlushService, FlushSettings};
+use crate::fs::Fs;
+use crate::index_file::IndexService;
+use crate::store::{Clock, Signal, StoreInner};
+
+pub(crate) fn open_and_recover(config: MessageStoreConfig, fs: Arc<dyn Fs>, clock: Clock) -> StoreResult<StoreInner> {
+    config.validate()?;
+    let root = config.store_path_root_dir.clone();
+    fs.create_dir_all(&root)
+        .map_err(|e| StoreError::io("create dir", &root, e))?;
+    fs.create_dir_all(&root.join("config"))
+        .map_err(|e| StoreError::io("create dir", &root, e))?;
+    let abort = root.join("abort");
+    let unclean = fs.exists(&abort);
+    fs.open(&abort, true)
+        .and_then(|f| f.sync_range(0, 0))
+        .map_err(|e| StoreError::io("create abort marker", &abort, e))?;
+
+    let checkpoint = StoreCheckpoint::open(fs.as_ref(), &root.join("checkpoint"))?;
+    let prewrite = config.is_sync_flush() || config.warm_maped_file_enable;
+    let commit_log = CommitLog::load(
+        Arc::clone(&fs),
+        config.commit_log_dir(),
+        config.mapped_file_size_commit_log,
+        prewrite,
+        config.max_message_size,
+        config.enabled_append_prop_crc,
+    )?;
+    let cq_root = root.join("consumequeue");
+    let cq = ConsumeQueueTable::new(
+        Arc::clone(&fs),
+        cq_root.clone(),
+        config.mapped_file_size_consume_queue,
+        config.max_open_consume_queue_files,
+    );
+    let cq_missing = fs
+        .list_dir(&cq_root)
+        .map_err(|e| StoreError::io("list", &cq_root, e))?
+        .is_empty();
+
+    let min = commit_log.min_offset();
+    let (trusted, why) = match checkpoint.loaded() {
+        _ if cq_missing => (min, "no ConsumeQueue on disk"),
+        CheckpointState::Valid(cp) => (
+            u64::try_from(cp.dispatched_phy_offset).unwrap_or(0).max(min),
+            "checkpoint",
+        ),
+        CheckpointState::Foreign(cp) => (
+            start_by_timestamp(&commit_log, cp.min_timestamp(false)),
+            "RocketMQ checkpoint",
+        ),
+        CheckpointState::Invalid => (min, "checkpoint missing or torn"),
+    };
+    tracing::info!(root = %root.display(), unclean, trusted, source = why, "recovering store");
+
+    let marker = root.join(STORE_META_FILE);
+    let meta = read_meta(fs.as_ref(), &marker);
+    let prop_crc_from = match meta {
+        Some(m) => m.prop_crc_from_offset.and_then(|o| u64::try_from(o).ok()),
+        // A new store: every record will carry the property.
+        None if commit_log.max_offset() == 0 && commit_log.queue().files().is_empty() => Some(0),
+        None => None,
+    };
+    let summary = commit_log.recover(
+        trusted,
+        config.check_crc_on_recover,
+        |_, _, _| Ok(()),
+        u64::MAX,
+        prop_crc_from,
+    )?;
+    let wanted = if config.enabled_append_prop_crc {
+        Some(prop_crc_from.unwrap_or(summary.end_offset))
+    } else {
+        None
+    };
+    if meta.is_none() || wanted != prop_crc_from {
+        let m = StoreMeta {
+            prop_crc_from_offset: wanted.map(|o| o as i64),
+        };
+        let json = serde_json::to_vec(&m).map_err(|e| StoreError::Encode(e.to_string()))?;
+        crate::fs::write_file_atomic(fs.as_ref(), &marker, &json).map_err(|e| StoreError::io("write", &marker, e))?;
+    }
+    let end = summary.end_offset;
+    let dispatch_from = trusted.min(end);
+    if let Some(reason) = &summary.cut_reason {
+        tracing::warn!(end, %reason, "CommitLog tail cut during recovery");
+    }
+    let verify = |topic: &str, qid: i32, qo: i64, e: &crate::consume_queue::CqEntry| {
+        commit_log.matches_entry(e.phy_offset, e.size, topic, qid, qo)
+    };
+    cq.load_and_recover(dispatch_from as i64, &verify)?;
+    let index = if config.message_index_enable {
+        Some(IndexService::load(
+            Arc::clone(&fs),
+            root.join("index"),
+            config.max_hash_slot_num,
+            config.max_index_num,
+        )?)
+    } else {
+        None
+    };
+
+    let settings = FlushSettings {
+        sync: config.is_sync_flush(),
+        interval: Duration::from_millis(if config.is_sync_flush() {
+            10
+        } else {
+            config.flush_interval_commit_log
+        }),
+        least_pages: config.flush_commit_log_least_pages,
+        thorough_interval: Duration::from_millis(config.flush_commit_log_thorough_interval),
+        sync_timeout: Duration::from_millis(config.sync_flush_timeout),
+    };
+    let delay_levels_ms = config.delay_levels_ms().unwrap_or_default();
+    let commit_log = Arc::new(commit_log);
+    let cl_for_flush = Arc::clone(&commit_log);
+    let flush = FlushService::start(settings, Arc::new(move |least| cl_for_flush.flush(least)));
+
+    let inner = StoreInner {
+        config,
+        fs,
+        clock,
+        commit_log,
+        cq,
+        index,
+        checkpoint_data: Mutex::new(match checkpoint.loaded() {
+            CheckpointState::Valid(cp) | CheckpointState::Foreign(cp) => cp,
+            CheckpointState::Invalid => Default::default(),
+        }),
+        checkpoint,
+        flush,
+        reput_offset: AtomicU64::new(dispatch_from),
+        dispatch_lock: Mutex::new(()),
+        last_dispatched_timestamp: AtomicU64::new(0),
+        signal: (Mutex::new(Signal::default()), Condvar::new()),
+        listeners: RwLock::new(Vec::new()),
+        disk_full: AtomicBool::new(false),
+        shutdown: AtomicBool::new(false),
+        delay_levels_ms,
+    };
+    let redispatched = crate::dispatch::dispatch_available(&inner)?;
+    let offsets: Vec<(String, i32, i64)> = inner
+        .cq
+        .queue_ids()
+        .into_iter()
+        .map(|(t, q)| {
+            let max = inner.cq.max_offset(&t, q);
+            (t, q, max)
+        })
+        .collect();
+    inner.commit_log.set_queue_offsets(offsets);
+    inner.cq.delete_below(inner.commit_log.min_offset() as i64)?;
+    crate::dispatch::flush_and_checkpoint(&inner)?;
+    tracing::info!(end, records_verified = summary.records, redispatched, "store recovered");
+    Ok(inner)
+}
+
+/// RocketMQ's abnormal-recovery start: the newest segment whose first record was stored at or
+/// before `min_timestamp`; the oldest segment if none.
+fn start_by_timestamp(commit_log: &CommitLog, min_timestamp: i64) -> u64 {
+    for f in commit_log.queue().files().iter().rev() {
+        if let Ok((record, _)) = commit_log.read_record(f.start_offset() as i64) {
+            if record.store_timestamp <= min_timestamp {
+                return f.start_offset();
+            }
+        }
+    }
+    commit_log.min_offset()
+}
+
+/// FerroMQ's own store metadata file (RocketMQ ignores it).
+const STORE_META_FILE: &str = "ferromq-store.json";
+
+/// Contents of [`STORE_META_FILE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoreMeta {
+    /// CommitLog offset from which every record carries the `__CRC32#` property; `None` when
+    /// the option is off.
+    prop_crc_from_offset: Option<i64>,
+}
+
+fn read_meta(fs: &dyn Fs, path: &std::path::Path) -> Option<StoreMeta> {
+    let bytes = crate::fs::read_file(fs, path).ok()??;
+    match serde_json::from_slice(&bytes) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            tracing::warn!(file = %path.display(), error = %e, "unreadable store metadata; ignoring it");
+            None
+        }
+    }
+}

@@ -1,0 +1,160 @@
+use super::*;
+use crate::config::FlushDiskType;
+use crate::fs::sim::SimFs;
+use bytes::Bytes;
+use ferromq_protocol::message::decode_record;
+use std::sync::atomic::AtomicI64;
+
+pub(crate) fn small_config(sync: bool) -> MessageStoreConfig {
+    let mut c = MessageStoreConfig::with_root("/store");
+    c.mapped_file_size_commit_log = 128 * 1024;
+    c.mapped_file_size_consume_queue = 100 * 20;
+    c.max_message_size = 16 * 1024;
+    c.max_hash_slot_num = 64;
+    c.max_index_num = 1000;
+    c.max_open_consume_queue_files = 16;
+    c.flush_disk_type = if sync {
+        FlushDiskType::SyncFlush
+    } else {
+        FlushDiskType::AsyncFlush
+    };
+    c.flush_interval_commit_log = 5;
+    c.flush_interval_consume_queue = 20;
+    c
+}
+
+pub(crate) fn msg(topic: &str, qid: i32, body: &[u8], props: &str) -> MessageRecord {
+    let mut r = MessageRecord::new(topic, Bytes::copy_from_slice(body));
+    r.queue_id = qid;
+    r.properties = props.to_string();
+    r
+}
+
+fn fixed_clock(t: i64) -> (Clock, Arc<AtomicI64>) {
+    let now = Arc::new(AtomicI64::new(t));
+    let n = Arc::clone(&now);
+    (Arc::new(move || n.load(Ordering::SeqCst)), now)
+}
+
+// Goal: put / get round trip through CommitLog and ConsumeQueue, with filters and limits.
+// Method: put 20 messages with two tags, dispatch, read back by queue offset.
+#[test]
+fn put_then_get_returns_records_in_queue_order_with_filter_and_limits() {
+    let fs = SimFs::new();
+    let (clock, _) = fixed_clock(1_000_000);
+    let store = MessageStore::open_with_clock(small_config(false), Arc::new(fs.clone()), clock).unwrap();
+    for i in 0..20u8 {
+        let tag = if i % 2 == 0 { "A" } else { "B" };
+        let props = format!("TAGS\u{1}{tag}\u{2}KEYS\u{1}k{i} all\u{2}");
+        let r = store.put_message(&msg("T", 0, &[i; 50], &props)).unwrap();
+        assert_eq!(r.wait_status(), PutMessageStatus::PutOk);
+        assert_eq!(r.append.queue_offset, i64::from(i));
+    }
+    store.dispatch_now().unwrap();
+    assert_eq!(store.max_offset_in_queue("T", 0), 20);
+    let got = store.get_messages("T", 0, 0, 32, 1 << 20, None).unwrap();
+    assert_eq!(got.status, GetMessageStatus::Found);
+    assert_eq!(got.messages.len(), 20);
+    assert_eq!(got.next_begin_offset, 20);
+    let rec = decode_record(&got.messages[7], true).unwrap();
+    assert_eq!(rec.body.as_ref(), &[7u8; 50][..]);
+    let tag_a = i64::from(ferromq_protocol::message::java_hash("A"));
+    let only_a = |c: i64| c == tag_a;
+    let got = store.get_messages("T", 0, 0, 32, 1 << 20, Some(&only_a)).unwrap();
+    assert_eq!(got.messages.len(), 10);
+    let got = store.get_messages("T", 0, 5, 3, 1 << 20, None).unwrap();
+    assert_eq!((got.messages.len(), got.next_begin_offset), (3, 8));
+    let one_size = got.messages[0].len();
+    let got = store.get_messages("T", 0, 0, 32, one_size * 2, None).unwrap();
+    assert_eq!(got.messages.len(), 2, "max bytes");
+    assert_eq!(
+        store.get_messages("T", 0, 20, 32, 1 << 20, None).unwrap().status,
+        GetMessageStatus::OffsetOverflowOne
+    );
+    assert_eq!(
+        store.get_messages("T", 0, 99, 32, 1 << 20, None).unwrap().status,
+        GetMessageStatus::OffsetOverflowBadly
+    );
+    assert_eq!(
+        store.get_messages("U", 0, 0, 32, 1 << 20, None).unwrap().status,
+        GetMessageStatus::NoMessageInQueue
+    );
+    let found = store.query_message("T", "k3", 10, 0, i64::MAX).unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].queue_offset, 3);
+    assert_eq!(store.query_message("T", "all", 100, 0, i64::MAX).unwrap().len(), 20);
+    assert_eq!(store.offset_in_queue_by_time("T", 0, 0).unwrap(), 0);
+}
+
+// Goal: a clean shutdown and reopen keeps every message, queue offsets continue, and the
+// abort marker is removed. Method: put, shutdown, reopen, put more, get all.
+#[test]
+fn clean_restart_keeps_messages_and_continues_queue_offsets() {
+    let fs = SimFs::new();
+    let store = MessageStore::open(small_config(true), Arc::new(fs.clone())).unwrap();
+    for i in 0..300u32 {
+        let r = store
+            .put_message(&msg("T", (i % 3) as i32, &i.to_be_bytes().repeat(100), ""))
+            .unwrap();
+        assert_eq!(r.wait_status(), PutMessageStatus::PutOk);
+    }
+    store.shutdown().unwrap();
+    assert!(!fs.exists(std::path::Path::new("/store/abort")));
+    drop(store);
+    let store = MessageStore::open(small_config(true), Arc::new(fs.clone())).unwrap();
+    assert_eq!(store.max_offset_in_queue("T", 1), 100);
+    let r = store.put_message(&msg("T", 1, b"next", "")).unwrap();
+    assert_eq!(r.append.queue_offset, 100);
+    store.dispatch_now().unwrap();
+    let got = store.get_messages("T", 1, 0, 1000, 1 << 30, None).unwrap();
+    assert_eq!(got.messages.len(), 101);
+}
+
+// Goal: arrival listeners hear about new ConsumeQueue entries (long-polling hook).
+#[test]
+fn arrival_listener_is_called_with_new_max_offset() {
+    let fs = SimFs::new();
+    let store = MessageStore::open(small_config(false), Arc::new(fs)).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx = Mutex::new(tx);
+    store.register_arrival_listener(Arc::new(move |t: &str, q: i32, max: i64| {
+        let _ = tx.lock().unwrap().send((t.to_string(), q, max));
+    }));
+    store.put_message(&msg("T", 2, b"x", "")).unwrap();
+    let got = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(got, ("T".to_string(), 2, 1));
+}
+
+// Goal: 50,000 queues do not hold one open file (or mapping) each: the ConsumeQueue file cache
+// stays within maxOpenConsumeQueueFiles, and every queue is still readable.
+// Method: one message per queue over SimFs with 1-entry CQ files, then read a sample back.
+#[test]
+fn fifty_thousand_queues_stay_within_the_open_file_bound() {
+    let fs = SimFs::new();
+    let mut c = small_config(false);
+    c.mapped_file_size_consume_queue = 20;
+    c.max_open_consume_queue_files = 64;
+    c.mapped_file_size_commit_log = 8 << 20;
+    c.message_index_enable = false;
+    let store = MessageStore::open(c, Arc::new(fs.clone())).unwrap();
+    let topics: Vec<String> = (0..50).map(|t| format!("T{t}")).collect();
+    let batch: Vec<MessageRecord> = (0..50_000)
+        .map(|q| msg(&topics[q / 1000], (q % 1000) as i32, b"x", ""))
+        .collect();
+    for chunk in batch.chunks(1000) {
+        store.put_messages(chunk).unwrap();
+    }
+    store.dispatch_now().unwrap();
+    assert!(
+        store.open_consume_queue_files() <= 64,
+        "open files {}",
+        store.open_consume_queue_files()
+    );
+    for q in (0..50_000).step_by(997) {
+        let got = store
+            .get_messages(&topics[q / 1000], (q % 1000) as i32, 0, 4, usize::MAX, None)
+            .unwrap();
+        assert_eq!(got.messages.len(), 1, "queue {q}");
+        assert!(store.open_consume_queue_files() <= 64);
+    }
+}
