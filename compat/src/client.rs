@@ -35,8 +35,9 @@ use crate::probe::Probe;
 /// Client log filter; override with `COMPAT_CLIENT_LOG` (e.g. `info`, `rocketmq_client_rust=debug`).
 pub const CLIENT_LOG_ENV: &str = "COMPAT_CLIENT_LOG";
 /// Default client log filter: the client's warnings and errors are the evidence a failing test
-/// needs; info-level chatter is not.
-pub const DEFAULT_CLIENT_LOG: &str = "warn";
+/// needs; info-level chatter is not, nor the runtime owner's multi-page task report when a failed
+/// test drops its clients without shutting them down.
+pub const DEFAULT_CLIENT_LOG: &str = "warn,rocketmq_runtime::owner=error";
 /// Consumer offset persist interval given to every client (the client's default is 5000 ms).
 pub const PERSIST_OFFSET_INTERVAL_MS: u32 = 1000;
 /// Timeout of each synchronous send.
@@ -113,11 +114,12 @@ impl ClientEnv {
     /// A client config for the name server with a fresh instance name.
     pub fn client_config(&self, kind: &str) -> ClientConfig {
         let n = self.next_instance.fetch_add(1, Ordering::Relaxed);
-        let mut config = ClientConfig::default();
-        config.namesrv_addr = Some(self.namesrv_addr.clone().into());
-        config.instance_name = format!("{}-{kind}-{n}-{}", self.scope, std::process::id()).into();
-        config.persist_consumer_offset_interval = PERSIST_OFFSET_INTERVAL_MS;
-        config
+        ClientConfig {
+            namesrv_addr: Some(self.namesrv_addr.clone().into()),
+            instance_name: format!("{}-{kind}-{n}-{}", self.scope, std::process::id()).into(),
+            persist_consumer_offset_interval: PERSIST_OFFSET_INTERVAL_MS,
+            ..ClientConfig::default()
+        }
     }
 
     /// A started producer in `group`.
@@ -213,4 +215,35 @@ pub async fn send_sync_ok(producer: &DefaultMQProducer, topic: &str, tag: &str, 
         ));
     }
     Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use rocketmq_protocol::protocol::filter::filter_api::FilterAPI;
+
+    /// Java `String.hashCode`.
+    fn java_hash(s: &str) -> i32 {
+        s.encode_utf16()
+            .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)))
+    }
+
+    #[test]
+    fn client_1_0_0_hashes_untrimmed_tags_into_the_code_set() {
+        // Goal: pin the client quirk the tag test works around. Method: build the subscription
+        // the push consumer sends in its heartbeat for "TagA || TagC" and compare its codeSet
+        // with the Java hashes of the trimmed and untrimmed tags.
+        let sub = FilterAPI::build_subscription_data(&"T".into(), &"TagA || TagC".into()).unwrap();
+        let tags: Vec<&str> = sub.tags_set.iter().map(|t| t.as_str()).collect();
+        assert_eq!(tags, ["TagA", "TagC"]);
+        let codes: Vec<i32> = sub.code_set.iter().copied().collect();
+        let mut untrimmed = vec![java_hash("TagA "), java_hash(" TagC")];
+        untrimmed.sort();
+        assert_eq!(
+            codes, untrimmed,
+            "codeSet is no longer the untrimmed hashes; PUSH_EXPRESSION may use spaces"
+        );
+        assert!(!sub.code_set.contains(&java_hash("TagA")));
+        let clean = FilterAPI::build_subscription_data(&"T".into(), &"TagA||TagC".into()).unwrap();
+        assert!(clean.code_set.contains(&java_hash("TagA")) && clean.code_set.contains(&java_hash("TagC")));
+    }
 }

@@ -279,6 +279,8 @@ impl Standalone {
             command.arg("-c").arg(self.work_dir.join("broker.conf"));
         }
         let stderr = File::create(self.log_path(self.launches, "stderr"))?;
+        // FERROMQ_* variables are ferromq configuration; the harness's own is not.
+        command.env_remove(BIN_ENV);
         command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(stderr);
         let mut child = command
             .spawn()
