@@ -203,10 +203,16 @@ pub fn message(topic: &str, tag: &str, body: &str) -> Message {
 
 /// Sends one message synchronously and requires SEND_OK.
 pub async fn send_sync_ok(producer: &DefaultMQProducer, topic: &str, tag: &str, body: &str) -> Result<SendResult> {
+    let begin = std::time::Instant::now();
     let result = producer
         .send_with_timeout(message(topic, tag, body), SEND_TIMEOUT_MS)
         .await
-        .map_err(|e| anyhow!("sync send of {body:?} to {topic}: {e}"))?
+        .map_err(|e| {
+            anyhow!(
+                "sync send of {body:?} to {topic} failed after {:?}: {e}",
+                begin.elapsed()
+            )
+        })?
         .ok_or_else(|| anyhow!("sync send of {body:?} to {topic}: no send result"))?;
     if result.send_status != SendStatus::SendOk {
         return Err(anyhow!(
