@@ -13,9 +13,8 @@ use ferromq_protocol::header::broker_to_client::NotifyConsumerIdsChangedRequestH
 use ferromq_protocol::message::{MessageRecord, UniqIdGenerator};
 use ferromq_protocol::{RemotingCommand, RequestCode};
 use ferromq_remoting::{CancellationToken, Connection};
-use ferromq_store::commit_log::AppendResult;
 use ferromq_store::store::status_of;
-use ferromq_store::{FlushTicket, MessageStore, MessageStoreConfig, PutMessageStatus};
+use ferromq_store::{FlushTicket, MessageStore, MessageStoreConfig, PutMessageResult, PutMessageStatus};
 use tokio::sync::oneshot;
 
 use crate::config::BrokerConfig;
@@ -178,10 +177,11 @@ impl Broker {
 
     /// Appends records (one message, or a batch stored contiguously) through flow control and
     /// waits for durability under SYNC_FLUSH without blocking a runtime thread.
+    /// The result lists every stored record's offset and size (batch msgIds).
     pub async fn put_records(
         &self,
         records: Vec<MessageRecord>,
-    ) -> Result<(AppendResult, PutMessageStatus), BrokerError> {
+    ) -> Result<(PutMessageResult, PutMessageStatus), BrokerError> {
         let store = Arc::clone(&self.store);
         let started = std::time::Instant::now();
         let result = self.flow.run(move || store.put_messages(&records)).await?;
@@ -196,7 +196,7 @@ impl Broker {
         let status = wait_flush(&result.ticket, timeout).await;
         self.metrics
             .record_put(result.append.msg_num, result.append.wrote_bytes, started.elapsed());
-        Ok((result.append, status))
+        Ok((result, status))
     }
 
     /// Watches `connection` (once) so its close removes its producers and consumers.
@@ -253,7 +253,7 @@ impl Broker {
         let enabled = self
             .groups
             .get(&change.group)
-            .map_or(true, |g| g.notify_consumer_ids_changed_enable);
+            .is_none_or(|g| g.notify_consumer_ids_changed_enable);
         if enabled {
             notify_consumer_ids_changed(&change.group, change.remaining);
         }

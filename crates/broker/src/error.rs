@@ -352,6 +352,7 @@ impl BrokerError {
             E::Store(store) => match store {
                 StoreError::DiskFull { .. } | StoreError::NotAvailable(_) => ResponseCode::ServiceNotAvailable,
                 StoreError::MessageTooLarge { .. } | StoreError::Encode(_) => ResponseCode::MessageIllegal,
+                StoreError::InvalidTopic { .. } => ResponseCode::InvalidParameter,
                 _ => ResponseCode::SystemError,
             },
             E::ShuttingDown | E::FlushFailed => ResponseCode::ServiceNotAvailable,

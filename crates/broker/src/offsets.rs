@@ -93,7 +93,7 @@ impl ConsumerOffsetManager {
     pub fn remove_topic(&self, topic: &str) {
         let mut table = self.lock();
         let before = table.len();
-        table.retain(|k, _| split_key(k).map_or(true, |(t, _)| t != topic));
+        table.retain(|k, _| split_key(k).is_none_or(|(t, _)| t != topic));
         if table.len() != before {
             self.dirty.store(true, Ordering::Release);
         }
@@ -103,7 +103,7 @@ impl ConsumerOffsetManager {
     pub fn remove_group(&self, group: &str) {
         let mut table = self.lock();
         let before = table.len();
-        table.retain(|k, _| split_key(k).map_or(true, |(_, g)| g != group));
+        table.retain(|k, _| split_key(k).is_none_or(|(_, g)| g != group));
         if table.len() != before {
             self.dirty.store(true, Ordering::Release);
         }

@@ -10,9 +10,10 @@
 //!   `DELAY`), stopping at the first message not yet due. Progress is kept in
 //!   `config/delayOffset.json` (`{"offsetTable":{1:0,2:17}}`, fastjson keys).
 //!
-//! Invariants: a level's offset only advances past a message after its re-put returned (a crash
-//! in between re-delivers it: at-least-once, like Java); messages of one level are due in queue
-//! order because they share one delay.
+//! Invariants: a level's offset only advances past a message after its re-put is PUT_OK — under
+//! SYNC_FLUSH that is after the fsync covering it — (a crash in between re-delivers it:
+//! at-least-once, like Java); re-puts go through the send flow control like client sends;
+//! messages of one level are due in queue order because they share one delay.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,9 +24,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use ferromq_protocol::body::to_fastjson_string;
 use ferromq_protocol::message::{decode_record, properties, sys_flag, MessageRecord, Properties};
-use ferromq_store::{GetMessageStatus, MessageStore};
+use ferromq_store::{GetMessageStatus, MessageStore, PutMessageStatus};
 use serde::{Deserialize, Serialize};
 
+use crate::broker::Broker;
 use crate::error::BrokerError;
 use crate::persist::{config_path, read_json, write_atomic};
 use crate::validate::SCHEDULE_TOPIC;
@@ -107,13 +109,18 @@ impl ScheduleService {
         self.dirty.store(true, Ordering::Release);
     }
 
-    /// One pass over every level at time `now` (blocking: reads and puts on the store).
-    /// Returns the number of messages delivered.
-    pub fn deliver_due(&self, now: i64) -> usize {
+    /// One pass over every level at time `now`. Returns the number of messages delivered.
+    ///
+    /// Each due message is re-put through [`Broker::put_records`]: the send flow control
+    /// (SYSTEM_BUSY stops the pass; the next one retries) and, under SYNC_FLUSH, the wait for
+    /// the fsync covering it, on the ticket's callback (no runtime thread blocks). A level's
+    /// offset moves past a message only once its re-put is PUT_OK; a flush timeout or failure
+    /// leaves it, so the message is delivered again later (at-least-once).
+    pub async fn deliver_due(&self, broker: &Broker, now: i64) -> usize {
         let mut delivered = 0;
         for (index, delay_ms) in self.delay_levels_ms.iter().enumerate() {
             let Ok(level) = i32::try_from(index + 1) else { break };
-            match self.deliver_level(level, *delay_ms, now) {
+            match self.deliver_level(broker, level, *delay_ms, now).await {
                 Ok(n) => delivered += n,
                 Err(error) => tracing::warn!(level, %error, "delayed delivery failed; will retry"),
             }
@@ -121,11 +128,12 @@ impl ScheduleService {
         delivered
     }
 
-    fn deliver_level(&self, level: i32, delay_ms: i64, now: i64) -> Result<usize, BrokerError> {
+    async fn deliver_level(&self, broker: &Broker, level: i32, delay_ms: i64, now: i64) -> Result<usize, BrokerError> {
         let queue_id = level - 1;
         let mut offset = self.offset(level);
         let mut delivered = 0;
         loop {
+            // Reads of mapped memory run inline (crate invariant); only puts go to the pool.
             let got = self
                 .store
                 .get_messages(SCHEDULE_TOPIC, queue_id, offset, DELIVER_BATCH, usize::MAX, None)?;
@@ -148,8 +156,16 @@ impl ScheduleService {
                     return Ok(delivered);
                 }
                 if let Some(real) = restore(&parked) {
-                    self.store.put_message(&real)?;
-                    delivered += 1;
+                    let (_, status) = broker.put_records(vec![real]).await?;
+                    match status {
+                        PutMessageStatus::PutOk => delivered += 1,
+                        PutMessageStatus::FlushDiskTimeout => {
+                            return Err(BrokerError::PutNotConfirmed {
+                                status: "FLUSH_DISK_TIMEOUT",
+                            })
+                        }
+                        PutMessageStatus::FlushDiskFailed => return Err(BrokerError::FlushFailed),
+                    }
                 } else {
                     tracing::warn!(
                         phy_offset = parked.phy_offset,
@@ -193,45 +209,5 @@ fn restore(parked: &MessageRecord) -> Option<MessageRecord> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    // Goal: a DELAY level parks the message and clamps; level 0, prepared and absent DELAY do not.
-    // Method: rewrite a few records.
-    #[test]
-    fn delay_levels_park_messages_in_the_schedule_topic() {
-        let mut record = MessageRecord::new("T", Bytes::from_static(b"x"));
-        record.queue_id = 3;
-        let mut props: Properties = [(properties::DELAY, "40")].into_iter().collect();
-        assert!(rewrite_for_delay(&mut record, &mut props, 18));
-        assert_eq!((record.topic.as_str(), record.queue_id), (SCHEDULE_TOPIC, 17));
-        assert_eq!(props.get(properties::REAL_TOPIC), Some("T"));
-        assert_eq!(props.get(properties::REAL_QID), Some("3"));
-        assert_eq!(props.get(properties::DELAY), Some("18"));
-
-        let mut plain = MessageRecord::new("T", Bytes::new());
-        let mut zero: Properties = [(properties::DELAY, "0")].into_iter().collect();
-        assert!(!rewrite_for_delay(&mut plain, &mut zero, 18));
-        let mut prepared = MessageRecord::new("T", Bytes::new());
-        prepared.sys_flag = sys_flag::TRANSACTION_PREPARED_TYPE;
-        let mut one: Properties = [(properties::DELAY, "1")].into_iter().collect();
-        assert!(!rewrite_for_delay(&mut prepared, &mut one, 18));
-        assert!(!rewrite_for_delay(&mut plain, &mut Properties::new(), 18));
-    }
-
-    // Goal: restoring takes the real topic / queue and drops DELAY. Method: round trip.
-    #[test]
-    fn restore_undoes_the_rewrite_but_keeps_real_properties() {
-        let mut record = MessageRecord::new("T", Bytes::from_static(b"body"));
-        record.queue_id = 2;
-        let mut props: Properties = [(properties::DELAY, "1"), ("KEYS", "k")].into_iter().collect();
-        rewrite_for_delay(&mut record, &mut props, 18);
-        record.properties = ferromq_protocol::message::encode_properties(&props);
-        let real = restore(&record).unwrap();
-        assert_eq!((real.topic.as_str(), real.queue_id), ("T", 2));
-        let real_props = real.properties();
-        assert_eq!(real_props.get(properties::DELAY), None);
-        assert_eq!(real_props.get("KEYS"), Some("k"));
-        assert_eq!(real.body.as_ref(), b"body");
-    }
-}
+#[path = "schedule_test.rs"]
+mod tests;

@@ -197,13 +197,14 @@ async fn run_schedule(broker: Arc<Broker>, stop: CancellationToken) {
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
-            _ = tick.tick() => {
-                let schedule = Arc::clone(&schedule);
-                let delivered = tokio::task::spawn_blocking(move || schedule.deliver_due(now_ms())).await;
-                if let Ok(n) = delivered {
-                    if n > 0 {
-                        tracing::debug!(delivered = n, "delayed messages delivered");
-                    }
+            _ = tick.tick() => {}
+        }
+        // A pass may wait on flush tickets; shutdown drops it (undelivered offsets stay put).
+        tokio::select! {
+            () = stop.cancelled() => return,
+            delivered = schedule.deliver_due(&broker, now_ms()) => {
+                if delivered > 0 {
+                    tracing::debug!(delivered, "delayed messages delivered");
                 }
             }
         }

@@ -13,8 +13,11 @@ use ferromq_protocol::header::admin::{
     GetConsumeStatsRequestHeader, GetConsumerConnectionListRequestHeader, GetProducerConnectionListRequestHeader,
     GetSubscriptionGroupConfigRequestHeader, GetTopicConfigRequestHeader, GetTopicStatsInfoRequestHeader,
 };
-use ferromq_protocol::header::consumer_offset::UpdateConsumerOffsetRequestHeader;
+use ferromq_protocol::header::consumer_offset::{
+    GetMaxOffsetRequestHeader, GetMaxOffsetResponseHeader, UpdateConsumerOffsetRequestHeader,
+};
 use ferromq_protocol::header::query_message::{QueryMessageRequestHeader, QueryMessageResponseHeader};
+use ferromq_protocol::header::send_message::SendMessageResponseHeader;
 use ferromq_protocol::{RemotingCommand, RequestCode, ResponseCode};
 
 fn create_topic(topic: &str, queues: i32) -> RemotingCommand {
@@ -88,6 +91,61 @@ async fn admin_creates_lists_and_deletes_topics() -> anyhow::Result<()> {
         ResponseCode::TopicNotExist,
     )
     .await?;
+    broker.stop().await
+}
+
+// Goal: DELETE_TOPIC_IN_BROKER also deletes the topic's ConsumeQueues: the queue is empty
+// afterwards, its files are gone, and a new send to the topic starts at queue offset 0.
+// Method: send 2 messages, wait until dispatched, delete, check GET_MAX_OFFSET, the
+// consumequeue directory and the next send's queue offset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_topic_removes_its_consume_queues() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let broker = start_broker(dir.path(), broker_config()).await?;
+    let (client, _) = client()?;
+    let addr = broker.addr_text.clone();
+    invoke_expect(&client, &addr, create_topic("DelT", 1), ResponseCode::Success).await?;
+    for i in 0..2 {
+        send_ok(&client, &addr, send_v2("DelT", 0, format!("m{i}").as_bytes(), "")).await?;
+    }
+    let max_offset = || async {
+        let header = GetMaxOffsetRequestHeader {
+            topic: "DelT".to_owned(),
+            queue_id: 0,
+            committed: None,
+        };
+        let response = invoke_expect(
+            &client,
+            &addr,
+            request(RequestCode::GetMaxOffset, &header),
+            ResponseCode::Success,
+        )
+        .await?;
+        anyhow::Ok(response.decode_header::<GetMaxOffsetResponseHeader>()?.offset)
+    };
+    eventually("2 messages dispatched", || async {
+        Ok((max_offset().await? == 2).then_some(()))
+    })
+    .await?;
+    let queue_dir = dir.path().join("consumequeue").join("DelT");
+    assert!(queue_dir.exists());
+
+    let delete = DeleteTopicRequestHeader {
+        topic: "DelT".to_owned(),
+    };
+    invoke_expect(
+        &client,
+        &addr,
+        request(RequestCode::DeleteTopicInBroker, &delete),
+        ResponseCode::Success,
+    )
+    .await?;
+    assert_eq!(max_offset().await?, 0, "the queue is empty after the delete");
+    assert!(!queue_dir.exists(), "ConsumeQueue files deleted");
+
+    let again = send_ok(&client, &addr, send_v2("DelT", 0, b"again", "")).await?;
+    let header: SendMessageResponseHeader = again.decode_header()?;
+    assert_eq!(header.queue_offset, 0, "the topic starts over");
     broker.stop().await
 }
 

@@ -7,6 +7,7 @@ use common::*;
 use ferromq_protocol::body::{decode_body, TopicConfig};
 use ferromq_protocol::header::admin::GetTopicConfigRequestHeader;
 use ferromq_protocol::header::consumer_offset::{GetMaxOffsetRequestHeader, GetMaxOffsetResponseHeader};
+use ferromq_protocol::header::query_message::ViewMessageRequestHeader;
 use ferromq_protocol::header::send_message::SendMessageResponseHeader;
 use ferromq_protocol::message::{encode_batch, parse_offset_msg_id, BatchMessage};
 use ferromq_protocol::{RemotingCommand, RequestCode, ResponseCode};
@@ -63,7 +64,8 @@ async fn v1_and_v2_sends_auto_create_the_topic_and_answer_all_fields() -> anyhow
 }
 
 // Goal: a batch (code 320) stores each message with consecutive offsets and answers the
-// comma-joined offsetMsgIds. Method: send 3 messages, parse each id.
+// comma-joined offsetMsgIds, each the exact CommitLog offset of its message. Method: send 3
+// messages, parse each id, VIEW_MESSAGE_BY_ID each and compare body and UNIQ_KEY.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batch_send_stores_each_message_and_joins_msg_ids() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
@@ -78,9 +80,9 @@ async fn batch_send_stores_each_message_and_joins_msg_ids() -> anyhow::Result<()
         .collect();
     let mut body = BytesMut::new();
     encode_batch(&messages, &mut body)?;
-    let mut request = send_v2("BatchTopic", 0, &body, "");
-    request.code = RequestCode::SendBatchMessage.as_i32();
-    let response = send_ok(&client, &broker.addr_text, request).await?;
+    let mut batch = send_v2("BatchTopic", 0, &body, "");
+    batch.code = RequestCode::SendBatchMessage.as_i32();
+    let response = send_ok(&client, &broker.addr_text, batch).await?;
     let header: SendMessageResponseHeader = response.decode_header()?;
     let ids: Vec<_> = header
         .msg_id
@@ -90,6 +92,23 @@ async fn batch_send_stores_each_message_and_joins_msg_ids() -> anyhow::Result<()
     assert_eq!(ids.len(), 3);
     assert!(ids.windows(2).all(|w| w[0].phy_offset < w[1].phy_offset));
     assert_eq!(header.queue_offset, 0);
+    for (i, id) in ids.iter().enumerate() {
+        let view = ViewMessageRequestHeader {
+            topic: Some("BatchTopic".to_owned()),
+            offset: id.phy_offset,
+        };
+        let viewed = invoke_expect(
+            &client,
+            &broker.addr_text,
+            request(RequestCode::ViewMessageById, &view),
+            ResponseCode::Success,
+        )
+        .await?;
+        let record = records(&viewed)?.remove(0);
+        assert_eq!(record.body.as_ref(), format!("m{i}").as_bytes(), "message {i}");
+        assert_eq!(record.phy_offset, id.phy_offset);
+        assert_eq!(record.properties().get("UNIQ_KEY"), Some(format!("B{i}").as_str()));
+    }
 
     let addr = broker.addr_text.clone();
     eventually("batch dispatched as 3 queue entries", || async {

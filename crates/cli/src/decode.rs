@@ -81,7 +81,7 @@ fn describe(offset: usize, cmd: &RemotingCommand) -> String {
 
 fn parse_hex(text: &[u8]) -> anyhow::Result<Vec<u8>> {
     let digits: Vec<u8> = text.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         bail!("hex input has an odd number of digits");
     }
     digits

@@ -112,8 +112,8 @@ pub struct UnknownKey {
 pub struct Loaded<T> {
     /// The config.
     pub config: T,
-    /// Keys from files or overrides that the config does not know (env vars with the prefix
-    /// that match no key are listed too).
+    /// Keys from files or overrides that the config does not know (environment variables
+    /// that match no key are skipped, not listed).
     pub unknown_keys: Vec<UnknownKey>,
 }
 
@@ -195,9 +195,11 @@ where
         }
     }
     for (name, value) in &sources.env {
-        if let Some(rest) = name.strip_prefix(ENV_PREFIX) {
+        // Environment variables that name no key (FERROMQ_HOME, ...) belong to something
+        // else: they are skipped silently, not reported.
+        if let Some(key) = name.strip_prefix(ENV_PREFIX).and_then(|rest| keys.resolve(rest)) {
             set(
-                rest,
+                key,
                 Value::String(value.clone()),
                 Source::Env(name.clone()),
                 &mut unknown_keys,

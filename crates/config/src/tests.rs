@@ -90,6 +90,7 @@ fn environment_overrides_file_and_overrides_win_over_environment() {
             ("FERROMQ_LISTEN_PORT".into(), "2".into()),
             ("FERROMQ_BROKER_CLUSTER_NAME".into(), "FromEnv".into()),
             ("PATH".into(), "/bin".into()),
+            ("FERROMQ_HOME".into(), "/somewhere".into()),
         ],
         overrides: vec![("brokerClusterName".into(), "FromFlag".into())],
     };

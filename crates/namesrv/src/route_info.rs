@@ -151,7 +151,7 @@ impl RouteInfoManager {
             .broker_addrs
             .retain(|id, addr| !(*addr == broker_addr && *id != broker_id));
         let old_addr = broker_data.broker_addrs.insert(broker_id, broker_addr.clone());
-        register_first |= old_addr.map_or(true, |addr| addr.is_empty());
+        register_first |= old_addr.is_none_or(|addr| addr.is_empty());
 
         let is_master = broker_id == MASTER_ID;
         let is_prime_slave =
@@ -160,7 +160,7 @@ impl RouteInfoManager {
         let data_version_changed = tables
             .broker_live_table
             .get(&addr_info)
-            .map_or(true, |live| live.data_version != topic_config_wrapper.data_version);
+            .is_none_or(|live| live.data_version != topic_config_wrapper.data_version);
 
         if is_master || is_prime_slave {
             let mappings = topic_config_wrapper
@@ -280,7 +280,7 @@ impl RouteInfoManager {
         data_version: &DataVersion,
     ) -> bool {
         self.query_broker_data_version(cluster_name, broker_addr)
-            .map_or(true, |stored| stored != *data_version)
+            .is_none_or(|stored| stored != *data_version)
     }
 
     /// Refreshes a live broker's last-update time (QUERY_DATA_VERSION, BROKER_HEARTBEAT);
@@ -433,12 +433,7 @@ fn clean_topics_locked(tables: &mut Tables, removed: &BTreeSet<String>, reduced:
         .iter()
         .filter(|name| {
             tables.broker_addr_table.get(*name).is_some_and(|data| {
-                data.enable_acting_master
-                    && data
-                        .broker_addrs
-                        .keys()
-                        .next()
-                        .map_or(true, |min_id| *min_id > MASTER_ID)
+                data.enable_acting_master && data.broker_addrs.keys().next().is_none_or(|min_id| *min_id > MASTER_ID)
             })
         })
         .collect();

@@ -7,7 +7,9 @@
 //! - [`command`]: [`RemotingCommand`] and its parts (language, flags, ext fields, body);
 //! - [`header_json`] / [`header_binary`]: the two header serializations;
 //! - [`code`]: request and response codes;
-//! - [`header`]: typed request/response headers over ext fields.
+//! - [`header`]: typed request/response headers over ext fields;
+//! - [`body`]: JSON bodies (routes, registration, heartbeats, stats…) with fastjson quirks;
+//! - [`message`]: stored message record, properties, batch body, message ids, Java hash, CRC.
 //!
 //! Invariants:
 //! - decoding never panics and never allocates more than the frame limit, whatever the input;

@@ -1,10 +1,9 @@
 //! Frame extraction from a connection's read buffer.
 //!
 //! [`next_frame`] wraps the protocol crate's `decode_frame` so that the buffer never grows
-//! faster than bytes arrive: `decode_frame` reserves room for the whole announced frame when
-//! it sees a partial one, which would let a peer make us allocate up to the frame limit per
-//! connection with a 4-byte length word. Here a partial frame grows the buffer at most by
-//! doubling what was received (minimum [`READ_CHUNK_BYTES`]).
+//! faster than bytes arrive: `decode_frame` may reserve up to 64 KiB for a partial frame; here
+//! a partial frame grows the buffer at most by doubling what was received (minimum
+//! [`READ_CHUNK_BYTES`]), so an idle peer that announced a large frame pins almost nothing.
 //!
 //! Invariants:
 //! - a length word below 4 or above the frame limit is an error as soon as its 4 bytes arrive,

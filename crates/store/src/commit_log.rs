@@ -157,6 +157,12 @@ impl CommitLog {
         }
     }
 
+    /// Forgets the queue offsets of `topic` (its ConsumeQueues were deleted): its next message
+    /// gets queue offset 0 again, as in RocketMQ.
+    pub fn remove_topic_queue_offsets(&self, topic: &str) {
+        self.lock_put().queue_offsets.remove(topic);
+    }
+
     /// Next queue offset of a queue.
     pub fn next_queue_offset(&self, topic: &str, queue_id: i32) -> i64 {
         self.lock_put()
@@ -411,6 +417,16 @@ impl CommitLog {
             summary.end_offset = f.start_offset() + size;
         }
         self.queue.truncate_dirty(summary.end_offset)?;
+        // What was scanned may still be only in the page cache (a process crash): make it
+        // durable before reporting it flushed, or a later checkpoint could claim it.
+        for f in self.queue.files().iter().skip(start_index) {
+            let len = summary.end_offset.saturating_sub(f.start_offset()).min(size);
+            if len > 0 {
+                f.file()
+                    .sync_range(0, len)
+                    .map_err(|e| StoreError::io("sync", f.path(), e))?;
+            }
+        }
         self.flushed_where.store(summary.end_offset, Ordering::Release);
         Ok(summary)
     }

@@ -64,7 +64,8 @@ pub struct MessageStoreConfig {
     pub max_index_num: u32,
     /// Build the IndexFile (true).
     pub message_index_enable: bool,
-    /// Verify body CRC of every record scanned in recovery (true).
+    /// Verify body CRC of every record scanned in recovery (true). FerroMQ recovery verifies
+    /// CRCs whatever this says; the key is accepted so RocketMQ configs load.
     #[serde(rename = "checkCRCOnRecover")]
     pub check_crc_on_recover: bool,
     /// Append the whole-record `__CRC32#` property (RocketMQ 5.x option; default **true** here,
@@ -183,7 +184,7 @@ impl MessageStoreConfig {
             return Err(bad("mappedFileSizeCommitLog", format!("{cl} is outside [4096, 2^40]")));
         }
         let cq = self.mapped_file_size_consume_queue;
-        if cq == 0 || cq % 20 != 0 || cq > (1 << 32) {
+        if cq == 0 || !cq.is_multiple_of(20) || cq > (1 << 32) {
             return Err(bad(
                 "mappedFileSizeConsumeQueue",
                 format!("{cq} must be a positive multiple of 20"),
@@ -235,7 +236,7 @@ impl MessageStoreConfig {
                 format!("{} is outside [2, 2e8]", self.max_index_num),
             ));
         }
-        if self.delay_levels_ms().map_or(true, |l| l.is_empty()) {
+        if self.delay_levels_ms().is_none_or(|l| l.is_empty()) {
             return Err(bad(
                 "messageDelayLevel",
                 format!("{:?} is not a list like \"1s 5m 2h\"", self.message_delay_level),

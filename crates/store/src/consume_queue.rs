@@ -103,7 +103,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl ConsumeQueueTable {
     /// An empty table over `root` (`<store>/consumequeue`), holding at most `max_open_files` files.
     pub fn new(fs: Arc<dyn Fs>, root: PathBuf, file_size: u64, max_open_files: usize) -> Self {
-        assert!(file_size % CQ_UNIT_SIZE == 0 && file_size > 0);
+        assert!(file_size.is_multiple_of(CQ_UNIT_SIZE) && file_size > 0);
         let cache = FileCache::new(Arc::clone(&fs), root.clone(), max_open_files, file_size);
         ConsumeQueueTable {
             fs,
@@ -446,6 +446,64 @@ impl ConsumeQueueTable {
                 }
             }
         }
+        Ok(deleted)
+    }
+
+    /// Removes every queue of `topic`: its in-memory state, its cached files and its files and
+    /// directories on disk (RocketMQ `deleteTopics`). The caller keeps dispatch out meanwhile.
+    /// Returns the number of files deleted.
+    pub fn delete_topic(&self, topic: &str) -> StoreResult<usize> {
+        if topic.is_empty() || topic == "." || topic == ".." || topic.contains(['/', '\\', '\0']) {
+            return Err(StoreError::InvalidTopic {
+                topic: topic.to_owned(),
+                reason: "not a single path component",
+            });
+        }
+        let states = self
+            .queues
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(topic)
+            .unwrap_or_default();
+        // Hold every queue's lock while its files go, so no reader opens one half-deleted.
+        let mut guards: HashMap<i32, (u32, std::sync::MutexGuard<'_, QueueState>)> = HashMap::new();
+        for (queue_id, state) in &states {
+            let st = lock(state);
+            guards.insert(*queue_id, (st.number, st));
+        }
+        let topic_dir = self.root.join(topic);
+        let mut deleted = 0;
+        for name in self
+            .fs
+            .list_dir(&topic_dir)
+            .map_err(|e| StoreError::io("list", &topic_dir, e))?
+        {
+            let queue_dir = topic_dir.join(&name);
+            let number = name.parse::<i32>().ok().and_then(|q| guards.get(&q)).map(|(n, _)| *n);
+            for file in self
+                .fs
+                .list_dir(&queue_dir)
+                .map_err(|e| StoreError::io("list", &queue_dir, e))?
+            {
+                if let (Some(n), Some(start)) = (number, file_name_to_offset(&file)) {
+                    self.cache.forget((n, start / self.file_size));
+                }
+                let path = queue_dir.join(&file);
+                self.fs
+                    .remove_file(&path)
+                    .map_err(|e| StoreError::io("remove", &path, e))?;
+                deleted += 1;
+            }
+            self.fs
+                .remove_dir(&queue_dir)
+                .map_err(|e| StoreError::io("remove dir", &queue_dir, e))?;
+        }
+        if self.fs.exists(&topic_dir) {
+            self.fs
+                .remove_dir(&topic_dir)
+                .map_err(|e| StoreError::io("remove dir", &topic_dir, e))?;
+        }
+        drop(guards);
         Ok(deleted)
     }
 

@@ -12,7 +12,8 @@
 //! Invariants:
 //! - `reput_offset` only moves past a record after its entries were written;
 //! - the checkpoint's dispatched offset is taken before syncing ConsumeQueue and IndexFile, so it
-//!   never claims more than what was synced.
+//!   never claims more than what was synced, and is capped at the CommitLog's flushed offset, so
+//!   recovery always starts validating at or below the durable end of the CommitLog.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -83,6 +84,11 @@ pub(crate) fn dispatch_record(inner: &StoreInner, record: &MessageRecord, size: 
 /// Dispatches every published record past `reput_offset`. Returns the number dispatched.
 pub(crate) fn dispatch_available(inner: &StoreInner) -> StoreResult<u64> {
     let _guard = inner.dispatch_lock.lock().unwrap_or_else(|e| e.into_inner());
+    dispatch_locked(inner)
+}
+
+/// [`dispatch_available`] for a caller already holding `dispatch_lock`.
+pub(crate) fn dispatch_locked(inner: &StoreInner) -> StoreResult<u64> {
     let cl = &inner.commit_log;
     let mut count = 0;
     loop {
@@ -134,8 +140,15 @@ fn corrupt(phy_offset: u64, reason: impl std::fmt::Display) -> StoreError {
 }
 
 /// Syncs ConsumeQueue and IndexFile and writes the checkpoint.
+///
+/// The dispatched offset written is `min(reput, flushed)`: recovery validates the CommitLog only
+/// from the segment holding it, so it must never lie past CommitLog bytes that are not durable
+/// (under ASYNC_FLUSH dispatch runs ahead of the flush; a power loss would then tear records
+/// below the checkpoint that recovery never looks at). `flushed` is the CommitLog's durable
+/// offset, which only advances after its fsync returned.
 pub(crate) fn flush_and_checkpoint(inner: &StoreInner) -> StoreResult<()> {
-    let dispatched = inner.reput_offset.load(Ordering::Acquire);
+    let flushed = inner.commit_log.flushed_offset();
+    let dispatched = inner.reput_offset.load(Ordering::Acquire).min(flushed);
     let logics_ts = inner.last_dispatched_timestamp.load(Ordering::Acquire) as i64;
     inner.cq.flush()?;
     if let Some(index) = &inner.index {
@@ -148,7 +161,7 @@ pub(crate) fn flush_and_checkpoint(inner: &StoreInner) -> StoreResult<()> {
         logics_msg_timestamp: logics_ts.max(data.logics_msg_timestamp),
         index_msg_timestamp: logics_ts.max(data.index_msg_timestamp),
         dispatched_phy_offset: dispatched as i64,
-        physic_flushed_offset: inner.commit_log.flushed_offset() as i64,
+        physic_flushed_offset: flushed as i64,
         ..*data
     };
     inner.checkpoint.write(&data)
@@ -170,7 +183,7 @@ fn run(inner: &StoreInner) {
     let cq_interval = Duration::from_millis(inner.config.flush_interval_consume_queue);
     let mut last_checkpoint = Instant::now();
     loop {
-        let shutdown = inner.wait_signal(Duration::from_millis(10).min(cq_interval));
+        let shutdown = inner.signals.wait_dispatch(Duration::from_millis(10).min(cq_interval));
         if shutdown {
             return;
         }
@@ -184,5 +197,33 @@ fn run(inner: &StoreInner) {
                 tracing::warn!(error = %e, "ConsumeQueue flush / checkpoint failed");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    // Goal: tags code is the Java hash of TAGS, and the deliver time for SCHEDULE_TOPIC_XXXX.
+    // Method: records with TAGS / DELAY properties and a known store time.
+    #[test]
+    fn tags_code_is_tag_hash_or_deliver_time_for_schedule_topic() {
+        let levels = [1000, 5000, 10_000];
+        let mut r = MessageRecord::new("T", Bytes::from_static(b"x"));
+        r.properties = "TAGS\u{1}TagA\u{2}".into();
+        assert_eq!(tags_code(&r, &levels), 2_598_919);
+        r.properties = String::new();
+        assert_eq!(tags_code(&r, &levels), 0);
+        let mut s = MessageRecord::new(SCHEDULE_TOPIC, Bytes::from_static(b"x"));
+        s.store_timestamp = 1_000_000;
+        s.properties = "DELAY\u{1}2\u{2}TAGS\u{1}TagA\u{2}".into();
+        assert_eq!(tags_code(&s, &levels), 1_005_000);
+        s.properties = "DELAY\u{1}99\u{2}".into();
+        assert_eq!(
+            tags_code(&s, &levels),
+            1_010_000,
+            "levels above the table clamp to the last"
+        );
     }
 }

@@ -76,6 +76,14 @@ pub enum StoreError {
         /// Why it is invalid.
         reason: String,
     },
+    /// A topic name that cannot name a ConsumeQueue directory.
+    #[error("invalid topic {topic:?}: {reason}")]
+    InvalidTopic {
+        /// The name given.
+        topic: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
     /// The store is shut down or in an unusable state after a fatal write error.
     #[error("store is not available: {0}")]
     NotAvailable(&'static str),

@@ -310,7 +310,7 @@ impl IndexService {
         for key in keys.iter().filter(|k| !k.is_empty()) {
             let full = build_key(topic, key);
             loop {
-                let needs_new = files.last().map_or(true, |f| f.is_full());
+                let needs_new = files.last().is_none_or(|f| f.is_full());
                 if needs_new {
                     let mut ts = store_timestamp;
                     let mut name = timestamp_file_name(ts);

@@ -18,7 +18,8 @@
 //!   a bounded LRU so idle queues hold no file or mapping;
 //! - [`index_file`]: RocketMQ's hash index by `topic#key`;
 //! - [`checkpoint`]: RocketMQ's checkpoint plus FerroMQ fields guarded by a CRC;
-//! - [`store`]: the `MessageStore` facade, with dispatch (reput), recovery and retention threads.
+//! - [`store`]: the `MessageStore` facade, with dispatch (reput), recovery and retention threads
+//!   (woken through `signal`: one condvar per thread, so a put's wake-up always reaches dispatch).
 //!
 //! Write path (why `write_at`, not `&mut [u8]` into the mapping): the CommitLog encodes a record
 //! outside the put lock, patches offsets and time under it, and hands the bytes to
@@ -51,6 +52,7 @@ pub mod mapped_file;
 pub mod record_crc;
 mod recovery;
 mod retention;
+mod signal;
 pub mod store;
 
 pub use config::{FlushDiskType, MessageStoreConfig};
@@ -58,4 +60,4 @@ pub use consume_queue::{ArrivalListener, CqEntry};
 pub use dispatch::{tags_code, SCHEDULE_TOPIC};
 pub use error::{StoreError, StoreResult};
 pub use flush::{FlushOutcome, FlushTicket};
-pub use store::{GetMessageResult, GetMessageStatus, MessageStore, PutMessageResult, PutMessageStatus};
+pub use store::{GetMessageResult, GetMessageStatus, MessageStore, PutMessageResult, PutMessageStatus, StoredRecord};

@@ -103,25 +103,18 @@ pub(crate) fn spawn(inner: Arc<StoreInner>) -> StoreResult<JoinHandle<()>> {
 
 fn run(inner: &StoreInner) {
     let interval = Duration::from_millis(inner.config.clean_resource_interval.max(1));
-    let mut last = Instant::now() - interval;
+    let mut last: Option<Instant> = None;
     loop {
-        if last.elapsed() >= interval {
-            last = Instant::now();
+        if last.is_none_or(|l| l.elapsed() >= interval) {
+            last = Some(Instant::now());
             if let Err(e) = run_once(inner) {
                 tracing::warn!(error = %e, "retention pass failed");
             }
         }
-        let (lock, cond) = &inner.signal;
-        let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
-        if guard.shutdown {
-            return;
-        }
-        let wait = interval.saturating_sub(last.elapsed()).max(Duration::from_millis(1));
-        let guard = cond
-            .wait_timeout(guard, wait.min(Duration::from_millis(100)))
-            .unwrap_or_else(|e| e.into_inner())
-            .0;
-        if guard.shutdown {
+        let since = last.map_or(Duration::ZERO, |l| l.elapsed());
+        // Shutdown notifies this thread's own condvar, so the wait needs no cap.
+        let wait = interval.saturating_sub(since).max(Duration::from_millis(1));
+        if inner.signals.wait_retention(wait) {
             return;
         }
     }

@@ -13,12 +13,11 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use bytes::Bytes;
-use ferromq_protocol::message::{properties, property_value, MessageRecord};
+use ferromq_protocol::message::{peek_record_header, properties, property_value, MessageRecord};
 
 use crate::checkpoint::{CheckpointData, StoreCheckpoint};
 use crate::commit_log::{AppendResult, CommitLog};
@@ -28,6 +27,7 @@ use crate::error::{StoreError, StoreResult};
 use crate::flush::{FlushOutcome, FlushService, FlushTicket};
 use crate::fs::Fs;
 use crate::index_file::IndexService;
+use crate::signal::Signals;
 
 /// A clock in ms since the epoch (injectable for tests).
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
@@ -53,11 +53,22 @@ pub enum PutMessageStatus {
     FlushDiskFailed,
 }
 
+/// Where one record of a put was stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredRecord {
+    /// CommitLog offset of the record (what an offsetMsgId encodes).
+    pub phy_offset: i64,
+    /// Size of the stored record in bytes, as stored (with the properties the store appends).
+    pub size: usize,
+}
+
 /// Result of a put: where it went, and a ticket that completes when it is durable.
 #[derive(Debug, Clone)]
 pub struct PutMessageResult {
-    /// Offsets and sizes assigned.
+    /// Offsets and sizes assigned (first record, totals).
     pub append: AppendResult,
+    /// Every stored record, in put order (`append.msg_num` of them, back to back).
+    pub records: Vec<StoredRecord>,
     /// Completes after the covering fsync (immediately under ASYNC_FLUSH).
     pub ticket: FlushTicket,
 }
@@ -117,12 +128,6 @@ pub struct GetMessageResult {
 /// ConsumeQueue entries examined per get at most (RocketMQ `maxFilterMessageCount`).
 pub const MAX_FILTER_MESSAGE_COUNT: usize = 16_000;
 
-#[derive(Default)]
-pub(crate) struct Signal {
-    pub(crate) dispatch_pending: bool,
-    pub(crate) shutdown: bool,
-}
-
 /// Shared state of the store and its threads.
 pub(crate) struct StoreInner {
     pub(crate) config: MessageStoreConfig,
@@ -137,7 +142,7 @@ pub(crate) struct StoreInner {
     pub(crate) reput_offset: AtomicU64,
     pub(crate) dispatch_lock: Mutex<()>,
     pub(crate) last_dispatched_timestamp: AtomicU64,
-    pub(crate) signal: (Mutex<Signal>, Condvar),
+    pub(crate) signals: Signals,
     pub(crate) listeners: RwLock<Vec<ArrivalListener>>,
     pub(crate) disk_full: AtomicBool,
     pub(crate) shutdown: AtomicBool,
@@ -213,7 +218,39 @@ impl MessageStore {
         let append = self.inner.commit_log.put_batch(records, (self.inner.clock)())?;
         self.inner.wake_dispatch();
         let ticket = self.inner.flush.request(append.end_offset());
-        Ok(PutMessageResult { append, ticket })
+        let records = self.stored_records(&append)?;
+        Ok(PutMessageResult {
+            append,
+            records,
+            ticket,
+        })
+    }
+
+    /// Locations of the records of an append, read back from their stored headers (the store
+    /// adds properties, so sizes differ from the sizes of the records handed in).
+    fn stored_records(&self, append: &AppendResult) -> StoreResult<Vec<StoredRecord>> {
+        if append.msg_num == 1 {
+            return Ok(vec![StoredRecord {
+                phy_offset: append.phy_offset,
+                size: append.wrote_bytes,
+            }]);
+        }
+        let bytes = self.inner.commit_log.view(append.phy_offset, append.wrote_bytes)?;
+        let mut out = Vec::with_capacity(append.msg_num);
+        let mut pos = 0usize;
+        while let Some(rest) = bytes.get(pos..).filter(|r| !r.is_empty()) {
+            let phy_offset = append.phy_offset + pos as i64;
+            let header = peek_record_header(rest).map_err(|e| StoreError::CorruptRecord {
+                phy_offset,
+                reason: e.to_string(),
+            })?;
+            let size = usize::try_from(header.total_size).unwrap_or(0);
+            assert!(size > 0 && size <= rest.len(), "a just-appended record has a sane size");
+            out.push(StoredRecord { phy_offset, size });
+            pos += size;
+        }
+        assert_eq!(out.len(), append.msg_num, "one location per appended record");
+        Ok(out)
     }
 
     /// Reads up to `max_count` records / `max_bytes` bytes from a queue, starting at `offset`,
@@ -396,6 +433,26 @@ impl MessageStore {
             .push(listener);
     }
 
+    /// Deletes a topic's ConsumeQueues (files and queue table entries; RocketMQ `deleteTopics`).
+    /// Its records stay in the CommitLog until retention removes their segments, and its next
+    /// message starts at queue offset 0 again. The CommitLog is flushed and the checkpoint
+    /// written afterwards, so recovery does not rebuild the deleted queues from records it
+    /// re-dispatches. A send racing the deletion may be dropped with the topic. Returns the
+    /// number of ConsumeQueue files deleted.
+    pub fn delete_topic(&self, topic: &str) -> StoreResult<usize> {
+        let inner = &self.inner;
+        let deleted = {
+            let _dispatch = inner.dispatch_lock.lock().unwrap_or_else(|e| e.into_inner());
+            inner.commit_log.remove_topic_queue_offsets(topic);
+            crate::dispatch::dispatch_locked(inner)?;
+            inner.cq.delete_topic(topic)?
+        };
+        inner.commit_log.flush(0)?;
+        crate::dispatch::flush_and_checkpoint(inner)?;
+        tracing::info!(topic, files = deleted, "topic's ConsumeQueues deleted");
+        Ok(deleted)
+    }
+
     /// Dispatches everything written so far (normally done by the dispatch thread).
     pub fn dispatch_now(&self) -> StoreResult<()> {
         crate::dispatch::dispatch_available(&self.inner).map(|_| ())
@@ -419,11 +476,7 @@ impl MessageStore {
         if self.inner.shutdown.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        {
-            let (lock, cond) = &self.inner.signal;
-            lock.lock().unwrap_or_else(|e| e.into_inner()).shutdown = true;
-            cond.notify_all();
-        }
+        self.inner.signals.shutdown();
         for t in std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner())) {
             let _ = t.join();
         }
@@ -448,9 +501,7 @@ impl MessageStore {
     /// Stops the threads without flushing or checkpointing (a simulated crash in tests).
     pub fn halt(&self) {
         self.inner.shutdown.store(true, Ordering::Release);
-        let (lock, cond) = &self.inner.signal;
-        lock.lock().unwrap_or_else(|e| e.into_inner()).shutdown = true;
-        cond.notify_all();
+        self.inner.signals.shutdown();
         for t in std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner())) {
             let _ = t.join();
         }
@@ -461,19 +512,7 @@ impl MessageStore {
 
 impl StoreInner {
     pub(crate) fn wake_dispatch(&self) {
-        let (lock, cond) = &self.signal;
-        lock.lock().unwrap_or_else(|e| e.into_inner()).dispatch_pending = true;
-        cond.notify_one();
-    }
-
-    pub(crate) fn wait_signal(&self, timeout: Duration) -> bool {
-        let (lock, cond) = &self.signal;
-        let mut s = lock.lock().unwrap_or_else(|e| e.into_inner());
-        if !s.dispatch_pending && !s.shutdown {
-            s = cond.wait_timeout(s, timeout).unwrap_or_else(|e| e.into_inner()).0;
-        }
-        s.dispatch_pending = false;
-        s.shutdown
+        self.signals.wake_dispatch();
     }
 }
 

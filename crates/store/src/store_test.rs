@@ -4,6 +4,7 @@ use crate::fs::sim::SimFs;
 use bytes::Bytes;
 use ferromq_protocol::message::decode_record;
 use std::sync::atomic::AtomicI64;
+use std::time::Duration;
 
 pub(crate) fn small_config(sync: bool) -> MessageStoreConfig {
     let mut c = MessageStoreConfig::with_root("/store");
@@ -157,4 +158,83 @@ fn fifty_thousand_queues_stay_within_the_open_file_bound() {
         assert_eq!(got.messages.len(), 1, "queue {q}");
         assert!(store.open_consume_queue_files() <= 64);
     }
+}
+
+// Goal: a batch put reports the exact offset and stored size of every record (the store adds
+// the `__CRC32#` property, so the sizes handed in are not the sizes stored).
+// Method: put a batch of 3 with different bodies; read each reported location back.
+#[test]
+fn batch_put_reports_offset_and_size_of_every_stored_record() {
+    let fs = SimFs::new();
+    let store = MessageStore::open(small_config(false), Arc::new(fs)).unwrap();
+    store.put_message(&msg("T", 0, b"first", "")).unwrap();
+    let batch: Vec<MessageRecord> = (0..3u8)
+        .map(|i| msg("T", 0, &vec![i; 10 + usize::from(i) * 7], "KEYS\u{1}k\u{2}"))
+        .collect();
+    let put = store.put_messages(&batch).unwrap();
+    assert_eq!(put.records.len(), 3);
+    assert_eq!(put.records[0].phy_offset, put.append.phy_offset);
+    assert_eq!(
+        put.records.iter().map(|r| r.size).sum::<usize>(),
+        put.append.wrote_bytes
+    );
+    for (i, (stored, sent)) in put.records.iter().zip(&batch).enumerate() {
+        let rec = store.look_message_by_offset(stored.phy_offset).unwrap();
+        assert_eq!(rec.body, sent.body, "record {i}");
+        assert_eq!(rec.queue_offset, 1 + i as i64);
+        assert_eq!(store.get_record_at(stored.phy_offset).unwrap().len(), stored.size);
+        assert!(stored.size > sent.total_size(), "the store appended a property");
+    }
+}
+
+// Goal: deleting a topic removes its ConsumeQueue files and queues (other topics untouched);
+// the topic starts again at queue offset 0 (RocketMQ `deleteTopics`), also after a restart.
+// Method: put to two topics, delete one, check files, queue offsets and reads; put again;
+// reopen and check both topics.
+#[test]
+fn delete_topic_removes_its_consume_queues_and_restarts_its_offsets() {
+    let fs = SimFs::new();
+    let store = MessageStore::open(small_config(true), Arc::new(fs.clone())).unwrap();
+    for i in 0..150u32 {
+        let topic = if i % 2 == 0 { "Gone" } else { "Kept" };
+        let put = store
+            .put_message(&msg(topic, (i % 3) as i32, &i.to_be_bytes(), ""))
+            .unwrap();
+        assert_eq!(put.wait_status(), PutMessageStatus::PutOk);
+    }
+    store.dispatch_now().unwrap();
+    let cq = std::path::Path::new("/store/consumequeue");
+    assert!(fs.exists(&cq.join("Gone/0")));
+    assert!(store.delete_topic("../Kept").is_err(), "a path is not a topic");
+
+    assert!(store.delete_topic("Gone").unwrap() > 0);
+    assert!(!fs.exists(&cq.join("Gone")), "topic directory removed");
+    assert!(fs.list_dir(cq).unwrap().iter().all(|t| t != "Gone"));
+    for q in 0..3 {
+        assert_eq!(store.max_offset_in_queue("Gone", q), 0);
+        assert_eq!(
+            store.get_messages("Gone", q, 0, 10, usize::MAX, None).unwrap().status,
+            GetMessageStatus::NoMessageInQueue
+        );
+        assert_eq!(store.max_offset_in_queue("Kept", q), 25);
+    }
+    assert_eq!(store.delete_topic("Never").unwrap(), 0);
+
+    let put = store.put_message(&msg("Gone", 1, b"again", "")).unwrap();
+    assert_eq!(put.append.queue_offset, 0, "the topic starts over");
+    store.shutdown().unwrap();
+    drop(store);
+    let store = MessageStore::open(small_config(true), Arc::new(fs)).unwrap();
+    assert_eq!(store.max_offset_in_queue("Gone", 0), 0);
+    assert_eq!(store.max_offset_in_queue("Gone", 1), 1);
+    let got = store.get_messages("Gone", 1, 0, 10, usize::MAX, None).unwrap();
+    assert_eq!(decode_record(&got.messages[0], true).unwrap().body.as_ref(), b"again");
+    assert_eq!(
+        store
+            .get_messages("Kept", 2, 0, 100, usize::MAX, None)
+            .unwrap()
+            .messages
+            .len(),
+        25
+    );
 }

@@ -84,8 +84,9 @@ pub async fn update_and_create_topic(
     Ok(success(&request))
 }
 
-/// DELETE_TOPIC_IN_BROKER (215): removes the topic config and the consumer offsets on it. The
-/// stored messages stay until retention removes their CommitLog files.
+/// DELETE_TOPIC_IN_BROKER (215): removes the topic config, the consumer offsets on it and its
+/// ConsumeQueues (Java `deleteTopics`); its next message starts at queue offset 0. The stored
+/// records stay until retention removes their CommitLog files.
 pub async fn delete_topic_in_broker(
     broker: Arc<Broker>,
     _ctx: RequestContext,
@@ -103,6 +104,13 @@ pub async fn delete_topic_in_broker(
         tracing::info!(%topic, "topic deleted by admin");
     }
     broker.offsets.remove_topic(&topic);
+    // File deletion and a CommitLog flush: blocking work, off the runtime threads.
+    let store = Arc::clone(&broker.store);
+    let name = topic.clone();
+    let deleted = tokio::task::spawn_blocking(move || store.delete_topic(&name))
+        .await
+        .map_err(|_| BrokerError::ShuttingDown)??;
+    tracing::info!(%topic, files = deleted, "topic's ConsumeQueues deleted by admin");
     Ok(success(&request))
 }
 

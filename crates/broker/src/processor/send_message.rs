@@ -259,9 +259,9 @@ async fn send_one(
     record.properties = encode_properties(&props);
     check_sizes(broker, 0, &record.properties)?;
 
-    let (append, status) = broker.put_records(vec![record]).await?;
-    let msg_id = create_offset_msg_id(broker.store_host, append.phy_offset);
-    respond(request, status, msg_id, queue_id, append.queue_offset, Some(uniq))
+    let (put, status) = broker.put_records(vec![record]).await?;
+    let msg_id = create_offset_msg_id(broker.store_host, put.append.phy_offset);
+    respond(request, status, msg_id, queue_id, put.append.queue_offset, Some(uniq))
 }
 
 async fn send_batch(
@@ -301,15 +301,21 @@ async fn send_batch(
         check_sizes(broker, 0, &record.properties)?;
         records.push(record);
     }
-    let sizes: Vec<usize> = records.iter().map(MessageRecord::total_size).collect();
-    let (append, status) = broker.put_records(records).await?;
-    let mut msg_ids = Vec::with_capacity(sizes.len());
-    let mut phy_offset = append.phy_offset;
-    for size in sizes {
-        msg_ids.push(create_offset_msg_id(broker.store_host, phy_offset));
-        phy_offset = phy_offset.saturating_add(i64::try_from(size).unwrap_or(i64::MAX));
-    }
-    respond(request, status, msg_ids.join(","), queue_id, append.queue_offset, None)
+    let (put, status) = broker.put_records(records).await?;
+    // The store reports where each record landed: its sizes include properties it appends.
+    let msg_ids: Vec<String> = put
+        .records
+        .iter()
+        .map(|stored| create_offset_msg_id(broker.store_host, stored.phy_offset))
+        .collect();
+    respond(
+        request,
+        status,
+        msg_ids.join(","),
+        queue_id,
+        put.append.queue_offset,
+        None,
+    )
 }
 
 fn respond(
