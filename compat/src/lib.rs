@@ -25,5 +25,5 @@ pub mod wait;
 
 pub use client::ClientEnv;
 pub use collector::{Collector, Received};
-pub use probe::{Probe, QueueProgress};
+pub use probe::{Probe, QueueProgress, RawPull};
 pub use standalone::{Ports, Standalone, StandaloneOptions};

@@ -51,6 +51,28 @@ impl QueueProgress {
     }
 }
 
+/// What [`Probe::pull_all`] got from one queue.
+pub struct RawPull {
+    pub queue_id: i32,
+    /// The queue's max offset when the pull started.
+    pub max_offset: i64,
+    pub messages: Vec<MessageExt>,
+    /// One line per PULL_MESSAGE round: offset, status, message count, next begin offset.
+    pub rounds: Vec<String>,
+}
+
+impl std::fmt::Display for RawPull {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "queue {} (max offset {}): {}",
+            self.queue_id,
+            self.max_offset,
+            self.rounds.join(", ")
+        )
+    }
+}
+
 /// Client instance used for direct broker queries.
 pub struct Probe {
     handle: ClientInstanceHandle,
@@ -158,41 +180,48 @@ impl Probe {
     }
 
     /// Pulls the whole queue from offset 0 with its own subscription expression (TAG type),
-    /// following `next_begin_offset` until the max offset. Returns every message the broker sent.
-    pub async fn pull_all(
-        &self,
-        group: &str,
-        topic: &str,
-        queue: &QueueRef,
-        expression: &str,
-    ) -> Result<Vec<MessageExt>> {
+    /// following `next_begin_offset` until the max offset read at the start. Returns every
+    /// message the broker sent, with a trace of the rounds for error messages.
+    pub async fn pull_all(&self, group: &str, topic: &str, queue: &QueueRef, expression: &str) -> Result<RawPull> {
         let max_offset = self.max_offset(topic, queue).await?;
+        let mut pulled = RawPull {
+            queue_id: queue.queue_id,
+            max_offset,
+            messages: Vec::new(),
+            rounds: Vec::new(),
+        };
         let mut offset = 0i64;
-        let mut out = Vec::new();
         // Each round advances by at least one entry, so this bounds the loop.
         for _ in 0..=max_offset {
             if offset >= max_offset {
-                return Ok(out);
+                return Ok(pulled);
             }
             let outcome = self.pull_once(group, topic, queue, expression, offset).await?;
             let next = i64::try_from(outcome.next_begin_offset())?;
-            match outcome.pull_status() {
-                PullStatus::Found | PullStatus::NoMatchedMsg => {}
-                status => bail!("raw pull of {topic}/{} at {offset}: status {status:?}", queue.queue_id),
+            let status = outcome.pull_status();
+            let count = outcome.messages().map_or(0, <[MessageExt]>::len);
+            pulled
+                .rounds
+                .push(format!("@{offset}: {status:?} {count} msgs next {next}"));
+            if !matches!(status, PullStatus::Found | PullStatus::NoMatchedMsg) {
+                bail!(
+                    "raw pull of {topic}/{} at {offset}: status {status:?}; {pulled}",
+                    queue.queue_id
+                );
             }
             if let Some(messages) = outcome.into_messages() {
-                out.extend(messages);
+                pulled.messages.extend(messages);
             }
             if next <= offset {
                 bail!(
-                    "raw pull of {topic}/{} at {offset} did not advance (next_begin_offset {next})",
+                    "raw pull of {topic}/{} at {offset} did not advance; {pulled}",
                     queue.queue_id
                 );
             }
             offset = next;
         }
         bail!(
-            "raw pull of {topic}/{} did not reach max offset {max_offset}",
+            "raw pull of {topic}/{} did not reach max offset {max_offset}; {pulled}",
             queue.queue_id
         )
     }

@@ -38,6 +38,10 @@ pub const READY_PREFIX: &str = "FerroMQ standalone ready";
 pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bound on the wait for exit after SIGTERM.
 pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(20);
+/// Fresh-port attempts when the first launch finds a port taken.
+const PORT_RETRIES: usize = 3;
+/// How the OS error for a taken port reads in the process's stderr.
+const ADDR_IN_USE: &str = "Address already in use";
 /// Lines of each log printed when a test fails.
 const LOG_TAIL_LINES: usize = 40;
 
@@ -160,8 +164,24 @@ impl Standalone {
             stdout_thread: None,
             launches: 0,
         };
-        guard.launch()?;
-        Ok(guard)
+        let mut retries = 0;
+        loop {
+            match guard.launch() {
+                Ok(()) => return Ok(guard),
+                // A port picked free was taken before the spawn bound it (typically by an
+                // outgoing connection's ephemeral port): pick again. Restarts keep their ports.
+                Err(e) if retries < PORT_RETRIES && format!("{e:#}").contains(ADDR_IN_USE) => {
+                    retries += 1;
+                    let old = guard.options.ports;
+                    guard.options.ports = Ports::pick()?;
+                    eprintln!(
+                        "compat: a port of {old:?} was taken; retrying on {:?}",
+                        guard.options.ports
+                    );
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Launches again on the same ports and data directory after a stop or a kill.
@@ -535,6 +555,34 @@ mod tests {
         let err = s.terminate(Duration::from_millis(300)).err().unwrap();
         assert!(format!("{err:#}").contains("did not exit"), "{err:#}");
         assert!(s.restart().is_ok());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_taken_port_on_first_launch_is_retried_on_fresh_ports() {
+        // Method: a script that fails with EADDRINUSE's text on its first run (marker file absent)
+        // and reports ready on the second; start must succeed on new ports.
+        let dir = scratch();
+        let marker = dir.join("tried");
+        let bin = script(
+            &dir,
+            "busy.sh",
+            &format!(
+                "if [ ! -e {m} ]; then touch {m}; echo 'cannot listen: Address already in use (os error 98)' >&2; \
+                 exit 1; fi\necho \"FerroMQ standalone ready $*\"\nwhile true; do sleep 0.05; done",
+                m = marker.display()
+            ),
+        );
+        let opts = options(bin, Duration::from_secs(10));
+        let first = opts.ports;
+        let s = Standalone::start(opts).unwrap();
+        assert_ne!(s.ports(), first);
+        let stdout = fs::read_to_string(s.work_dir().join("launch-2.stdout")).unwrap();
+        assert!(
+            stdout.contains(&format!("--namesrv-port {}", s.ports().namesrv)),
+            "{stdout}"
+        );
+        drop(s);
         fs::remove_dir_all(dir).unwrap();
     }
 

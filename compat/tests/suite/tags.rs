@@ -1,10 +1,11 @@
 //! Tag subscriptions: through the push consumer, and on raw pulls the client does not re-filter.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use anyhow::{ensure, Result};
 use ferromq_compat::client::send_sync_ok;
-use ferromq_compat::Standalone;
+use ferromq_compat::{wait, Standalone};
 use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
 
 use crate::{check, client_env, options, start_standalone, COMMIT_TIMEOUT, CONSUME_TIMEOUT};
@@ -104,11 +105,29 @@ async fn raw_pull_scenario(server: &Standalone) -> Result<()> {
     send_tagged(&producer, TOPIC).await?;
     let probe = env.probe().await?;
     let queues = probe.queues(TOPIC).await?;
+    // SEND_OK precedes the ConsumeQueue dispatch (as in RocketMQ): wait until every message is
+    // visible in the queues' max offsets before pulling.
+    let sent = (PER_TAG * TAGS.len()) as i64;
+    let visible = wait::until(Duration::from_secs(10), || async {
+        let mut sum = 0;
+        for queue in &queues {
+            sum += probe.max_offset(TOPIC, queue).await.ok()?;
+        }
+        (sum == sent).then_some(())
+    })
+    .await;
+    ensure!(
+        visible.is_some(),
+        "max offsets of {TOPIC} did not sum to the {sent} acknowledged messages within 10 s"
+    );
 
     for (expression, wanted) in [("*", &TAGS[..]), (EXPRESSION, &["TagA", "TagC"][..])] {
         let mut by_tag: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut trace = Vec::new();
         for queue in &queues {
-            for msg in probe.pull_all(GROUP, TOPIC, queue, expression).await? {
+            let pulled = probe.pull_all(GROUP, TOPIC, queue, expression).await?;
+            trace.push(pulled.to_string());
+            for msg in pulled.messages {
                 let tag = msg.get_tags().map(|t| t.to_string()).unwrap_or_default();
                 let body = msg
                     .body()
@@ -129,7 +148,7 @@ async fn raw_pull_scenario(server: &Standalone) -> Result<()> {
         }
         ensure!(
             by_tag == expected,
-            "raw pulls with {expression:?} over {} queues returned {by_tag:?}, expected {expected:?}",
+            "raw pulls with {expression:?} over {} queues returned {by_tag:?}, expected {expected:?}; rounds: {trace:#?}",
             queues.len()
         );
     }
