@@ -89,8 +89,9 @@ fn shutdown_on_signals() -> CancellationToken {
     token
 }
 
-async fn bind(port: u16, what: &str) -> anyhow::Result<TcpListener> {
-    let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
+/// Binds `ip:port`; servers bind every interface (as RocketMQ does), standalone loopback only.
+async fn bind_on(ip: Ipv4Addr, port: u16, what: &str) -> anyhow::Result<TcpListener> {
+    let addr = SocketAddr::from((ip, port));
     TcpListener::bind(addr)
         .await
         .with_context(|| format!("{what}: cannot listen on {addr}"))
@@ -125,7 +126,7 @@ pub async fn namesrv(args: NamesrvArgs) -> anyhow::Result<()> {
         print!("{}", ferromq_config::to_properties(&config));
         return Ok(());
     }
-    let listener = bind(config.listen_port, "name server").await?;
+    let listener = bind_on(Ipv4Addr::UNSPECIFIED, config.listen_port, "name server").await?;
     tracing::info!(addr = %listener.local_addr()?, "name server listening");
     ferromq_namesrv::run(listener, config, shutdown_on_signals()).await?;
     Ok(())
@@ -142,8 +143,13 @@ pub async fn broker(args: BrokerArgs) -> anyhow::Result<()> {
         print!("{}", ferromq_config::to_properties(&store));
         return Ok(());
     }
-    let main = bind(broker.listen_port, "broker").await?;
-    let vip = bind(broker.listen_port.saturating_sub(2), "broker VIP channel").await?;
+    let main = bind_on(Ipv4Addr::UNSPECIFIED, broker.listen_port, "broker").await?;
+    let vip = bind_on(
+        Ipv4Addr::UNSPECIFIED,
+        broker.listen_port.saturating_sub(2),
+        "broker VIP channel",
+    )
+    .await?;
     tracing::info!(addr = %main.local_addr()?, "broker listening");
     ferromq_broker::run(broker, store, main, Some(vip), shutdown_on_signals()).await?;
     Ok(())
@@ -184,9 +190,14 @@ pub async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
             ("storePathRootDir".into(), format!("{data}/store")),
         ],
     )?;
-    let namesrv_listener = bind(args.namesrv_port, "name server").await?;
-    let broker_listener = bind(args.broker_port, "broker").await?;
-    let vip_listener = bind(args.broker_port.saturating_sub(2), "broker VIP channel").await?;
+    let namesrv_listener = bind_on(Ipv4Addr::LOCALHOST, args.namesrv_port, "name server").await?;
+    let broker_listener = bind_on(Ipv4Addr::LOCALHOST, args.broker_port, "broker").await?;
+    let vip_listener = bind_on(
+        Ipv4Addr::LOCALHOST,
+        args.broker_port.saturating_sub(2),
+        "broker VIP channel",
+    )
+    .await?;
 
     let shutdown = shutdown_on_signals();
     // The broker stops first (it unregisters from the name server), then the name server.

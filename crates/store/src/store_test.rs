@@ -238,3 +238,28 @@ fn delete_topic_removes_its_consume_queues_and_restarts_its_offsets() {
         25
     );
 }
+
+// Goal: under SYNC_FLUSH the first segment's zero-fill and sync happen while the store opens,
+// not inside the first put (a 1 GiB segment took seconds, past clients' 3 s send timeout).
+// Method: open a fresh SYNC_FLUSH store and check the segment exists before any put; an
+// ASYNC_FLUSH store still creates it lazily.
+#[test]
+fn sync_flush_store_prewrites_its_first_segment_while_opening() {
+    let fs = SimFs::new();
+    let config = small_config(true);
+    let dir = config.commit_log_dir();
+    let store = MessageStore::open(config, Arc::new(fs.clone())).unwrap();
+    let files = fs.list_dir(&dir).unwrap();
+    assert!(files.contains(&"00000000000000000000".to_string()), "{files:?}");
+    store.shutdown().unwrap();
+
+    let fs = SimFs::new();
+    let config = small_config(false);
+    let dir = config.commit_log_dir();
+    let store = MessageStore::open(config, Arc::new(fs.clone())).unwrap();
+    assert!(!fs
+        .list_dir(&dir)
+        .unwrap_or_default()
+        .contains(&"00000000000000000000".to_string()));
+    store.shutdown().unwrap();
+}
