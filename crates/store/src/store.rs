@@ -399,6 +399,14 @@ impl MessageStore {
         })
     }
 
+    /// Queue offset of the LAST entry stored at or before `timestamp_ms` (RocketMQ's
+    /// `BoundaryType.UPPER`): one before the first entry stored after it, never below the
+    /// queue's min offset.
+    pub fn offset_in_queue_by_time_upper(&self, topic: &str, queue_id: i32, timestamp_ms: i64) -> StoreResult<i64> {
+        let first_after = self.offset_in_queue_by_time(topic, queue_id, timestamp_ms.saturating_add(1))?;
+        Ok((first_after - 1).max(self.min_offset_in_queue(topic, queue_id)))
+    }
+
     /// Lowest CommitLog offset.
     pub fn min_phy_offset(&self) -> i64 {
         self.inner.commit_log.min_offset() as i64

@@ -263,3 +263,24 @@ fn sync_flush_store_prewrites_its_first_segment_while_opening() {
         .contains(&"00000000000000000000".to_string()));
     store.shutdown().unwrap();
 }
+
+// Goal: SEARCH_OFFSET_BY_TIMESTAMP's two boundaries (RocketMQ BoundaryType LOWER / UPPER).
+// Method: three messages stored at t = 1000, 2000, 3000 ms; probe exact, between and outside.
+#[test]
+fn offset_by_time_lower_and_upper_boundaries() {
+    let fs = SimFs::new();
+    let (clock, now) = fixed_clock(1_000);
+    let store = MessageStore::open_with_clock(small_config(false), Arc::new(fs.clone()), clock).unwrap();
+    for t in [1_000, 2_000, 3_000] {
+        now.store(t, Ordering::SeqCst);
+        store.put_message(&msg("T", 0, b"x", "")).unwrap();
+    }
+    store.dispatch_now().unwrap();
+    let lower = |ts| store.offset_in_queue_by_time("T", 0, ts).unwrap();
+    let upper = |ts| store.offset_in_queue_by_time_upper("T", 0, ts).unwrap();
+    assert_eq!((lower(2_000), upper(2_000)), (1, 1));
+    assert_eq!((lower(2_500), upper(2_500)), (2, 1));
+    assert_eq!((lower(500), upper(500)), (0, 0));
+    assert_eq!((lower(4_000), upper(4_000)), (3, 2));
+    store.shutdown().unwrap();
+}

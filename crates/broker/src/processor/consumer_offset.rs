@@ -6,8 +6,8 @@
 use std::sync::{Arc, OnceLock};
 
 use ferromq_protocol::header::consumer_offset::{
-    GetEarliestMsgStoretimeRequestHeader, GetEarliestMsgStoretimeResponseHeader, GetMaxOffsetRequestHeader,
-    GetMaxOffsetResponseHeader, GetMinOffsetRequestHeader, GetMinOffsetResponseHeader,
+    BoundaryType, GetEarliestMsgStoretimeRequestHeader, GetEarliestMsgStoretimeResponseHeader,
+    GetMaxOffsetRequestHeader, GetMaxOffsetResponseHeader, GetMinOffsetRequestHeader, GetMinOffsetResponseHeader,
     QueryConsumerOffsetRequestHeader, QueryConsumerOffsetResponseHeader, SearchOffsetRequestHeader,
     SearchOffsetResponseHeader, UpdateConsumerOffsetRequestHeader,
 };
@@ -139,17 +139,26 @@ pub async fn get_min_offset(
     Ok(success(&request).with_header(&GetMinOffsetResponseHeader { offset }))
 }
 
-/// SEARCH_OFFSET_BY_TIMESTAMP (29): first offset stored at or after the timestamp (the
-/// `boundaryType` of 5.x is accepted; FerroMQ always answers the lower boundary).
+/// SEARCH_OFFSET_BY_TIMESTAMP (29): with `boundaryType` lower (the default) the first offset
+/// stored at or after the timestamp, with `upper` (5.x) the last offset stored at or before it.
 pub async fn search_offset_by_timestamp(
     broker: Arc<Broker>,
     _ctx: RequestContext,
     request: RemotingCommand,
 ) -> Result<RemotingCommand, BrokerError> {
     let header: SearchOffsetRequestHeader = request.decode_header()?;
-    let offset = broker
-        .store
-        .offset_in_queue_by_time(&header.topic, header.queue_id, header.timestamp)?;
+    let offset = match header.boundary() {
+        BoundaryType::Lower => {
+            broker
+                .store
+                .offset_in_queue_by_time(&header.topic, header.queue_id, header.timestamp)?
+        }
+        BoundaryType::Upper => {
+            broker
+                .store
+                .offset_in_queue_by_time_upper(&header.topic, header.queue_id, header.timestamp)?
+        }
+    };
     Ok(success(&request).with_header(&SearchOffsetResponseHeader { offset }))
 }
 
