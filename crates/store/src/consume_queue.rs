@@ -558,6 +558,9 @@ impl ConsumeQueueTable {
     }
 }
 
+/// Past this many queues a [`CqBatch`] frees its per-queue buffers after writing them.
+const MAX_KEPT_RUNS: usize = 1024;
+
 /// One queue's pending run of consecutive entries.
 #[derive(Debug, Default)]
 struct Run {
@@ -575,6 +578,8 @@ struct Run {
 #[derive(Debug, Default)]
 pub struct CqBatch {
     runs: HashMap<Arc<str>, HashMap<i32, Run>>,
+    /// Queues whose run is non-empty, in order of their first pending entry.
+    pending: Vec<(Arc<str>, i32)>,
     /// (topic, queue id, new max offset) of every run written since the last clear.
     pub arrived: Vec<(Arc<str>, i32, i64)>,
     /// Records in the batch (set by dispatch).
@@ -593,24 +598,31 @@ impl CqBatch {
         queue_offset: i64,
         entry: CqEntry,
     ) -> StoreResult<()> {
-        let by_id = match self.runs.get_mut(topic) {
-            Some(m) => m,
-            None => self.runs.entry(Arc::from(topic)).or_default(),
+        let key = match self.runs.get_key_value(topic) {
+            Some((k, _)) => Arc::clone(k),
+            None => {
+                let k: Arc<str> = Arc::from(topic);
+                self.runs.insert(Arc::clone(&k), HashMap::new());
+                k
+            }
+        };
+        let Some(by_id) = self.runs.get_mut(topic) else {
+            return Ok(());
         };
         let run = by_id.entry(queue_id).or_default();
-        if !run.bytes.is_empty() {
-            let next = run.first_offset + (run.bytes.len() as u64 / CQ_UNIT_SIZE) as i64;
-            if next != queue_offset {
-                let max = cq.put_run(topic, queue_id, run.first_offset, &run.bytes)?;
-                run.bytes.clear();
-                let key = self.runs.get_key_value(topic).map(|(k, _)| Arc::clone(k));
-                self.arrived
-                    .push((key.unwrap_or_else(|| Arc::from(topic)), queue_id, max));
-                return self.push(cq, topic, queue_id, queue_offset, entry);
-            }
-        }
         if run.bytes.is_empty() {
             run.first_offset = queue_offset;
+            self.pending.push((key, queue_id));
+        } else {
+            let next = run.first_offset + (run.bytes.len() as u64 / CQ_UNIT_SIZE) as i64;
+            if next != queue_offset {
+                // Written now, so the queue's entries land in queue-offset order; the queue
+                // stays in `pending` for the new run.
+                let max = cq.put_run(topic, queue_id, run.first_offset, &run.bytes)?;
+                self.arrived.push((key, queue_id, max));
+                run.bytes.clear();
+                run.first_offset = queue_offset;
+            }
         }
         run.bytes.extend_from_slice(&entry.encode());
         Ok(())
@@ -619,15 +631,20 @@ impl CqBatch {
     /// Writes every pending run (one write per queue and segment) and records the new max
     /// offsets in [`CqBatch::arrived`].
     pub fn write_all(&mut self, cq: &ConsumeQueueTable) -> StoreResult<()> {
-        for (topic, by_id) in &mut self.runs {
-            for (queue_id, run) in by_id.iter_mut() {
-                if run.bytes.is_empty() {
-                    continue;
-                }
-                let max = cq.put_run(topic, *queue_id, run.first_offset, &run.bytes)?;
-                run.bytes.clear();
-                self.arrived.push((Arc::clone(topic), *queue_id, max));
+        for (topic, queue_id) in self.pending.drain(..) {
+            let Some(run) = self.runs.get_mut(&topic).and_then(|m| m.get_mut(&queue_id)) else {
+                continue;
+            };
+            if run.bytes.is_empty() {
+                continue;
             }
+            let max = cq.put_run(&topic, queue_id, run.first_offset, &run.bytes)?;
+            run.bytes.clear();
+            self.arrived.push((topic, queue_id, max));
+        }
+        // Many queues (one entry each) would keep a buffer per queue: drop them past a bound.
+        if self.runs.values().map(HashMap::len).sum::<usize>() > MAX_KEPT_RUNS {
+            self.runs.clear();
         }
         Ok(())
     }
