@@ -9,8 +9,14 @@
 //! - index keys are `topic#UNIQ_KEY` and `topic#k` for each space-separated KEYS token; ROLLBACK
 //!   records are not indexed.
 //!
+//! Components: [`dispatch_locked`] scans CommitLog records in place (`view::RecordView`, no
+//! owned `MessageRecord`), writes index entries per record and gathers ConsumeQueue entries in a
+//! [`CqBatch`] (one write per queue run instead of one per 20-byte entry) of at most
+//! `MAX_BATCH_RECORDS` records of one CommitLog segment.
+//!
 //! Invariants:
-//! - `reput_offset` only moves past a record after its entries were written;
+//! - `reput_offset` only moves past a record after its entries were written: it advances once
+//!   per batch, after the batch's ConsumeQueue runs were written (listeners are notified then);
 //! - the checkpoint's dispatched offset is taken before syncing ConsumeQueue and IndexFile, so it
 //!   never claims more than what was synced, and is capped at the CommitLog's flushed offset, so
 //!   recovery always starts validating at or below the durable end of the CommitLog.
