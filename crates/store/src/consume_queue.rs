@@ -227,39 +227,58 @@ impl ConsumeQueueTable {
     /// Writes entry `queue_offset` of a queue (idempotent: rewriting an existing entry is allowed,
     /// as recovery re-dispatches). Returns the new max offset.
     pub fn put(&self, topic: &str, queue_id: i32, queue_offset: i64, entry: CqEntry) -> StoreResult<i64> {
+        self.put_run(topic, queue_id, queue_offset, &entry.encode())
+    }
+
+    /// Writes consecutive encoded entries (`entries.len()` a multiple of 20) of a queue from
+    /// `first_offset` on, with one write per segment they span. Idempotent like [`Self::put`].
+    /// Returns the new max offset.
+    pub fn put_run(&self, topic: &str, queue_id: i32, first_offset: i64, entries: &[u8]) -> StoreResult<i64> {
+        let unit = CQ_UNIT_SIZE as usize;
+        assert!(entries.len().is_multiple_of(unit));
+        let count = (entries.len() / unit) as i64;
         let state = self.state_or_create(topic, queue_id);
         let mut st = lock(&state);
-        let Ok(qo) = u64::try_from(queue_offset) else {
-            return Err(StoreError::CorruptRecord {
-                phy_offset: entry.phy_offset,
-                reason: "negative queue offset".into(),
-            });
+        let bad_offset = |reason: &str| StoreError::CorruptRecord {
+            phy_offset: CqEntry::decode(entries).map_or(-1, |e| e.phy_offset),
+            reason: reason.into(),
         };
-        if queue_offset > st.max_offset && st.max_offset > st.min_offset {
+        let qo = u64::try_from(first_offset).map_err(|_| bad_offset("negative queue offset"))?;
+        let mut byte = qo
+            .checked_mul(CQ_UNIT_SIZE)
+            .filter(|b| b.checked_add(entries.len() as u64).is_some())
+            .ok_or_else(|| bad_offset("queue offset out of range"))?;
+        if first_offset > st.max_offset && st.max_offset > st.min_offset {
             tracing::warn!(
                 topic,
                 queue_id,
                 expected = st.max_offset,
-                got = queue_offset,
+                got = first_offset,
                 "ConsumeQueue gap"
             );
         }
-        let byte = qo * CQ_UNIT_SIZE;
-        let seg = byte / self.file_size;
-        let path = self.segment_path(topic, queue_id, seg);
-        let key = (st.number, seg);
-        let file = self
-            .cache
-            .get(key, &path, true)?
-            .ok_or_else(|| StoreError::io("open", &path, std::io::ErrorKind::NotFound.into()))?;
-        let pos = byte % self.file_size;
-        file.write_at(pos, &entry.encode())
-            .map_err(|e| StoreError::io("write", &path, e))?;
-        self.cache.mark_dirty(key, pos, pos + CQ_UNIT_SIZE);
-        if st.max_offset == 0 && st.min_offset == 0 && queue_offset > 0 {
-            st.min_offset = queue_offset;
+        let mut rest = entries;
+        while !rest.is_empty() {
+            let seg = byte / self.file_size;
+            let pos = byte % self.file_size;
+            let n = rest.len().min((self.file_size - pos) as usize);
+            let (chunk, tail) = rest.split_at(n);
+            let key = (st.number, seg);
+            let path = || self.segment_path(&st.topic, st.queue_id, seg);
+            let file = self
+                .cache
+                .get_with(key, path, true)?
+                .ok_or_else(|| StoreError::io("open", path(), std::io::ErrorKind::NotFound.into()))?;
+            file.write_at(pos, chunk)
+                .map_err(|e| StoreError::io("write", path(), e))?;
+            self.cache.mark_dirty(key, pos, pos + n as u64);
+            byte += n as u64;
+            rest = tail;
         }
-        st.max_offset = st.max_offset.max(queue_offset + 1);
+        if st.max_offset == 0 && st.min_offset == 0 && first_offset > 0 {
+            st.min_offset = first_offset;
+        }
+        st.max_offset = st.max_offset.max(first_offset + count);
         Ok(st.max_offset)
     }
 
@@ -536,6 +555,98 @@ impl ConsumeQueueTable {
     /// Path of the root directory.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+}
+
+/// Past this many queues a [`CqBatch`] frees its per-queue buffers after writing them.
+const MAX_KEPT_RUNS: usize = 1024;
+
+/// One queue's pending run of consecutive entries.
+#[derive(Debug, Default)]
+struct Run {
+    first_offset: i64,
+    bytes: Vec<u8>,
+}
+
+/// ConsumeQueue entries gathered during one dispatch batch: each queue's consecutive entries
+/// are kept in a small buffer and written with one write per queue (and segment) by
+/// [`CqBatch::write_all`], instead of one write per 20-byte entry.
+///
+/// Invariant: nothing in the batch is visible (max offsets, listeners) before `write_all`; a
+/// queue's entries that are not consecutive with its pending run flush that run first, so
+/// entries are always written in queue-offset order.
+#[derive(Debug, Default)]
+pub struct CqBatch {
+    runs: HashMap<Arc<str>, HashMap<i32, Run>>,
+    /// Queues whose run is non-empty, in order of their first pending entry.
+    pending: Vec<(Arc<str>, i32)>,
+    /// (topic, queue id, new max offset) of every run written since the last clear.
+    pub arrived: Vec<(Arc<str>, i32, i64)>,
+    /// Records in the batch (set by dispatch).
+    pub records: usize,
+    /// Highest store timestamp of the batch's records (set by dispatch).
+    pub max_timestamp: u64,
+}
+
+impl CqBatch {
+    /// Adds an entry; writes the queue's pending run first if `queue_offset` does not follow it.
+    pub fn push(
+        &mut self,
+        cq: &ConsumeQueueTable,
+        topic: &str,
+        queue_id: i32,
+        queue_offset: i64,
+        entry: CqEntry,
+    ) -> StoreResult<()> {
+        let key = match self.runs.get_key_value(topic) {
+            Some((k, _)) => Arc::clone(k),
+            None => {
+                let k: Arc<str> = Arc::from(topic);
+                self.runs.insert(Arc::clone(&k), HashMap::new());
+                k
+            }
+        };
+        let Some(by_id) = self.runs.get_mut(topic) else {
+            return Ok(());
+        };
+        let run = by_id.entry(queue_id).or_default();
+        if run.bytes.is_empty() {
+            run.first_offset = queue_offset;
+            self.pending.push((key, queue_id));
+        } else {
+            let next = run.first_offset + (run.bytes.len() as u64 / CQ_UNIT_SIZE) as i64;
+            if next != queue_offset {
+                // Written now, so the queue's entries land in queue-offset order; the queue
+                // stays in `pending` for the new run.
+                let max = cq.put_run(topic, queue_id, run.first_offset, &run.bytes)?;
+                self.arrived.push((key, queue_id, max));
+                run.bytes.clear();
+                run.first_offset = queue_offset;
+            }
+        }
+        run.bytes.extend_from_slice(&entry.encode());
+        Ok(())
+    }
+
+    /// Writes every pending run (one write per queue and segment) and records the new max
+    /// offsets in [`CqBatch::arrived`].
+    pub fn write_all(&mut self, cq: &ConsumeQueueTable) -> StoreResult<()> {
+        for (topic, queue_id) in self.pending.drain(..) {
+            let Some(run) = self.runs.get_mut(&topic).and_then(|m| m.get_mut(&queue_id)) else {
+                continue;
+            };
+            if run.bytes.is_empty() {
+                continue;
+            }
+            let max = cq.put_run(&topic, queue_id, run.first_offset, &run.bytes)?;
+            run.bytes.clear();
+            self.arrived.push((topic, queue_id, max));
+        }
+        // Many queues (one entry each) would keep a buffer per queue: drop them past a bound.
+        if self.runs.values().map(HashMap::len).sum::<usize>() > MAX_KEPT_RUNS {
+            self.runs.clear();
+        }
+        Ok(())
     }
 }
 

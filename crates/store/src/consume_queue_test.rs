@@ -113,3 +113,44 @@ fn delete_below_removes_old_segments_and_raises_min_offset() {
     assert!(t.get_entries("T", 0, 5, 10).unwrap().is_empty());
     assert_eq!(t.get_entries("T", 0, 13, 1).unwrap(), vec![entry(13)]);
 }
+
+// Goal: a dispatch batch writes each queue's consecutive entries as one run, splits runs at
+// segment ends, keeps a non-consecutive entry in order, and shows nothing before `write_all`.
+// Method: interleave two queues over a segment boundary with one gap, then read everything back.
+#[test]
+fn batch_writes_queue_runs_across_segments_and_publishes_only_after_write_all() {
+    let fs = SimFs::new();
+    let t = table(&fs, 4);
+    let mut b = CqBatch::default();
+    for i in 0..15 {
+        b.push(&t, "T", 0, i, entry(i)).unwrap();
+        b.push(&t, "U", 3, i, entry(100 + i)).unwrap();
+    }
+    assert_eq!(t.max_offset("T", 0), 0, "nothing visible before write_all");
+    assert!(b.arrived.is_empty());
+    // A gap in queue T/0: the pending run 0..15 is written first.
+    b.push(&t, "T", 0, 17, entry(17)).unwrap();
+    assert_eq!(t.max_offset("T", 0), 15);
+    b.write_all(&t).unwrap();
+    assert_eq!(t.max_offset("T", 0), 18);
+    assert_eq!(t.max_offset("U", 3), 15);
+    let mut arrived: Vec<(String, i32, i64)> = b.arrived.iter().map(|(t, q, m)| (t.to_string(), *q, *m)).collect();
+    arrived.sort();
+    assert_eq!(
+        arrived,
+        vec![("T".into(), 0, 15), ("T".into(), 0, 18), ("U".into(), 3, 15)]
+    );
+    let got = t.get_entries("T", 0, 0, 32).unwrap();
+    assert_eq!(got, (0..10).map(entry).collect::<Vec<_>>());
+    let got = t.get_entries("T", 0, 10, 32).unwrap();
+    assert_eq!(got.get(..5), Some(&(10..15).map(entry).collect::<Vec<_>>()[..]));
+    assert_eq!(got.get(7), Some(&entry(17)));
+    let got = t.get_entries("U", 3, 10, 32).unwrap();
+    assert_eq!(got, (10..15).map(|i| entry(100 + i)).collect::<Vec<_>>());
+    // Written again (recovery re-dispatch), the same run is idempotent.
+    b.arrived.clear();
+    b.push(&t, "U", 3, 5, entry(105)).unwrap();
+    b.write_all(&t).unwrap();
+    assert_eq!(t.max_offset("U", 3), 15);
+    assert_eq!(t.get_entries("U", 3, 5, 1).unwrap(), vec![entry(105)]);
+}

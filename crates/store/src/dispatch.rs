@@ -9,8 +9,14 @@
 //! - index keys are `topic#UNIQ_KEY` and `topic#k` for each space-separated KEYS token; ROLLBACK
 //!   records are not indexed.
 //!
+//! Components: [`dispatch_locked`] scans CommitLog records in place (`view::RecordView`, no
+//! owned `MessageRecord`), writes index entries per record and gathers ConsumeQueue entries in a
+//! [`CqBatch`] (one write per queue run instead of one per 20-byte entry) of at most
+//! `MAX_BATCH_RECORDS` records of one CommitLog segment.
+//!
 //! Invariants:
-//! - `reput_offset` only moves past a record after its entries were written;
+//! - `reput_offset` only moves past a record after its entries were written: it advances once
+//!   per batch, after the batch's ConsumeQueue runs were written (listeners are notified then);
 //! - the checkpoint's dispatched offset is taken before syncing ConsumeQueue and IndexFile, so it
 //!   never claims more than what was synced, and is capped at the CommitLog's flushed offset, so
 //!   recovery always starts validating at or below the durable end of the CommitLog.
@@ -21,11 +27,15 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use ferromq_protocol::message::{
-    decode_record, java_hash, peek_record_header, properties, property_value, sys_flag, MessageRecord, RecordKind,
+    java_hash, peek_record_header, properties, property_value, sys_flag, MessageRecord, RecordKind,
 };
 
 use crate::checkpoint::CheckpointData;
-use crate::consume_queue::CqEntry;
+use crate::consume_queue::{CqBatch, CqEntry};
+use view::RecordView;
+
+#[path = "dispatch_view.rs"]
+mod view;
 use crate::error::{StoreError, StoreResult};
 use crate::store::StoreInner;
 
@@ -34,50 +44,80 @@ pub const SCHEDULE_TOPIC: &str = "SCHEDULE_TOPIC_XXXX";
 
 /// Tags code of a record for its ConsumeQueue entry.
 pub fn tags_code(record: &MessageRecord, delay_levels_ms: &[i64]) -> i64 {
-    if record.topic == SCHEDULE_TOPIC {
-        let level = property_value(&record.properties, properties::DELAY).and_then(|d| d.parse::<usize>().ok());
-        if let Some(level) = level.filter(|l| *l > 0) {
-            let idx = level.min(delay_levels_ms.len()).saturating_sub(1);
-            return record.store_timestamp + delay_levels_ms.get(idx).copied().unwrap_or(0);
-        }
-    }
-    property_value(&record.properties, properties::TAGS).map_or(0, |t| i64::from(java_hash(t)))
+    tags_code_of(
+        &record.topic,
+        &record.properties,
+        record.store_timestamp,
+        delay_levels_ms,
+    )
 }
 
-/// Builds the entries of one record. Public so tests and tools can rebuild by hand.
-pub(crate) fn dispatch_record(inner: &StoreInner, record: &MessageRecord, size: i32) -> StoreResult<()> {
-    let tx = sys_flag::transaction_type(record.sys_flag);
+/// [`tags_code`] from the borrowed fields of a record.
+fn tags_code_of(topic: &str, props: &str, store_timestamp: i64, delay_levels_ms: &[i64]) -> i64 {
+    if topic == SCHEDULE_TOPIC {
+        let level = property_value(props, properties::DELAY).and_then(|d| d.parse::<usize>().ok());
+        if let Some(level) = level.filter(|l| *l > 0) {
+            let idx = level.min(delay_levels_ms.len()).saturating_sub(1);
+            return store_timestamp + delay_levels_ms.get(idx).copied().unwrap_or(0);
+        }
+    }
+    property_value(props, properties::TAGS).map_or(0, |t| i64::from(java_hash(t)))
+}
+
+/// Most records one dispatch batch holds before its ConsumeQueue entries are written and
+/// `reput_offset` advances (bounds the delay readers and listeners see).
+const MAX_BATCH_RECORDS: usize = 4096;
+
+/// Builds the IndexFile entries of one record and queues its ConsumeQueue entry in `batch`.
+fn dispatch_view(inner: &StoreInner, r: &RecordView<'_>, size: i32, batch: &mut CqBatch) -> StoreResult<()> {
+    let tx = sys_flag::transaction_type(r.sys_flag);
     if tx == sys_flag::TRANSACTION_NOT_TYPE || tx == sys_flag::TRANSACTION_COMMIT_TYPE {
         let entry = CqEntry {
-            phy_offset: record.phy_offset,
+            phy_offset: r.phy_offset,
             size,
-            tags_code: tags_code(record, &inner.delay_levels_ms),
+            tags_code: tags_code_of(r.topic, r.properties, r.store_timestamp, &inner.delay_levels_ms),
         };
-        let max = inner
-            .cq
-            .put(&record.topic, record.queue_id, record.queue_offset, entry)?;
-        let listeners = inner.listeners.read().unwrap_or_else(|e| e.into_inner());
-        for l in listeners.iter() {
-            l(&record.topic, record.queue_id, max);
-        }
+        batch.push(&inner.cq, r.topic, r.queue_id, r.queue_offset, entry)?;
     }
     if let Some(index) = &inner.index {
         if tx != sys_flag::TRANSACTION_ROLLBACK_TYPE {
-            let mut keys: Vec<&str> = Vec::new();
-            if let Some(u) = property_value(&record.properties, properties::UNIQ_KEY) {
-                keys.push(u);
-            }
-            if let Some(ks) = property_value(&record.properties, properties::KEYS) {
-                keys.extend(ks.split(properties::KEY_SEPARATOR).filter(|k| !k.is_empty()));
-            }
-            if !keys.is_empty() {
-                index.put_keys(&record.topic, &keys, record.phy_offset, record.store_timestamp)?;
+            let uniq = property_value(r.properties, properties::UNIQ_KEY);
+            let keys = property_value(r.properties, properties::KEYS);
+            if uniq.is_some() || keys.is_some() {
+                let mut list: Vec<&str> = Vec::new();
+                list.extend(uniq);
+                if let Some(ks) = keys {
+                    list.extend(ks.split(properties::KEY_SEPARATOR).filter(|k| !k.is_empty()));
+                }
+                if !list.is_empty() {
+                    index.put_keys(r.topic, &list, r.phy_offset, r.store_timestamp)?;
+                }
             }
         }
     }
+    batch.max_timestamp = batch.max_timestamp.max(r.store_timestamp.max(0) as u64);
+    Ok(())
+}
+
+/// Writes the batch's ConsumeQueue entries, notifies listeners, then publishes `reput` (the
+/// CommitLog offset just past the batch's last record): entries are written before the offset
+/// that claims them.
+fn commit_batch(inner: &StoreInner, batch: &mut CqBatch, reput: u64) -> StoreResult<()> {
+    batch.write_all(&inner.cq)?;
+    if !batch.arrived.is_empty() {
+        let listeners = inner.listeners.read().unwrap_or_else(|e| e.into_inner());
+        for (topic, queue_id, max) in &batch.arrived {
+            for l in listeners.iter() {
+                l(topic, *queue_id, *max);
+            }
+        }
+    }
+    batch.arrived.clear();
     inner
         .last_dispatched_timestamp
-        .fetch_max(record.store_timestamp.max(0) as u64, Ordering::AcqRel);
+        .fetch_max(batch.max_timestamp, Ordering::AcqRel);
+    inner.reput_offset.store(reput, Ordering::Release);
+    batch.records = 0;
     Ok(())
 }
 
@@ -88,9 +128,16 @@ pub(crate) fn dispatch_available(inner: &StoreInner) -> StoreResult<u64> {
 }
 
 /// [`dispatch_available`] for a caller already holding `dispatch_lock`.
+///
+/// Records are dispatched in batches of consecutive records of one CommitLog segment: index
+/// entries are written per record, ConsumeQueue entries are gathered per queue and written with
+/// one write per queue run (see [`CqBatch`]), and `reput_offset` advances once the batch's
+/// entries were written. On an error `reput_offset` stays at the batch start, so the retry
+/// rewrites the batch (ConsumeQueue writes are idempotent).
 pub(crate) fn dispatch_locked(inner: &StoreInner) -> StoreResult<u64> {
     let cl = &inner.commit_log;
     let mut count = 0;
+    let mut batch = CqBatch::default();
     loop {
         let mut reput = inner.reput_offset.load(Ordering::Acquire);
         if reput < cl.min_offset() {
@@ -103,31 +150,44 @@ pub(crate) fn dispatch_locked(inner: &StoreInner) -> StoreResult<u64> {
         let Some((file, bytes)) = cl.view_to_segment_end(reput) else {
             return Ok(count);
         };
-        let mut pos = 0usize;
-        while pos < bytes.len() {
-            let rest = bytes.slice(pos..);
-            let header = peek_record_header(&rest).map_err(|e| corrupt(reput, e))?;
+        let mut rest: &[u8] = &bytes;
+        while !rest.is_empty() {
+            let header = peek_record_header(rest).map_err(|e| corrupt(reput, e))?;
             match header.kind() {
-                RecordKind::Message(_) => {
-                    let record = decode_record(&rest, false).map_err(|e| corrupt(reput, e))?;
-                    dispatch_record(inner, &record, header.total_size)?;
-                    pos += header.total_size as usize;
-                    reput += header.total_size as u64;
-                    inner.reput_offset.store(reput, Ordering::Release);
+                RecordKind::Message(version) => {
+                    let view = match RecordView::parse(rest, header.total_size, version) {
+                        Ok(view) => view,
+                        Err(e) => {
+                            commit_batch(inner, &mut batch, reput)?;
+                            return Err(corrupt(reput, e));
+                        }
+                    };
+                    dispatch_view(inner, &view, header.total_size, &mut batch)?;
+                    // `parse` checked 0 < total_size <= rest.len().
+                    let size = header.total_size as usize;
+                    rest = rest.get(size..).unwrap_or_default();
+                    reput += size as u64;
                     count += 1;
+                    batch.records += 1;
+                    if batch.records >= MAX_BATCH_RECORDS {
+                        commit_batch(inner, &mut batch, reput)?;
+                    }
                 }
                 RecordKind::Blank => {
-                    reput = file.start_offset() + file.file_size();
-                    inner.reput_offset.store(reput, Ordering::Release);
+                    commit_batch(inner, &mut batch, file.start_offset() + file.file_size())?;
                     break;
                 }
                 RecordKind::EndOfData | RecordKind::Garbage => {
+                    commit_batch(inner, &mut batch, reput)?;
                     return Err(corrupt(
                         reput,
                         format!("unexpected magic {:#x} in published data", header.magic),
                     ));
                 }
             }
+        }
+        if batch.records > 0 {
+            commit_batch(inner, &mut batch, reput)?;
         }
     }
 }

@@ -78,6 +78,17 @@ impl FileCache {
     /// The file for `key` at `path`, opening it if needed; `create` creates a missing file
     /// (sparse, `file_size` long), otherwise a missing file is `Ok(None)`.
     pub fn get(&self, key: FileKey, path: &Path, create: bool) -> StoreResult<Option<Arc<dyn StoreFile>>> {
+        self.get_with(key, || path.to_path_buf(), create)
+    }
+
+    /// [`FileCache::get`] building the path only when the file is not cached (no allocation on
+    /// a hit, the common case of a queue's current segment).
+    pub fn get_with(
+        &self,
+        key: FileKey,
+        make_path: impl FnOnce() -> PathBuf,
+        create: bool,
+    ) -> StoreResult<Option<Arc<dyn StoreFile>>> {
         let mut inner = self.lock();
         inner.tick += 1;
         let tick = inner.tick;
@@ -88,6 +99,8 @@ impl FileCache {
             inner.by_tick.insert(tick, key);
             return Ok(Some(file));
         }
+        let path_buf = make_path();
+        let path = path_buf.as_path();
         if !self.fs.exists(path) {
             if !create {
                 return Ok(None);
@@ -127,7 +140,7 @@ impl FileCache {
             key,
             Entry {
                 file: Arc::clone(&file),
-                path: path.to_path_buf(),
+                path: path_buf,
                 tick,
                 dirty: None,
             },

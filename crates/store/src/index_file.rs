@@ -307,8 +307,13 @@ impl IndexService {
     /// Indexes `topic#key` for every key.
     pub fn put_keys(&self, topic: &str, keys: &[&str], phy_offset: i64, store_timestamp: i64) -> StoreResult<()> {
         let mut files = self.lock();
+        // One buffer for every `topic#key` of the record (dispatch calls this per message).
+        let mut full = String::with_capacity(topic.len() + 1 + keys.iter().map(|k| k.len()).max().unwrap_or(0));
         for key in keys.iter().filter(|k| !k.is_empty()) {
-            let full = build_key(topic, key);
+            full.clear();
+            full.push_str(topic);
+            full.push('#');
+            full.push_str(key);
             loop {
                 let needs_new = files.last().is_none_or(|f| f.is_full());
                 if needs_new {
