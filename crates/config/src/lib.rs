@@ -20,6 +20,8 @@
 //! Invariants: the result is always a complete, type-checked config; nothing is read that the
 //! caller did not name (file path, env prefix, override list).
 
+pub mod properties;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -239,36 +241,14 @@ pub fn to_properties<T: Serialize>(config: &T) -> String {
     out
 }
 
-/// Parses Java `Properties` text into (line, key, value) triples (the last duplicate wins
-/// when the caller applies them in order).
+/// Parses Java `Properties` text into (line, key, value) triples for config loading, values
+/// trimmed (the last duplicate wins when the caller applies them in order). The syntax is
+/// [`properties::parse_properties_lines`]'s.
 pub fn parse_properties(text: &str) -> Vec<(usize, String, String)> {
-    let mut out = Vec::new();
-    let mut lines = text.lines().enumerate();
-    while let Some((index, line)) = lines.next() {
-        let trimmed = line.trim_start();
-        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with('!') {
-            continue;
-        }
-        let mut logical = String::from(trimmed);
-        while ends_with_continuation(&logical) {
-            logical.pop();
-            match lines.next() {
-                Some((_, next)) => logical.push_str(next.trim_start()),
-                None => break,
-            }
-        }
-        let split = logical.find(['=', ':']).unwrap_or(logical.len());
-        let key = logical[..split].trim().to_owned();
-        let value = logical.get(split + 1..).unwrap_or("").trim().to_owned();
-        if !key.is_empty() {
-            out.push((index + 1, key, value));
-        }
-    }
-    out
-}
-
-fn ends_with_continuation(line: &str) -> bool {
-    line.chars().rev().take_while(|c| *c == '\\').count() % 2 == 1
+    properties::parse_properties_lines(text)
+        .into_iter()
+        .map(|(line, key, value)| (line, key, value.trim().to_owned()))
+        .collect()
 }
 
 fn normalize(key: &str) -> String {

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::properties::to_properties_text;
+use ferromq_config::properties::to_properties_text;
 
 /// Default name server port.
 pub const DEFAULT_LISTEN_PORT: u16 = 9876;
@@ -299,7 +299,7 @@ fn parse_like(current: &serde_json::Value, key: &str, text: &str) -> Result<serd
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::properties::parse_properties;
+    use ferromq_config::properties::parse_properties;
 
     #[test]
     fn defaults_match_rocketmq() {

@@ -30,7 +30,6 @@ pub mod error;
 pub mod kv_config;
 pub mod liveness;
 pub mod processor;
-pub mod properties;
 pub mod route_data;
 pub mod route_info;
 pub mod route_query;
@@ -42,6 +41,8 @@ mod route_info_test;
 
 pub use config::NamesrvConfig;
 pub use error::{NamesrvError, RequestError};
+/// Java properties text (shared with the config loader and the broker).
+pub use ferromq_config::properties;
 pub use ferromq_remoting::CancellationToken;
 pub use kv_config::KvConfigManager;
 pub use route_info::RouteInfoManager;

@@ -66,16 +66,12 @@ pub async fn get_broker_config(
         .with_body(text.into_bytes()))
 }
 
-/// Parses Java properties text: `key=value` (or `key:value`) lines; `#`/`!` comments.
+/// Parses Java properties text (the project's one codec, `ferromq_config::properties`),
+/// values trimmed.
 pub fn parse_properties(text: &str) -> Vec<(String, String)> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('!'))
-        .filter_map(|l| {
-            let split = l.find(['=', ':'])?;
-            let (key, value) = (l.get(..split)?, l.get(split + 1..)?);
-            Some((key.trim().to_owned(), value.trim().to_owned()))
-        })
+    ferromq_config::properties::parse_properties_lines(text)
+        .into_iter()
+        .map(|(_, key, value)| (key, value.trim().to_owned()))
         .collect()
 }
 

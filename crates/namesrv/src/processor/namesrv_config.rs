@@ -7,8 +7,8 @@ use ferromq_protocol::RemotingCommand;
 
 use super::success;
 use crate::error::RequestError;
-use crate::properties::parse_properties;
 use crate::state::NamesrvState;
+use ferromq_config::properties::parse_properties;
 
 /// UPDATE_NAMESRV_CONFIG: body = properties text; an empty body changes nothing.
 pub fn update_namesrv_config(state: &NamesrvState, request: &RemotingCommand) -> Result<RemotingCommand, RequestError> {

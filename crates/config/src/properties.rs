@@ -1,5 +1,6 @@
-//! Java `.properties` text, as carried by UPDATE_NAMESRV_CONFIG / GET_NAMESRV_CONFIG bodies
-//! (Java `MixAll.string2Properties` / `properties2String`).
+//! Java `.properties` text: config files (`broker.conf`, `namesrv.conf`) and the bodies of
+//! UPDATE/GET_NAMESRV_CONFIG and UPDATE/GET_BROKER_CONFIG (Java `MixAll.string2Properties` /
+//! `properties2String`). The one properties codec of the project.
 //!
 //! Supported: `key=value`, `key:value` and `key value` lines; leading whitespace; `#` and `!`
 //! comment lines; a trailing backslash continues a line; the escapes `\t \n \r \f \\ \uXXXX`
@@ -10,16 +11,25 @@
 
 use std::collections::BTreeMap;
 
-/// Parses properties text into key -> value (keys and values unescaped).
+/// Parses properties text into key -> value (keys and values unescaped; later duplicates win).
 pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for logical in logical_lines(text) {
+    parse_properties_lines(text)
+        .into_iter()
+        .map(|(_, key, value)| (key, value))
+        .collect()
+}
+
+/// Parses properties text into `(line, key, value)` in order, duplicates kept; `line` is the
+/// 1-based line where the logical line starts (for error messages).
+pub fn parse_properties_lines(text: &str) -> Vec<(usize, String, String)> {
+    let mut out = Vec::new();
+    for (line_no, logical) in logical_lines(text) {
         let line = logical.trim_start();
         if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
             continue;
         }
         let (key, value) = split_key_value(line);
-        out.insert(unescape(&key), unescape(&value));
+        out.push((line_no, unescape(&key), unescape(&value)));
     }
     out
 }
@@ -38,11 +48,11 @@ pub fn to_properties_text<'a>(entries: impl IntoIterator<Item = (&'a str, String
 }
 
 /// Joins physical lines ending in an odd number of backslashes with the next line (whose
-/// leading whitespace is dropped).
-fn logical_lines(text: &str) -> Vec<String> {
+/// leading whitespace is dropped); each logical line comes with its 1-based first line number.
+fn logical_lines(text: &str) -> Vec<(usize, String)> {
     let mut lines = Vec::new();
-    let mut current: Option<String> = None;
-    for raw in text.split('\n') {
+    let mut current: Option<(usize, String)> = None;
+    for (index, raw) in text.split('\n').enumerate() {
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
         let piece = match current {
             Some(_) => raw.trim_start(),
@@ -55,12 +65,12 @@ fn logical_lines(text: &str) -> Vec<String> {
         } else {
             piece
         };
-        let mut joined = current.take().unwrap_or_default();
+        let (first_line, mut joined) = current.take().unwrap_or((index + 1, String::new()));
         joined.push_str(piece);
         if continues {
-            current = Some(joined);
+            current = Some((first_line, joined));
         } else {
-            lines.push(joined);
+            lines.push((first_line, joined));
         }
     }
     if let Some(rest) = current {
@@ -180,6 +190,19 @@ mod tests {
         let parsed = parse_properties(&text);
         assert_eq!(parsed.get("plain").map(String::as_str), Some("v"));
         assert_eq!(parsed.get("we=ird key").map(String::as_str), Some(" lead\\ing\n"));
+    }
+
+    #[test]
+    fn logical_lines_carry_their_first_line_number() {
+        // Goal: error messages can name the line. Method: a comment, a continuation, a pair.
+        let parsed = parse_properties_lines("# c\na=1\\\n  2\nb=3\n");
+        assert_eq!(
+            parsed,
+            vec![
+                (2, "a".to_owned(), "12".to_owned()),
+                (4, "b".to_owned(), "3".to_owned())
+            ]
+        );
     }
 
     #[test]
