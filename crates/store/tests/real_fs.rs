@@ -17,6 +17,11 @@ fn config(root: &std::path::Path) -> MessageStoreConfig {
     c.max_hash_slot_num = 64;
     c.max_index_num = 1000;
     c.flush_disk_type = FlushDiskType::SyncFlush;
+    // This test is about the mmap path, not retention: keep the host disk's fill level (which
+    // other work on the machine changes) from triggering forced segment deletion mid-test.
+    c.disk_max_used_space_ratio = 95;
+    c.disk_space_clean_forcibly_ratio = 0.99;
+    c.disk_space_warning_level_ratio = 0.99;
     c
 }
 
