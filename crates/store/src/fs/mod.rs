@@ -34,7 +34,8 @@ use bytes::Bytes;
 /// Space figures of the file system holding a path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DiskUsage {
-    /// Total bytes of the file system.
+    /// Bytes this process can fill: used plus available, i.e. the file system's size without
+    /// the blocks reserved for root (df's `Used + Avail`, RocketMQ 5's `usedSpace + usableSpace`).
     pub total_bytes: u64,
     /// Bytes available to this process.
     pub available_bytes: u64,

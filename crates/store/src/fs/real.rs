@@ -264,9 +264,14 @@ impl Fs for RealFs {
             return Err(io::Error::last_os_error());
         }
         let frsize = st.f_frsize as u64;
+        // As `df` and RocketMQ 5 (`UtilAll.getDiskPartitionSpaceUsedPercent`) do: used = blocks -
+        // free, ratio = used / (used + available). Counting the root-reserved blocks as used (as
+        // `1 - avail / blocks` would) reports a disk with a large reserve as nearly full.
+        let used = (st.f_blocks as u64).saturating_sub(st.f_bfree as u64).saturating_mul(frsize);
+        let available = (st.f_bavail as u64).saturating_mul(frsize);
         Ok(DiskUsage {
-            total_bytes: (st.f_blocks as u64).saturating_mul(frsize),
-            available_bytes: (st.f_bavail as u64).saturating_mul(frsize),
+            total_bytes: used.saturating_add(available),
+            available_bytes: available,
         })
     }
 
