@@ -105,6 +105,10 @@ pub struct BrokerConfig {
     pub max_held_pull_requests: usize,
     /// FerroMQ: deliver messages with a DELAY level through `SCHEDULE_TOPIC_XXXX` (true).
     pub schedule_message_enable: bool,
+    /// File UPDATE_BROKER_CONFIG writes accepted changes to (Java `brokerConfigPath`). Empty
+    /// (the default) means the `-c` file the broker was started with, or no file: changes then
+    /// last until restart.
+    pub broker_config_path: String,
 }
 
 impl Default for BrokerConfig {
@@ -143,6 +147,7 @@ impl Default for BrokerConfig {
             max_transfer_bytes_on_message_in_memory: 256 * 1024,
             access_message_in_memory_max_ratio: 40,
             max_held_pull_requests: 100_000,
+            broker_config_path: String::new(),
             schedule_message_enable: true,
         }
     }

@@ -226,6 +226,12 @@ pub enum BrokerError {
         /// The key.
         key: String,
     },
+    /// UPDATE_BROKER_CONFIG could not write the change to `brokerConfigPath`; nothing changed.
+    #[error("config change not applied: {reason}")]
+    ConfigPersist {
+        /// What failed.
+        reason: String,
+    },
     /// The broker is overloaded; the remark carries Java's flow-control prefix.
     #[error("{}", busy_remark(*.reason, *.waited_ms, *.queue_len))]
     SystemBusy {
@@ -357,7 +363,11 @@ impl BrokerError {
             },
             E::ShuttingDown | E::FlushFailed => ResponseCode::ServiceNotAvailable,
             E::InvalidConfig { .. } => ResponseCode::InvalidParameter,
-            E::ConfigFile { .. } | E::ConfigFileCorrupt { .. } | E::Remoting(_) | E::Io(_) => ResponseCode::SystemError,
+            E::ConfigFile { .. }
+            | E::ConfigFileCorrupt { .. }
+            | E::ConfigPersist { .. }
+            | E::Remoting(_)
+            | E::Io(_) => ResponseCode::SystemError,
         }
     }
 }

@@ -20,7 +20,7 @@
 //!   [`namesrv`] (REGISTER_BROKER / UNREGISTER_BROKER);
 //! - [`config`] (`BrokerConfig`, RocketMQ keys), [`error`] (`BrokerError`, the one mapping to
 //!   response codes), [`filter`] (TAG filtering), [`validate`] (topic / group name rules),
-//!   [`metrics`].
+//!   [`metrics`] (with [`group_tps`], the per-group consume rate).
 //!
 //! Invariants:
 //! - errors map to response codes only in [`BrokerError::response_code`];
@@ -45,6 +45,7 @@ pub mod dispatch;
 pub mod error;
 pub mod filter;
 pub mod flow_control;
+pub mod group_tps;
 pub mod long_polling;
 pub mod metrics;
 pub mod namesrv;

@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use crate::group_tps::GroupTps;
+
 /// Upper bounds (ms, inclusive) of the put latency buckets; the last bucket is "more".
 pub const PUT_LATENCY_BUCKETS_MS: [u64; 12] = [0, 10, 50, 100, 200, 500, 1000, 2000, 3000, 4000, 5000, 10000];
 
@@ -23,6 +25,15 @@ pub struct BrokerMetrics {
     get_bytes: AtomicU64,
     put_latency: [AtomicU64; PUT_LATENCY_BUCKETS_MS.len() + 1],
     responses: Mutex<BTreeMap<(i32, i32), u64>>,
+    /// Pulled messages per (topic, group) over the last minute (GET_CONSUME_STATS `consumeTps`).
+    pub group_gets: GroupTps,
+}
+
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub fn unix_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn add(counter: &AtomicU64, n: usize) {
@@ -53,6 +64,17 @@ impl BrokerMetrics {
     pub fn record_get(&self, messages: usize, bytes: usize) {
         add(&self.get_messages, messages);
         add(&self.get_bytes, bytes);
+    }
+
+    /// Messages returned by a pull to `group` from `topic` (feeds `consumeTps`).
+    pub fn record_group_get(&self, topic: &str, group: &str, messages: usize) {
+        self.group_gets
+            .record(topic, group, u64::try_from(messages).unwrap_or(u64::MAX), unix_secs());
+    }
+
+    /// Messages per second pulled by `group` from `topic` over the last minute.
+    pub fn group_get_tps(&self, topic: &str, group: &str) -> f64 {
+        self.group_gets.tps(topic, group, unix_secs())
     }
 
     /// One answered request.

@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use ferromq_broker::config::BrokerConfig;
 use ferromq_protocol::body::{
     decode_body, encode_body, ConsumeStats, ConsumerConnection, KvTable, ProducerConnection, SubscriptionGroupConfig,
     TopicConfigSerializeWrapper, TopicStatsTable,
@@ -16,6 +17,7 @@ use ferromq_protocol::header::admin::{
 use ferromq_protocol::header::consumer_offset::{
     GetMaxOffsetRequestHeader, GetMaxOffsetResponseHeader, UpdateConsumerOffsetRequestHeader,
 };
+use ferromq_protocol::header::pull_message::PULL_FLAG_SUBSCRIPTION;
 use ferromq_protocol::header::query_message::{QueryMessageRequestHeader, QueryMessageResponseHeader};
 use ferromq_protocol::header::send_message::SendMessageResponseHeader;
 use ferromq_protocol::{RemotingCommand, RequestCode, ResponseCode};
@@ -150,7 +152,8 @@ async fn delete_topic_removes_its_consume_queues() -> anyhow::Result<()> {
 }
 
 // Goal: GET_CONSUME_STATS reports broker offset, consumer offset and lag per queue in the
-// fastjson object-keyed form; GET_TOPIC_STATS_INFO reports min/max. Method: 3 messages,
+// fastjson object-keyed form, and consumeTps as the group's pulled messages over the last
+// minute; GET_TOPIC_STATS_INFO reports min/max. Method: 3 messages, pull them as the group,
 // commit offset 1, decode both bodies.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consume_and_topic_stats_report_offsets_and_lag() -> anyhow::Result<()> {
@@ -161,6 +164,20 @@ async fn consume_and_topic_stats_report_offsets_and_lag() -> anyhow::Result<()> 
     for i in 0..3 {
         send_ok(&client, &addr, send_v2("StatT", 0, format!("m{i}").as_bytes(), "")).await?;
     }
+    let pulled = eventually("3 messages pulled", || {
+        let (client, addr) = (client.clone(), addr.clone());
+        async move {
+            let header = pull_header("sg", "StatT", 0, 0, PULL_FLAG_SUBSCRIPTION);
+            let response = client.invoke(&addr, pull_request(&header), RPC).await?;
+            if response.code != i32::from(ResponseCode::Success) {
+                return Ok(None);
+            }
+            // Dispatch may not have indexed all 3 yet: pull again until one pull returns them.
+            Ok(Some(records(&response)?).filter(|r| r.len() == 3))
+        }
+    })
+    .await?;
+    assert_eq!(pulled.len(), 3);
     let commit = UpdateConsumerOffsetRequestHeader {
         consumer_group: "sg".to_owned(),
         topic: "StatT".to_owned(),
@@ -203,6 +220,12 @@ async fn consume_and_topic_stats_report_offsets_and_lag() -> anyhow::Result<()> 
     assert_eq!((queue0.broker_offset, queue0.consumer_offset), (3, 1));
     assert!(queue0.last_timestamp > 0);
     assert_eq!(stats.offset_table.len(), 4);
+    // 3 messages pulled within the last minute: 3 / 60 s.
+    assert!(
+        (stats.consume_tps - 0.05).abs() < 1e-9,
+        "consumeTps {}",
+        stats.consume_tps
+    );
 
     let topic_stats = invoke_expect(
         &client,
@@ -408,11 +431,24 @@ async fn groups_and_connection_lists_are_administered() -> anyhow::Result<()> {
 }
 
 // Goal: GET_BROKER_CONFIG lists RocketMQ keys; UPDATE_BROKER_CONFIG applies runtime keys at
-// once and refuses identity keys. Method: read, make the broker read-only, send, restore.
+// once, writes them back into the config file in place and refuses identity keys. Method: read,
+// make the broker read-only, send, restore, check the file after each step.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_config_is_read_and_updated_at_runtime() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let broker = start_broker(dir.path(), broker_config()).await?;
+    let conf = dir.path().join("broker.conf");
+    std::fs::write(
+        &conf,
+        "# operator's file
+brokerName=broker-a
+brokerPermission=6
+",
+    )?;
+    let config = BrokerConfig {
+        broker_config_path: conf.display().to_string(),
+        ..broker_config()
+    };
+    let broker = start_broker(dir.path(), config).await?;
     let (client, _) = client()?;
     let addr = &broker.addr_text;
     let got = invoke_expect(
@@ -430,6 +466,10 @@ async fn broker_config_is_read_and_updated_at_runtime() -> anyhow::Result<()> {
     let update =
         |text: &str| RemotingCommand::request(RequestCode::UpdateBrokerConfig).with_body(text.as_bytes().to_vec());
     invoke_expect(&client, addr, update("brokerPermission=4"), ResponseCode::Success).await?;
+    assert_eq!(
+        std::fs::read_to_string(&conf)?,
+        "# operator's file\nbrokerName=broker-a\nbrokerPermission=4\n"
+    );
     invoke_expect(
         &client,
         addr,
@@ -437,8 +477,41 @@ async fn broker_config_is_read_and_updated_at_runtime() -> anyhow::Result<()> {
         ResponseCode::NoPermission,
     )
     .await?;
-    invoke_expect(&client, addr, update("brokerPermission=6"), ResponseCode::Success).await?;
+    invoke_expect(
+        &client,
+        addr,
+        update("brokerPermission=6\nlongPollingEnable=false"),
+        ResponseCode::Success,
+    )
+    .await?;
     send_ok(&client, addr, send_v2("ReadOnly", 0, b"x", "")).await?;
+    assert_eq!(
+        std::fs::read_to_string(&conf)?,
+        "# operator's file\nbrokerName=broker-a\nbrokerPermission=6\nlongPollingEnable=false\n"
+    );
     invoke_expect(&client, addr, update("brokerName=other"), ResponseCode::NoPermission).await?;
+    broker.stop().await
+}
+
+// Goal: a config change that cannot be written back is refused and changes nothing. Method:
+// point brokerConfigPath into a missing directory, update, check the response and the config.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_config_update_that_cannot_be_persisted_is_refused() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let config = BrokerConfig {
+        broker_config_path: dir.path().join("missing").join("broker.conf").display().to_string(),
+        ..broker_config()
+    };
+    let broker = start_broker(dir.path(), config).await?;
+    let (client, _) = client()?;
+    let addr = &broker.addr_text;
+    let update = RemotingCommand::request(RequestCode::UpdateBrokerConfig).with_body(b"brokerPermission=4".to_vec());
+    let refused = invoke_expect(&client, addr, update, ResponseCode::SystemError).await?;
+    assert!(
+        refused.remark.as_deref().unwrap_or("").contains("not applied"),
+        "{:?}",
+        refused.remark
+    );
+    send_ok(&client, addr, send_v2("StillWritable", 0, b"x", "")).await?;
     broker.stop().await
 }

@@ -112,9 +112,14 @@ fn load_broker(
 ) -> anyhow::Result<(BrokerConfig, MessageStoreConfig)> {
     let mut sources = Sources::file_and_env(file);
     sources.overrides = overrides;
-    let broker = load::<BrokerConfig>(&sources)?;
+    let mut broker = load::<BrokerConfig>(&sources)?;
     let store = load::<MessageStoreConfig>(&sources)?;
     warn_unknown(&unknown_to_all(&[&broker.unknown_keys, &store.unknown_keys]));
+    // As RocketMQ's BrokerStartup: runtime config updates are written back to the `-c` file.
+    if let (true, Some(file)) = (broker.config.broker_config_path.is_empty(), file) {
+        let path = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+        broker.config.broker_config_path = path.display().to_string();
+    }
     broker.config.validate()?;
     store.config.validate()?;
     Ok((broker.config, store.config))

@@ -21,6 +21,7 @@
 //! caller did not name (file path, env prefix, override list).
 
 pub mod properties;
+pub mod rewrite;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -23,7 +23,7 @@ pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
 /// 1-based line where the logical line starts (for error messages).
 pub fn parse_properties_lines(text: &str) -> Vec<(usize, String, String)> {
     let mut out = Vec::new();
-    for (line_no, logical) in logical_lines(text) {
+    for (line_no, _, logical) in logical_lines(text) {
         let line = logical.trim_start();
         if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
             continue;
@@ -48,8 +48,9 @@ pub fn to_properties_text<'a>(entries: impl IntoIterator<Item = (&'a str, String
 }
 
 /// Joins physical lines ending in an odd number of backslashes with the next line (whose
-/// leading whitespace is dropped); each logical line comes with its 1-based first line number.
-fn logical_lines(text: &str) -> Vec<(usize, String)> {
+/// leading whitespace is dropped); each logical line comes with its 1-based first and last
+/// physical line numbers.
+pub(crate) fn logical_lines(text: &str) -> Vec<(usize, usize, String)> {
     let mut lines = Vec::new();
     let mut current: Option<(usize, String)> = None;
     for (index, raw) in text.split('\n').enumerate() {
@@ -70,18 +71,19 @@ fn logical_lines(text: &str) -> Vec<(usize, String)> {
         if continues {
             current = Some((first_line, joined));
         } else {
-            lines.push((first_line, joined));
+            lines.push((first_line, index + 1, joined));
         }
     }
-    if let Some(rest) = current {
-        lines.push(rest);
+    if let Some((first_line, joined)) = current {
+        let last_line = text.split('\n').count();
+        lines.push((first_line, last_line, joined));
     }
     lines
 }
 
 /// Splits at the first unescaped `=`, `:` or whitespace; whitespace and one separator after the
 /// key are skipped.
-fn split_key_value(line: &str) -> (String, String) {
+pub(crate) fn split_key_value(line: &str) -> (String, String) {
     let mut escaped = false;
     let mut key_end = line.len();
     for (index, c) in line.char_indices() {
@@ -109,7 +111,7 @@ fn split_key_value(line: &str) -> (String, String) {
     (key, value)
 }
 
-fn unescape(text: &str) -> String {
+pub(crate) fn unescape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars();
     while let Some(c) = chars.next() {
@@ -141,7 +143,7 @@ fn unescape(text: &str) -> String {
     out
 }
 
-fn escape(text: &str, is_key: bool) -> String {
+pub(crate) fn escape(text: &str, is_key: bool) -> String {
     let mut out = String::with_capacity(text.len());
     for (index, c) in text.chars().enumerate() {
         match c {

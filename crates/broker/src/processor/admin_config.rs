@@ -5,10 +5,13 @@
 //! the broker keys it knows (typed like the current values), validates the result and swaps it
 //! in. Keys read per request (e.g. `brokerPermission`, `longPollingEnable`,
 //! `channelExpiredTimeout`) take effect at once; keys read at start (ports, name servers, queue
-//! capacities, store keys) only after a restart; nothing is written back to a config file.
+//! capacities, store keys) only after a restart. Accepted changes are written back, in place, to
+//! `brokerConfigPath` (by default the `-c` file the broker started with), so they survive a
+//! restart as in RocketMQ; without a config file they last until restart.
 
 use std::sync::Arc;
 
+use ferromq_config::rewrite::{rewrite_config_file, ConfigValue};
 use ferromq_protocol::body::encode_body;
 use ferromq_protocol::header::admin::GetBrokerConfigResponseHeader;
 use ferromq_protocol::RemotingCommand;
@@ -90,12 +93,34 @@ fn typed(key: &str, current: &Value, value: &str) -> Result<Value, BrokerError> 
     })
 }
 
+/// A typed JSON value as a config file value.
+fn config_value(value: &Value) -> ConfigValue {
+    match value {
+        Value::Bool(b) => ConfigValue::Bool(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => ConfigValue::Int(i),
+            None => ConfigValue::Float(n.as_f64().unwrap_or_default()),
+        },
+        Value::String(s) => ConfigValue::Text(s.clone()),
+        other => ConfigValue::Text(other.to_string()),
+    }
+}
+
 /// Applies properties text to a config: known keys typed like their current values, unknown
 /// keys ignored (they belong to the store or to other components), black-listed keys refused.
 pub fn apply_properties(config: &BrokerConfig, text: &str) -> Result<BrokerConfig, BrokerError> {
+    apply_properties_with_changes(config, text).map(|(config, _)| config)
+}
+
+/// [`apply_properties`], also returning the applied keys with their typed new values.
+pub fn apply_properties_with_changes(
+    config: &BrokerConfig,
+    text: &str,
+) -> Result<(BrokerConfig, Vec<(String, ConfigValue)>), BrokerError> {
     let Value::Object(mut map) = serde_json::to_value(config).unwrap_or_default() else {
-        return Ok(config.clone());
+        return Ok((config.clone(), Vec::new()));
     };
+    let mut changes = Vec::new();
     for (key, value) in parse_properties(text) {
         if CONFIG_BLACK_LIST.contains(&key.as_str()) {
             return Err(BrokerError::ConfigKeyForbidden { key });
@@ -105,12 +130,13 @@ pub fn apply_properties(config: &BrokerConfig, text: &str) -> Result<BrokerConfi
             continue;
         };
         let new = typed(&key, current, &value)?;
+        changes.push((key.clone(), config_value(&new)));
         map.insert(key, new);
     }
     let updated: BrokerConfig = serde_json::from_value(Value::Object(Map::from_iter(map)))
         .map_err(|e| BrokerError::InvalidParameter { reason: e.to_string() })?;
     updated.validate()?;
-    Ok(updated)
+    Ok((updated, changes))
 }
 
 /// UPDATE_BROKER_CONFIG (25).
@@ -120,8 +146,17 @@ pub async fn update_broker_config(
     request: RemotingCommand,
 ) -> Result<RemotingCommand, BrokerError> {
     let text = String::from_utf8_lossy(&request.body.to_bytes()).into_owned();
-    let updated = apply_properties(&broker.config(), &text)?;
-    tracing::info!(changes = %text.replace('\n', ";"), "broker config updated by admin");
+    let (updated, changes) = apply_properties_with_changes(&broker.config(), &text)?;
+    let path = updated.broker_config_path.clone();
+    if !path.is_empty() && !changes.is_empty() {
+        // Persist first: a change that cannot be written is refused, so memory and file agree.
+        let target = std::path::PathBuf::from(&path);
+        tokio::task::spawn_blocking(move || rewrite_config_file(&target, &changes))
+            .await
+            .map_err(|_| BrokerError::ShuttingDown)?
+            .map_err(|e| BrokerError::ConfigPersist { reason: e.to_string() })?;
+    }
+    tracing::info!(changes = %text.replace('\n', ";"), file = %path, "broker config updated by admin");
     broker.set_config(updated);
     Ok(success(&request))
 }

@@ -51,6 +51,7 @@ pub async fn delete_subscription_group(
 ) -> Result<RemotingCommand, BrokerError> {
     let header: DeleteSubscriptionGroupRequestHeader = request.decode_header()?;
     broker.groups.delete(&header.group_name);
+    broker.metrics.group_gets.forget(None, Some(&header.group_name));
     if header.clean_offset == Some(true) {
         broker.offsets.remove_group(&header.group_name);
     }

@@ -136,6 +136,7 @@ pub async fn get_consume_stats(
         if matches!(subscribed, Ok(None)) && broker.consumers.subscription_count(&group) > 0 {
             continue;
         }
+        stats.consume_tps += broker.metrics.group_get_tps(&topic, &group);
         for queue_id in 0..config.write_queue_nums {
             let broker_offset = broker.store.max_offset_in_queue(&topic, queue_id);
             let consumer_offset = broker.offsets.query(&group, &topic, queue_id).unwrap_or(0).max(0);

@@ -104,6 +104,7 @@ pub async fn delete_topic_in_broker(
         tracing::info!(%topic, "topic deleted by admin");
     }
     broker.offsets.remove_topic(&topic);
+    broker.metrics.group_gets.forget(Some(&topic), None);
     // File deletion and a CommitLog flush: blocking work, off the runtime threads.
     let store = Arc::clone(&broker.store);
     let name = topic.clone();

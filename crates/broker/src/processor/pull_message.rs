@@ -232,6 +232,7 @@ fn pull(
     if code == ResponseCode::Success {
         let body = Body::from_segments(got.messages);
         broker.metrics.record_get(got.queue_offsets.len(), body.len());
+        broker.metrics.record_group_get(topic, group, got.queue_offsets.len());
         response.body = body;
     }
     Ok(Outcome::Respond(response))
