@@ -132,7 +132,8 @@ pub struct CommitLog {
     appended: Wakeup,
 }
 
-fn tx_type_has_queue_offset(flag: i32) -> bool {
+/// Whether a record with this sys flag gets a queue offset and a ConsumeQueue entry.
+pub(crate) fn tx_type_has_queue_offset(flag: i32) -> bool {
     matches!(
         sys_flag::transaction_type(flag),
         sys_flag::TRANSACTION_NOT_TYPE | sys_flag::TRANSACTION_COMMIT_TYPE

@@ -215,18 +215,31 @@ impl MappedFile {
 
     /// Recovery: cuts the segment at `pos`, zero-filling (and syncing) the bytes after it so that
     /// stale records can never reappear behind new ones.
+    ///
+    /// Only bytes that may be non-zero are read: ranges the file system reports as holes or
+    /// never-written preallocated blocks ([`StoreFile::next_data`]) are skipped, so cutting a
+    /// mostly empty segment does not read (and zero-fault into the page cache) its empty tail.
     pub fn truncate_to(&self, pos: u64) -> StoreResult<()> {
         assert!(pos <= self.file_size);
-        let zeros = vec![0u8; ZERO_CHUNK];
+        let mut buf = vec![0u8; ZERO_CHUNK];
         let mut at = pos;
         while at < self.file_size {
-            let n = (self.file_size - at).min(ZERO_CHUNK as u64);
-            let mut current = vec![0u8; n as usize];
-            self.read_raw(at, &mut current)?;
-            if current.iter().any(|b| *b != 0) {
-                self.write_at(at, zeros.get(..n as usize).unwrap_or(&zeros))?;
+            match self
+                .file
+                .next_data(at)
+                .map_err(|e| StoreError::io("seek", &self.path, e))?
+            {
+                Some(data) if data < self.file_size => at = at.max(data),
+                _ => break,
             }
-            at += n;
+            let n = (self.file_size - at).min(ZERO_CHUNK as u64) as usize;
+            let chunk = buf.get_mut(..n).unwrap_or_default();
+            self.read_raw(at, chunk)?;
+            if !is_zero(chunk) {
+                chunk.fill(0);
+                self.write_at(at, chunk)?;
+            }
+            at += n as u64;
         }
         self.file
             .sync_range(pos, self.file_size - pos)
@@ -235,6 +248,16 @@ impl MappedFile {
         self.flushed_position.store(pos, Ordering::Release);
         Ok(())
     }
+}
+
+/// Whether every byte is zero (word at a time).
+fn is_zero(bytes: &[u8]) -> bool {
+    let mut words = bytes.chunks_exact(8);
+    let words_zero = words
+        .by_ref()
+        .fold(0u64, |acc, w| acc | u64::from_ne_bytes(w.try_into().unwrap_or([1; 8])))
+        == 0;
+    words_zero && words.remainder().iter().all(|b| *b == 0)
 }
 
 #[derive(Debug, Default)]

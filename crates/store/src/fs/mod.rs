@@ -74,6 +74,13 @@ pub trait StoreFile: Send + Sync + std::fmt::Debug {
     fn sync_range(&self, offset: u64, len: u64) -> io::Result<()>;
     /// Sets the file length (shrinking discards bytes; growing adds zeros). Unmaps first.
     fn truncate(&self, len: u64) -> io::Result<()>;
+    /// The first offset at or after `offset` that may hold non-zero bytes (`lseek(SEEK_DATA)`),
+    /// or `None` if everything from `offset` to the end reads as zeros. It may answer
+    /// conservatively (report zeros as data) but never skips data; the default reports
+    /// everything as data.
+    fn next_data(&self, offset: u64) -> io::Result<Option<u64>> {
+        Ok(Some(offset))
+    }
 }
 
 /// A file system: opens files and manipulates directories.

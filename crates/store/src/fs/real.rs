@@ -163,6 +163,26 @@ impl StoreFile for RealFile {
         self.file.set_len(len)?;
         self.remap(len)
     }
+
+    fn next_data(&self, offset: u64) -> io::Result<Option<u64>> {
+        let Ok(off) = libc::off_t::try_from(offset) else {
+            return Ok(None);
+        };
+        // SAFETY: plain FFI call on a file descriptor we own; it does not touch our memory. It
+        // moves the descriptor's file position, which this type never uses (positional I/O only).
+        let rc = unsafe { libc::lseek(self.file.as_raw_fd(), off, libc::SEEK_DATA) };
+        if rc >= 0 {
+            return Ok(Some(rc as u64));
+        }
+        let err = io::Error::last_os_error();
+        match err.raw_os_error() {
+            // Only zeros (holes or never-written preallocated blocks) from `offset` on.
+            Some(libc::ENXIO) => Ok(None),
+            // A file system without SEEK_DATA: everything may be data.
+            Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) => Ok(Some(offset)),
+            _ => Err(err),
+        }
+    }
 }
 
 impl RealFs {
@@ -267,7 +287,9 @@ impl Fs for RealFs {
         // As `df` and RocketMQ 5 (`UtilAll.getDiskPartitionSpaceUsedPercent`) do: used = blocks -
         // free, ratio = used / (used + available). Counting the root-reserved blocks as used (as
         // `1 - avail / blocks` would) reports a disk with a large reserve as nearly full.
-        let used = (st.f_blocks as u64).saturating_sub(st.f_bfree as u64).saturating_mul(frsize);
+        let used = (st.f_blocks as u64)
+            .saturating_sub(st.f_bfree as u64)
+            .saturating_mul(frsize);
         let available = (st.f_bavail as u64).saturating_mul(frsize);
         Ok(DiskUsage {
             total_bytes: used.saturating_add(available),
