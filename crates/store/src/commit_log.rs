@@ -26,7 +26,8 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use ferromq_protocol::message::record::BLANK_MARKER_BYTES;
 use ferromq_protocol::message::{
-    decode_record, encode_blank, encode_record, patch_record, peek_record_header, sys_flag, MessageRecord, RecordKind,
+    decode_record, encode_blank, encode_record, masked_crc32, patch_record, peek_record_header, sys_flag, MessageError,
+    MessageRecord, RecordKind,
 };
 
 use crate::error::{StoreError, StoreResult};
@@ -565,7 +566,8 @@ impl CommitLog {
                     return Err(format!("total size {total} is impossible here"));
                 }
                 let bytes = f.file().view(pos, total as usize).map_err(|e| e.to_string())?;
-                let record = decode_record(&bytes, check_crc).map_err(|e| e.to_string())?;
+                // Structure first; the body CRC below only when no whole-record CRC covers it.
+                let record = decode_record(&bytes, false).map_err(|e| e.to_string())?;
                 if record.phy_offset != phy as i64 {
                     return Err(format!(
                         "stored phy offset {} differs from position {phy}",
@@ -575,6 +577,18 @@ impl CommitLog {
                 if check_crc {
                     let outcome = record_crc::check(&bytes, &record.properties, *require_crc)?;
                     *require_crc |= outcome == record_crc::CrcCheck::Matches;
+                    // A matching whole-record CRC covers the body and its stored BODYCRC, so
+                    // checking the body again would re-read the same bytes for nothing.
+                    if outcome == record_crc::CrcCheck::Absent {
+                        let computed = masked_crc32(&record.body);
+                        if computed != record.body_crc {
+                            return Err(MessageError::CrcMismatch {
+                                stored: record.body_crc,
+                                computed,
+                            }
+                            .to_string());
+                        }
+                    }
                 }
                 Ok(Scan::Record(Box::new(record), header.total_size))
             }

@@ -216,23 +216,36 @@ impl MappedFile {
     /// Recovery: cuts the segment at `pos`, zero-filling (and syncing) the bytes after it so that
     /// stale records can never reappear behind new ones.
     ///
-    /// Only bytes that may be non-zero are read: ranges the file system reports as holes or
-    /// never-written preallocated blocks ([`StoreFile::next_data`]) are skipped, so cutting a
-    /// mostly empty segment does not read (and zero-fault into the page cache) its empty tail.
-    pub fn truncate_to(&self, pos: u64) -> StoreResult<()> {
+    /// Unless `keep_written` (a pre-written segment, whose blocks must stay written so that
+    /// later syncs are overwrites), the whole pages after `pos` are zeroed by the file system
+    /// without reading or writing them ([`StoreFile::zero_range`]). Otherwise, or where that is
+    /// unsupported, only bytes that may be non-zero are read ([`StoreFile::next_data`] skips
+    /// holes and never-written blocks) and rewritten if they are not zeros.
+    pub fn truncate_to(&self, pos: u64, keep_written: bool) -> StoreResult<()> {
         assert!(pos <= self.file_size);
         let mut buf = vec![0u8; ZERO_CHUNK];
         let mut at = pos;
-        while at < self.file_size {
+        let page_end = pos.next_multiple_of(4096).min(self.file_size);
+        let mut stop = self.file_size;
+        if !keep_written && self.file_size.is_multiple_of(4096) {
+            let zeroed = self
+                .file
+                .zero_range(page_end, self.file_size - page_end)
+                .map_err(|e| StoreError::io("zero range", &self.path, e))?;
+            if zeroed {
+                stop = page_end;
+            }
+        }
+        while at < stop {
             match self
                 .file
                 .next_data(at)
                 .map_err(|e| StoreError::io("seek", &self.path, e))?
             {
-                Some(data) if data < self.file_size => at = at.max(data),
+                Some(data) if data < stop => at = at.max(data),
                 _ => break,
             }
-            let n = (self.file_size - at).min(ZERO_CHUNK as u64) as usize;
+            let n = (stop - at).min(ZERO_CHUNK as u64) as usize;
             let chunk = buf.get_mut(..n).unwrap_or_default();
             self.read_raw(at, chunk)?;
             if !is_zero(chunk) {
@@ -483,7 +496,7 @@ impl MappedFileQueue {
                 keep.push(file);
             } else if file.start_offset() <= offset && !(offset == file.start_offset() && offset > 0 && keep.is_empty())
             {
-                file.truncate_to(offset - file.start_offset())?;
+                file.truncate_to(offset - file.start_offset(), self.prewrite)?;
                 keep.push(file);
             } else {
                 tracing::warn!(file = %file.path().display(), offset, "deleting segment past the recovered end");

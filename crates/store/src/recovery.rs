@@ -42,7 +42,7 @@ use crate::fs::Fs;
 use crate::index_file::IndexService;
 use crate::signal::Signals;
 use crate::store::{Clock, StoreInner};
-use ferromq_protocol::message::MessageRecord;
+use ferromq_protocol::message::{java_hash, properties, MessageRecord};
 
 pub(crate) fn open_and_recover(config: MessageStoreConfig, fs: Arc<dyn Fs>, clock: Clock) -> StoreResult<StoreInner> {
     config.validate()?;
@@ -271,10 +271,16 @@ impl CqMatcher<'_> {
             *run = self.cq.get_entries(&r.topic, r.queue_id, qo, MATCH_RUN)?;
             *start = qo;
         }
+        let tags_code = if r.topic == crate::dispatch::SCHEDULE_TOPIC {
+            crate::dispatch::tags_code(r, self.delay_levels_ms)
+        } else {
+            // `dispatch::tags_code` outside the schedule topic, with a faster lookup.
+            property_value_fast(&r.properties, properties::TAGS).map_or(0, |t| i64::from(java_hash(t)))
+        };
         let expected = CqEntry {
             phy_offset: phy,
             size,
-            tags_code: crate::dispatch::tags_code(r, self.delay_levels_ms),
+            tags_code,
         };
         let found = usize::try_from(qo - *start).ok().and_then(|i| run.get(i));
         if found != Some(&expected) {
@@ -282,6 +288,15 @@ impl CqMatcher<'_> {
         }
         Ok(())
     }
+}
+
+/// `ferromq_protocol::message::property_value` (the last non-empty value of `name`), walking the
+/// pairs from the end and stopping at the first match instead of visiting every pair.
+pub(crate) fn property_value_fast<'a>(props: &'a str, name: &str) -> Option<&'a str> {
+    props.rsplit('\u{2}').find_map(|pair| {
+        let (key, value) = pair.split_once('\u{1}')?;
+        (key == name && !value.is_empty()).then_some(value)
+    })
 }
 
 /// The CommitLog offset up to which the IndexFile holds every record's keys: just past the

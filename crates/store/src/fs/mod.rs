@@ -81,6 +81,14 @@ pub trait StoreFile: Send + Sync + std::fmt::Debug {
     fn next_data(&self, offset: u64) -> io::Result<Option<u64>> {
         Ok(Some(offset))
     }
+    /// Makes `[offset, offset + len)` read as zeros without writing them, keeping the blocks
+    /// allocated (`fallocate(FALLOC_FL_ZERO_RANGE)`: unwritten extents, a metadata change made
+    /// durable by the next sync). `Ok(false)` when unsupported: the caller writes zeros. Both
+    /// bounds must be multiples of 4096.
+    fn zero_range(&self, offset: u64, len: u64) -> io::Result<bool> {
+        let _ = (offset, len);
+        Ok(false)
+    }
 }
 
 /// A file system: opens files and manipulates directories.
