@@ -127,7 +127,6 @@ pub struct CommitLog {
     max_message_size: usize,
     append_prop_crc: bool,
     flushed_where: AtomicU64,
-    flush_lock: Mutex<()>,
     last_append_timestamp: AtomicI64,
     flushed_timestamp: AtomicI64,
     appended: Wakeup,
@@ -158,7 +157,6 @@ impl CommitLog {
             max_message_size,
             append_prop_crc,
             flushed_where: AtomicU64::new(0),
-            flush_lock: Mutex::new(()),
             last_append_timestamp: AtomicI64::new(0),
             flushed_timestamp: AtomicI64::new(0),
             appended: Wakeup::default(),
@@ -426,8 +424,10 @@ impl CommitLog {
     }
 
     /// Syncs written data if at least `least_pages` dirty pages (0 = all); returns the durable offset.
+    ///
+    /// Calls may overlap (the flush service keeps two group commits in flight): each syncs from
+    /// the durable offset it saw, and the durable offset only moves up.
     pub fn flush(&self, least_pages: u64) -> StoreResult<u64> {
-        let _guard = self.flush_lock.lock().unwrap_or_else(|e| e.into_inner());
         let timestamp = self.last_append_timestamp.load(Ordering::Acquire);
         let mut durable = self.flushed_offset();
         let files = self.queue.files();
@@ -445,7 +445,7 @@ impl CommitLog {
             }
         }
         if durable >= self.max_offset() {
-            self.flushed_timestamp.store(timestamp, Ordering::Release);
+            self.flushed_timestamp.fetch_max(timestamp, Ordering::AcqRel);
         }
         self.flushed_where.fetch_max(durable, Ordering::AcqRel);
         Ok(self.flushed_offset())

@@ -195,7 +195,8 @@ impl MappedFile {
     }
 
     /// Syncs `[flushed, wrote)` if at least `least_pages` pages are dirty (or the segment is full
-    /// and anything is dirty). Returns the new flushed position.
+    /// and anything is dirty). Returns the new flushed position. Safe to call concurrently: a
+    /// sync of an overlapping range waits for the pages another one is writing back.
     pub fn flush(&self, least_pages: u64) -> StoreResult<u64> {
         let wrote = self.wrote_position();
         let flushed = self.flushed_position();
@@ -209,8 +210,10 @@ impl MappedFile {
         self.file
             .sync_range(flushed, wrote - flushed)
             .map_err(|e| StoreError::io("sync", &self.path, e))?;
-        self.flushed_position.store(wrote, Ordering::Release);
-        Ok(wrote)
+        // Flushes may run concurrently (overlapping group commits): the position only moves up,
+        // and every value stored was made durable by the sync that stored it.
+        self.flushed_position.fetch_max(wrote, Ordering::AcqRel);
+        Ok(self.flushed_position())
     }
 
     /// Recovery: cuts the segment at `pos`, zero-filling (and syncing) the bytes after it so that
