@@ -322,7 +322,7 @@ fn sync_put(ctx: &mut Ctx) {
             })
             .collect();
         let chunk = vec![7u8; n * record_bytes];
-        let (mut store_r, mut raw_r, mut callback_r) = (vec![], vec![], vec![]);
+        let (mut store_r, mut raw_r, mut callback_r, mut raw2_r) = (vec![], vec![], vec![], vec![]);
         // The disk's fsync rate swings within seconds (other tenants): alternate in half-length
         // slices, twice as many.
         let slice = ctx.round() / 2;
@@ -346,6 +346,7 @@ fn sync_put(ctx: &mut Ctx) {
             store_r.push(done.load(Ordering::Acquire) as f64 / start.elapsed().as_secs_f64());
             if n == 256 {
                 callback_r.push(callbacks_slice(&store, &recs, n, slice));
+                raw2_r.push(overlapping_raw_slice(&raw, raw_len, &chunk, slice));
             }
         }
         quit.store(true, Ordering::Release);
@@ -364,12 +365,26 @@ fn sync_put(ctx: &mut Ctx) {
             s * record_bytes as f64 / (r * chunk.len() as f64),
         );
         if !callback_r.is_empty() {
-            let c = median(callback_r);
+            let c = median_by(&callback_r, |m| m.rate);
+            let cpu = median_by(&callback_r, |m| m.process_us);
+            let r2 = median(raw2_r);
             ctx.row(
                 format!("sync put, {n} in flight, 1 thread + callbacks"),
                 format!("{} {}", kmsg(c), mbs(c * record_bytes as f64)),
                 format!("{} KiB/fdatasync {}", chunk.len() / 1024, mbs(r * chunk.len() as f64)),
                 c * record_bytes as f64 / (r * chunk.len() as f64),
+            );
+            ctx.row(
+                "  CPU per sync put (whole process)",
+                format!("{cpu:.2} us"),
+                format!("at this rate {:.0}% of one core", cpu * c / 1e4),
+                f64::NAN,
+            );
+            ctx.row(
+                "  same vs 2 overlapping write+fdatasync loops",
+                format!("{} {}", kmsg(c), mbs(c * record_bytes as f64)),
+                format!("2 x {} KiB/fdatasync {}", chunk.len() / 2048, mbs(r2)),
+                c * record_bytes as f64 / r2,
             );
         }
     }
@@ -377,11 +392,48 @@ fn sync_put(ctx: &mut Ctx) {
     std::fs::remove_dir_all(&root).unwrap();
 }
 
+/// Median of one field of [`Measured`] values.
+fn median_by(v: &[Measured], f: impl Fn(&Measured) -> f64) -> f64 {
+    median(v.iter().map(f).collect())
+}
+
+/// Two threads each looping `write half a window + fdatasync` on their own half of `raw`: the
+/// disk's group-commit bandwidth with two fsyncs in flight (how the store's flush service
+/// works). Returns bytes per second.
+fn overlapping_raw_slice(raw: &std::fs::File, raw_len: u64, chunk: &[u8], dur: Duration) -> f64 {
+    let half = &chunk[..chunk.len() / 2];
+    let bytes = AtomicU64::new(0);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..2u64 {
+            let bytes = &bytes;
+            s.spawn(move || {
+                let (base, len) = (t * raw_len / 2, raw_len / 2);
+                let mut at = 0u64;
+                while start.elapsed() < dur {
+                    if at + half.len() as u64 > len {
+                        at = 0;
+                    }
+                    raw.write_all_at(half, base + at).unwrap();
+                    raw.sync_data().unwrap();
+                    at += half.len() as u64;
+                    bytes.fetch_add(half.len() as u64, Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    bytes.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
+
 /// SYNC_FLUSH puts from one thread keeping `max` in flight, completed by ticket callbacks (how the
-/// broker waits); returns completed puts per second.
-fn callbacks_slice(store: &MessageStore, recs: &[MessageRecord], max: usize, dur: Duration) -> f64 {
+/// broker waits); returns completed puts per second and the process CPU time per put.
+fn callbacks_slice(store: &MessageStore, recs: &[MessageRecord], max: usize, dur: Duration) -> Measured {
     let in_flight = Arc::new((Mutex::new(0usize), Condvar::new()));
     let wake_at = max * 3 / 4;
+    let (t0, p0) = (
+        cpu_ns(libc::CLOCK_THREAD_CPUTIME_ID),
+        cpu_ns(libc::CLOCK_PROCESS_CPUTIME_ID),
+    );
     let start = Instant::now();
     let mut puts = 0u64;
     while start.elapsed() < dur {
@@ -408,7 +460,12 @@ fn callbacks_slice(store: &MessageStore, recs: &[MessageRecord], max: usize, dur
     while *n > 0 {
         n = in_flight.1.wait_timeout(n, Duration::from_millis(1)).unwrap().0;
     }
-    puts as f64 / start.elapsed().as_secs_f64()
+    let per_put = |ns: u64| ns as f64 / 1e3 / puts as f64;
+    Measured {
+        rate: puts as f64 / start.elapsed().as_secs_f64(),
+        thread_us: per_put(cpu_ns(libc::CLOCK_THREAD_CPUTIME_ID) - t0),
+        process_us: per_put(cpu_ns(libc::CLOCK_PROCESS_CPUTIME_ID) - p0),
+    }
 }
 
 fn catch_up_read(ctx: &mut Ctx) {
