@@ -86,3 +86,104 @@ fn ticket_times_out_and_failed_fsync_fails_later_tickets() {
     assert!(svc.has_failed());
     assert_eq!(svc.request(20).wait(), FlushOutcome::Failed);
 }
+
+/// A flush function that counts calls and running calls, and runs `body(call number)`.
+fn instrumented(
+    body: impl Fn(u64) -> StoreResult<u64> + Send + Sync + 'static,
+) -> (FlushFn, Arc<AtomicU64>, Arc<AtomicU64>, Arc<AtomicU64>) {
+    let (calls, running, max_running) = (Arc::default(), Arc::default(), Arc::default());
+    let (c, r, m): (Arc<AtomicU64>, Arc<AtomicU64>, Arc<AtomicU64>) =
+        (Arc::clone(&calls), Arc::clone(&running), Arc::clone(&max_running));
+    let f: FlushFn = Arc::new(move |_| {
+        let n = c.fetch_add(1, Ordering::SeqCst);
+        let now = r.fetch_add(1, Ordering::SeqCst) + 1;
+        m.fetch_max(now, Ordering::SeqCst);
+        let out = body(n);
+        r.fetch_sub(1, Ordering::SeqCst);
+        out
+    });
+    (f, calls, running, max_running)
+}
+
+fn wait_until(what: &str, cond: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < Duration::from_secs(5), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+// Goal: a request arriving while a group commit runs starts a second, overlapping one at once
+// (it does not wait for the first to end), and both tickets complete Flushed. Method: a flush
+// function that holds its first call until a second call has started.
+#[test]
+fn a_request_during_a_running_group_commit_starts_an_overlapping_one() {
+    let second_started = Arc::new(AtomicBool::new(false));
+    let s = Arc::clone(&second_started);
+    let (f, calls, _, max_running) = instrumented(move |n| {
+        if n == 0 {
+            let start = Instant::now();
+            while !s.load(Ordering::SeqCst) && start.elapsed() < Duration::from_secs(5) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        } else {
+            s.store(true, Ordering::SeqCst);
+        }
+        Ok(100)
+    });
+    let svc = FlushService::start(settings(true), f);
+    let first = svc.request(10);
+    wait_until("the first group commit", || calls.load(Ordering::SeqCst) == 1);
+    let second = svc.request(20);
+    assert_eq!(second.wait(), FlushOutcome::Flushed);
+    assert_eq!(first.wait(), FlushOutcome::Flushed);
+    assert_eq!(
+        max_running.load(Ordering::SeqCst),
+        2,
+        "the two group commits overlapped"
+    );
+}
+
+// Goal: a group commit that succeeds while an earlier-started one fails does not report its
+// tickets durable (the two share the file's write-back error state), and later requests fail.
+// Method: the first call sleeps then fails; the second returns at once with a covering offset.
+#[test]
+fn success_of_a_later_group_commit_does_not_hide_an_earlier_failure() {
+    let (f, calls, running, _) = instrumented(|n| {
+        if n == 0 {
+            std::thread::sleep(Duration::from_millis(50));
+            Err(crate::StoreError::NotAvailable("simulated fsync failure"))
+        } else {
+            Ok(1000)
+        }
+    });
+    let svc = FlushService::start(settings(true), f);
+    let first = svc.request(10);
+    wait_until("the first group commit", || running.load(Ordering::SeqCst) == 1);
+    let second = svc.request(20);
+    wait_until("the second group commit", || calls.load(Ordering::SeqCst) == 2);
+    assert_eq!(second.wait(), FlushOutcome::Failed, "must not be Flushed");
+    assert_eq!(first.wait(), FlushOutcome::Failed);
+    assert_eq!(svc.request(30).wait(), FlushOutcome::Failed);
+}
+
+// Goal: at most SYNC_WORKERS group commits run at once, however many requests arrive.
+// Method: slow flush function, 50 requests from threads, track the peak of running calls.
+#[test]
+fn no_more_than_the_configured_group_commits_run_at_once() {
+    let (f, _, _, max_running) = instrumented(|_| {
+        std::thread::sleep(Duration::from_millis(3));
+        Ok(u64::MAX)
+    });
+    let svc = Arc::new(FlushService::start(settings(true), f));
+    let handles: Vec<_> = (0..50u64)
+        .map(|i| {
+            let svc = Arc::clone(&svc);
+            std::thread::spawn(move || svc.request(i + 1).wait())
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), FlushOutcome::Flushed);
+    }
+    assert!(max_running.load(Ordering::SeqCst) <= SYNC_WORKERS);
+}
