@@ -293,9 +293,11 @@ impl CqMatcher<'_> {
 /// `ferromq_protocol::message::property_value` (the last non-empty value of `name`), walking the
 /// pairs from the end and stopping at the first match instead of visiting every pair.
 pub(crate) fn property_value_fast<'a>(props: &'a str, name: &str) -> Option<&'a str> {
+    // A pair's key is what precedes its first NAME_VALUE_SEPARATOR; `name` holds none, so the
+    // key is `name` exactly when the pair starts with `name` and that separator.
     props.rsplit('\u{2}').find_map(|pair| {
-        let (key, value) = pair.split_once('\u{1}')?;
-        (key == name && !value.is_empty()).then_some(value)
+        let value = pair.strip_prefix(name)?.strip_prefix('\u{1}')?;
+        (!value.is_empty()).then_some(value)
     })
 }
 
