@@ -19,6 +19,9 @@
 //!   is decided (the test hook is the ticket itself);
 //! - the durable offset a flush reports was synced by a flush that started after the bytes were
 //!   written (`CommitLog::flush` syncs from the durable offset it read at its start);
+//! - a request at or below the durable offset of the group commits applied so far completes
+//!   `Flushed` at once (requests arrive out of offset order: an appender requests after
+//!   releasing the put lock, possibly after the fsync covering its bytes was applied);
 //! - a ticket completes exactly once; the first outcome wins;
 //! - after a failed fsync the data state is unknown: every waiting and later ticket fails.
 
@@ -194,6 +197,8 @@ struct Pending {
     requested: u64,
     /// Highest offset a started group commit covers (its target; it syncs at least that far).
     covered: u64,
+    /// Durable offset reported by the group commits applied so far (none failed).
+    durable: u64,
     /// Group commits started so far (the next one's sequence number) and applied (tickets
     /// completed), in start order.
     started: u64,
@@ -307,6 +312,14 @@ impl FlushService {
             return ticket;
         }
         let mut p = self.shared.lock();
+        if offset <= p.durable {
+            // Already covered: requests may arrive after the group commit that synced their
+            // bytes was applied (appenders request after releasing the put lock, so out of
+            // offset order); the durable offset only counts bytes written before its fsync began.
+            drop(p);
+            ticket.complete(FlushOutcome::Flushed);
+            return ticket;
+        }
         p.tickets.push(ticket.clone());
         p.requested = p.requested.max(offset);
         // Signal an idle worker only if it can start a group commit, and only once until it
@@ -427,6 +440,7 @@ fn run_sync(settings: FlushSettings, flush: &FlushFn, shared: &Shared, failed: &
         let mut done = Vec::new();
         match durable {
             Some(d) => {
+                p.durable = p.durable.max(d);
                 p.tickets.retain(|t| {
                     let outcome = if t.offset <= d {
                         FlushOutcome::Flushed

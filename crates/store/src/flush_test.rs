@@ -187,3 +187,19 @@ fn no_more_than_the_configured_group_commits_run_at_once() {
     }
     assert!(max_running.load(Ordering::SeqCst) <= SYNC_WORKERS);
 }
+
+// Goal: a request whose offset an already applied group commit covered (appenders request
+// after releasing the put lock, so requests arrive out of offset order) completes at once
+// instead of waiting for a group commit that never comes. Method: flush up to 1000 for a
+// request at 200, then request 100 with no later request behind it.
+#[test]
+fn a_late_request_below_the_durable_offset_completes_at_once() {
+    let svc = FlushService::start(settings(true), Arc::new(|_| Ok(1000)));
+    assert_eq!(svc.request(200).wait(), FlushOutcome::Flushed);
+    let late = svc.request(100);
+    assert_eq!(
+        late.outcome(),
+        Some(FlushOutcome::Flushed),
+        "complete without another fsync"
+    );
+}
