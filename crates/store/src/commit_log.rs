@@ -126,13 +126,13 @@ pub struct CommitLog {
     max_message_size: usize,
     append_prop_crc: bool,
     flushed_where: AtomicU64,
-    flush_lock: Mutex<()>,
     last_append_timestamp: AtomicI64,
     flushed_timestamp: AtomicI64,
     appended: Wakeup,
 }
 
-fn tx_type_has_queue_offset(flag: i32) -> bool {
+/// Whether a record with this sys flag gets a queue offset and a ConsumeQueue entry.
+pub(crate) fn tx_type_has_queue_offset(flag: i32) -> bool {
     matches!(
         sys_flag::transaction_type(flag),
         sys_flag::TRANSACTION_NOT_TYPE | sys_flag::TRANSACTION_COMMIT_TYPE
@@ -156,7 +156,6 @@ impl CommitLog {
             max_message_size,
             append_prop_crc,
             flushed_where: AtomicU64::new(0),
-            flush_lock: Mutex::new(()),
             last_append_timestamp: AtomicI64::new(0),
             flushed_timestamp: AtomicI64::new(0),
             appended: Wakeup::default(),
@@ -424,8 +423,10 @@ impl CommitLog {
     }
 
     /// Syncs written data if at least `least_pages` dirty pages (0 = all); returns the durable offset.
+    ///
+    /// Calls may overlap (the flush service keeps two group commits in flight): each syncs from
+    /// the durable offset it saw, and the durable offset only moves up.
     pub fn flush(&self, least_pages: u64) -> StoreResult<u64> {
-        let _guard = self.flush_lock.lock().unwrap_or_else(|e| e.into_inner());
         let timestamp = self.last_append_timestamp.load(Ordering::Acquire);
         let mut durable = self.flushed_offset();
         let files = self.queue.files();
@@ -443,141 +444,10 @@ impl CommitLog {
             }
         }
         if durable >= self.max_offset() {
-            self.flushed_timestamp.store(timestamp, Ordering::Release);
+            self.flushed_timestamp.fetch_max(timestamp, Ordering::AcqRel);
         }
         self.flushed_where.fetch_max(durable, Ordering::AcqRel);
         Ok(self.flushed_offset())
-    }
-
-    /// Scans from `from` (clamped to the stored range), validating each record, calls
-    /// `on_record` for every valid record at or past `dispatch_from`, and truncates the log at
-    /// the first invalid byte. Records at or past `prop_crc_from` must carry the whole-record
-    /// CRC property (see [`crate::record_crc`]). Idempotent.
-    pub fn recover(
-        &self,
-        from: u64,
-        check_crc: bool,
-        mut on_record: impl FnMut(&MessageRecord, i64, i32) -> StoreResult<()>,
-        dispatch_from: u64,
-        prop_crc_from: Option<u64>,
-    ) -> StoreResult<RecoverSummary> {
-        let files = self.queue.files();
-        let mut summary = RecoverSummary {
-            end_offset: self.min_offset(),
-            records: 0,
-            cut_reason: None,
-        };
-        let size = self.queue.file_size();
-        let from = from.max(self.min_offset());
-        let start_index = files
-            .iter()
-            .position(|f| from < f.start_offset() + size)
-            .unwrap_or(files.len());
-        if let Some(f) = files.get(start_index) {
-            summary.end_offset = f.start_offset();
-        } else if let Some(f) = files.last() {
-            summary.end_offset = f.start_offset() + size;
-        }
-        let mut require_crc = false;
-        'files: for f in files.iter().skip(start_index) {
-            let mut pos = 0u64;
-            summary.end_offset = f.start_offset();
-            while pos < size {
-                let phy = f.start_offset() + pos;
-                if prop_crc_from.is_some_and(|from| f.start_offset() + pos >= from) {
-                    require_crc = true;
-                }
-                match self.check_record_at(f, pos, check_crc, &mut require_crc) {
-                    Ok(Scan::Record(record, total)) => {
-                        if phy >= dispatch_from {
-                            on_record(&record, phy as i64, total)?;
-                        }
-                        summary.records += 1;
-                        pos += total as u64;
-                        summary.end_offset = f.start_offset() + pos;
-                    }
-                    Ok(Scan::Blank) => {
-                        summary.end_offset = f.start_offset() + size;
-                        continue 'files;
-                    }
-                    Ok(Scan::End) => break 'files,
-                    Err(reason) => {
-                        tracing::warn!(file = %f.path().display(), phy_offset = phy, bytes = size - pos, %reason,
-                            "CommitLog recovery: invalid record; truncating the log here");
-                        summary.cut_reason = Some(reason);
-                        break 'files;
-                    }
-                }
-            }
-            summary.end_offset = f.start_offset() + size;
-        }
-        self.lock_put().segment = None;
-        self.queue.truncate_dirty(summary.end_offset)?;
-        // What was scanned may still be only in the page cache (a process crash): make it
-        // durable before reporting it flushed, or a later checkpoint could claim it.
-        for f in self.queue.files().iter().skip(start_index) {
-            let len = summary.end_offset.saturating_sub(f.start_offset()).min(size);
-            if len > 0 {
-                f.file()
-                    .sync_range(0, len)
-                    .map_err(|e| StoreError::io("sync", f.path(), e))?;
-            }
-        }
-        self.flushed_where.store(summary.end_offset, Ordering::Release);
-        Ok(summary)
-    }
-
-    fn check_record_at(
-        &self,
-        f: &MappedFile,
-        pos: u64,
-        check_crc: bool,
-        require_crc: &mut bool,
-    ) -> Result<Scan, String> {
-        let size = f.file_size();
-        let phy = f.start_offset() + pos;
-        let mut head = [0u8; 8];
-        if size - pos < 8 {
-            return Err(format!(
-                "{} bytes left in the segment, no room for a header",
-                size - pos
-            ));
-        }
-        f.read_raw(pos, &mut head).map_err(|e| e.to_string())?;
-        let header = peek_record_header(&head).map_err(|e| e.to_string())?;
-        match header.kind() {
-            RecordKind::EndOfData => Ok(Scan::End),
-            RecordKind::Blank => {
-                if i64::from(header.total_size) == (size - pos) as i64 {
-                    Ok(Scan::Blank)
-                } else {
-                    Err(format!(
-                        "BLANK marker size {} does not reach the segment end",
-                        header.total_size
-                    ))
-                }
-            }
-            RecordKind::Garbage => Err(format!("bad magic {:#010x}", header.magic as u32)),
-            RecordKind::Message(_) => {
-                let total = u64::try_from(header.total_size).map_err(|_| "negative total size".to_string())?;
-                if total < 8 || total > size - pos || total as usize > self.max_message_size + 64 * 1024 + 32 * 1024 {
-                    return Err(format!("total size {total} is impossible here"));
-                }
-                let bytes = f.file().view(pos, total as usize).map_err(|e| e.to_string())?;
-                let record = decode_record(&bytes, check_crc).map_err(|e| e.to_string())?;
-                if record.phy_offset != phy as i64 {
-                    return Err(format!(
-                        "stored phy offset {} differs from position {phy}",
-                        record.phy_offset
-                    ));
-                }
-                if check_crc {
-                    let outcome = record_crc::check(&bytes, &record.properties, *require_crc)?;
-                    *require_crc |= outcome == record_crc::CrcCheck::Matches;
-                }
-                Ok(Scan::Record(Box::new(record), header.total_size))
-            }
-        }
     }
 
     /// Deletes head segments that `should_delete` selects (never the newest).
@@ -591,18 +461,15 @@ impl CommitLog {
     }
 }
 
-enum Scan {
-    Record(Box<MessageRecord>, i32),
-    Blank,
-    End,
-}
-
 fn corrupt(phy_offset: i64, reason: impl std::fmt::Display) -> StoreError {
     StoreError::CorruptRecord {
         phy_offset,
         reason: reason.to_string(),
     }
 }
+
+#[path = "commit_log_scan.rs"]
+mod scan;
 
 #[cfg(test)]
 #[path = "commit_log_test.rs"]

@@ -169,3 +169,40 @@ fn batch_over_several_queues_and_later_single_puts_keep_offsets_dense() {
     assert_eq!(cl.put(&msg("B", 1, b"z"), 3).unwrap().queue_offset, 1);
     assert_eq!(cl.put(&msg("B", 2, b"w"), 3).unwrap().queue_offset, 0);
 }
+
+// Goal: a flipped body byte is caught by the scan both with the whole-record CRC property (which
+// then stands in for the body CRC) and without it (a foreign record: BODYCRC is checked), and
+// the log is cut at exactly that record. Method: three records per log, flip one body byte of
+// the second through the file, recover.
+#[test]
+fn flipped_body_byte_is_cut_with_and_without_the_record_crc_property() {
+    for prop_crc in [true, false] {
+        let fs = SimFs::new();
+        let cl = CommitLog::load(
+            Arc::new(fs.clone()),
+            PathBuf::from("/s/commitlog"),
+            64 * 1024,
+            false,
+            4096,
+            prop_crc,
+        )
+        .unwrap();
+        let puts: Vec<AppendResult> = (0..3).map(|i| cl.put(&msg("T", 0, &[i; 300]), 7).unwrap()).collect();
+        cl.flush(0).unwrap();
+        let second = puts[1].phy_offset as u64;
+        let file = cl.queue().find(second).unwrap();
+        // The body ends 2 + topic + 2 + properties bytes before the record end.
+        let (rec, _) = cl.read_record(puts[1].phy_offset).unwrap();
+        let body_at =
+            second + puts[1].wrote_bytes as u64 - 4 - rec.topic.len() as u64 - rec.properties.len() as u64 - 10;
+        let mut b = [0u8; 1];
+        file.read_raw(body_at, &mut b).unwrap();
+        assert_eq!(b[0], 1, "inside the second record's body");
+        file.write_at(body_at, &[b[0] ^ 0x10]).unwrap();
+        let summary = cl.recover(0, true, |_, _, _| Ok(()), 0, None).unwrap();
+        assert_eq!(summary.end_offset, second, "prop_crc={prop_crc}");
+        assert_eq!(summary.records, 1);
+        let reason = summary.cut_reason.unwrap();
+        assert!(reason.contains("CRC"), "prop_crc={prop_crc}: {reason}");
+    }
+}

@@ -304,6 +304,16 @@ impl IndexService {
         self.files.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// CommitLog offset of the newest record with indexed keys (`None` when no file holds an
+    /// entry). Keys are added in CommitLog order, so every record below it was indexed.
+    pub fn end_phy_offset(&self) -> Option<i64> {
+        self.lock()
+            .iter()
+            .filter(|f| f.header.index_count > 1)
+            .map(IndexFile::end_phy_offset)
+            .max()
+    }
+
     /// Indexes `topic#key` for every key.
     pub fn put_keys(&self, topic: &str, keys: &[&str], phy_offset: i64, store_timestamp: i64) -> StoreResult<()> {
         let mut files = self.lock();

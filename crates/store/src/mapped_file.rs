@@ -195,7 +195,8 @@ impl MappedFile {
     }
 
     /// Syncs `[flushed, wrote)` if at least `least_pages` pages are dirty (or the segment is full
-    /// and anything is dirty). Returns the new flushed position.
+    /// and anything is dirty). Returns the new flushed position. Safe to call concurrently: a
+    /// sync of an overlapping range waits for the pages another one is writing back.
     pub fn flush(&self, least_pages: u64) -> StoreResult<u64> {
         let wrote = self.wrote_position();
         let flushed = self.flushed_position();
@@ -209,24 +210,52 @@ impl MappedFile {
         self.file
             .sync_range(flushed, wrote - flushed)
             .map_err(|e| StoreError::io("sync", &self.path, e))?;
-        self.flushed_position.store(wrote, Ordering::Release);
-        Ok(wrote)
+        // Flushes may run concurrently (overlapping group commits): the position only moves up,
+        // and every value stored was made durable by the sync that stored it.
+        self.flushed_position.fetch_max(wrote, Ordering::AcqRel);
+        Ok(self.flushed_position())
     }
 
     /// Recovery: cuts the segment at `pos`, zero-filling (and syncing) the bytes after it so that
     /// stale records can never reappear behind new ones.
-    pub fn truncate_to(&self, pos: u64) -> StoreResult<()> {
+    ///
+    /// Unless `keep_written` (a pre-written segment, whose blocks must stay written so that
+    /// later syncs are overwrites), the whole pages after `pos` are zeroed by the file system
+    /// without reading or writing them ([`StoreFile::zero_range`]). Otherwise, or where that is
+    /// unsupported, only bytes that may be non-zero are read ([`StoreFile::next_data`] skips
+    /// holes and never-written blocks) and rewritten if they are not zeros.
+    pub fn truncate_to(&self, pos: u64, keep_written: bool) -> StoreResult<()> {
         assert!(pos <= self.file_size);
-        let zeros = vec![0u8; ZERO_CHUNK];
+        let mut buf = vec![0u8; ZERO_CHUNK];
         let mut at = pos;
-        while at < self.file_size {
-            let n = (self.file_size - at).min(ZERO_CHUNK as u64);
-            let mut current = vec![0u8; n as usize];
-            self.read_raw(at, &mut current)?;
-            if current.iter().any(|b| *b != 0) {
-                self.write_at(at, zeros.get(..n as usize).unwrap_or(&zeros))?;
+        let page_end = pos.next_multiple_of(4096).min(self.file_size);
+        let mut stop = self.file_size;
+        if !keep_written && self.file_size.is_multiple_of(4096) {
+            let zeroed = self
+                .file
+                .zero_range(page_end, self.file_size - page_end)
+                .map_err(|e| StoreError::io("zero range", &self.path, e))?;
+            if zeroed {
+                stop = page_end;
             }
-            at += n;
+        }
+        while at < stop {
+            match self
+                .file
+                .next_data(at)
+                .map_err(|e| StoreError::io("seek", &self.path, e))?
+            {
+                Some(data) if data < stop => at = at.max(data),
+                _ => break,
+            }
+            let n = (stop - at).min(ZERO_CHUNK as u64) as usize;
+            let chunk = buf.get_mut(..n).unwrap_or_default();
+            self.read_raw(at, chunk)?;
+            if !is_zero(chunk) {
+                chunk.fill(0);
+                self.write_at(at, chunk)?;
+            }
+            at += n as u64;
         }
         self.file
             .sync_range(pos, self.file_size - pos)
@@ -235,6 +264,16 @@ impl MappedFile {
         self.flushed_position.store(pos, Ordering::Release);
         Ok(())
     }
+}
+
+/// Whether every byte is zero (word at a time).
+fn is_zero(bytes: &[u8]) -> bool {
+    let mut words = bytes.chunks_exact(8);
+    let words_zero = words
+        .by_ref()
+        .fold(0u64, |acc, w| acc | u64::from_ne_bytes(w.try_into().unwrap_or([1; 8])))
+        == 0;
+    words_zero && words.remainder().iter().all(|b| *b == 0)
 }
 
 #[derive(Debug, Default)]
@@ -460,7 +499,7 @@ impl MappedFileQueue {
                 keep.push(file);
             } else if file.start_offset() <= offset && !(offset == file.start_offset() && offset > 0 && keep.is_empty())
             {
-                file.truncate_to(offset - file.start_offset())?;
+                file.truncate_to(offset - file.start_offset(), self.prewrite)?;
                 keep.push(file);
             } else {
                 tracing::warn!(file = %file.path().display(), offset, "deleting segment past the recovered end");

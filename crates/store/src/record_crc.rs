@@ -62,6 +62,16 @@ pub fn fill(record: &mut [u8]) {
     }
 }
 
+/// The value of `name` if it is the last property of `properties` (where this crate appends the
+/// CRC property), else `None`: a shortcut that agrees with `property_value` whenever it answers,
+/// since the last occurrence of a name wins.
+fn last_pair_value<'a>(properties: &'a str, name: &str) -> Option<&'a str> {
+    let body = properties.strip_suffix('\u{2}')?;
+    let segment = body.rsplit_once('\u{2}').map_or(body, |(_, last)| last);
+    let (key, value) = segment.split_once('\u{1}')?;
+    (key == name && !value.is_empty()).then_some(value)
+}
+
 /// Outcome of checking one record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CrcCheck {
@@ -73,7 +83,7 @@ pub enum CrcCheck {
 
 /// Checks the record bytes against their CRC property; `require` after a record had one.
 pub fn check(record: &[u8], properties: &str, require: bool) -> Result<CrcCheck, String> {
-    match property_value(properties, PROPERTY_CRC32) {
+    match last_pair_value(properties, PROPERTY_CRC32).or_else(|| property_value(properties, PROPERTY_CRC32)) {
         Some(digits) => {
             if digits.len() != 10 || !digits.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(format!("malformed CRC property {digits:?}"));
@@ -102,6 +112,24 @@ mod tests {
     use super::*;
     use bytes::Bytes;
     use ferromq_protocol::message::{decode_record, encode_record, MessageRecord};
+    use proptest::prelude::*;
+
+    proptest! {
+        // Goal: the last-pair shortcut never disagrees with the full property lookup. Method:
+        // random property strings over a small alphabet dense in separators and the name.
+        #[test]
+        fn last_pair_shortcut_agrees_with_property_value(
+            parts in proptest::collection::vec(
+                prop_oneof![Just("__CRC32#"), Just("\u{1}"), Just("\u{2}"), Just("1"), Just("K")],
+                0..12,
+            )
+        ) {
+            let s: String = parts.concat();
+            if let Some(v) = last_pair_value(&s, PROPERTY_CRC32) {
+                prop_assert_eq!(Some(v), property_value(&s, PROPERTY_CRC32));
+            }
+        }
+    }
 
     // Goal: the placeholder keeps the record decodable, the CRC matches, and any byte flip
     // or a torn tail is detected. Method: encode, fill, decode, mutate.
@@ -124,6 +152,11 @@ mod tests {
         assert!(check(&buf, "KEYS\u{1}a b\u{2}__CRC32#\u{1}12", false).is_err());
         assert_eq!(check(&buf, "KEYS\u{1}a\u{2}", false), Ok(CrcCheck::Absent));
         assert!(check(&buf, "KEYS\u{1}a\u{0}", false).is_err());
+        assert_eq!(
+            last_pair_value("A\u{1}1\u{2}__CRC32#\u{1}0123456789\u{2}", PROPERTY_CRC32),
+            Some("0123456789")
+        );
+        assert_eq!(last_pair_value("__CRC32#\u{1}1\u{2}A\u{1}2\u{2}", PROPERTY_CRC32), None);
         assert!(check(&buf, "KEYS\u{1}a\u{2}", true).is_err());
     }
 }

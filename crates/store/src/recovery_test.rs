@@ -119,3 +119,30 @@ fn power_loss_after_rollover_never_leaves_entries_into_an_unsynced_previous_segm
         }
     }
 }
+
+proptest::proptest! {
+    // Goal: the recovery scan's TAGS lookup agrees with the protocol's property lookup (which
+    // dispatch uses) on any properties string. Method: random strings over an alphabet dense
+    // in separators and name fragments.
+    #[test]
+    fn fast_property_lookup_agrees_with_property_value(
+        parts in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::strategy::Just("TAGS"),
+                proptest::strategy::Just("TAG"),
+                proptest::strategy::Just("S"),
+                proptest::strategy::Just("\u{1}"),
+                proptest::strategy::Just("\u{2}"),
+                proptest::strategy::Just("a"),
+            ],
+            0..14,
+        )
+    ) {
+        let s: String = parts.concat();
+        proptest::prop_assert_eq!(
+            super::property_value_fast(&s, "TAGS"),
+            ferromq_protocol::message::property_value(&s, "TAGS"),
+            "{:?}", s
+        );
+    }
+}

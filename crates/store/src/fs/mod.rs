@@ -74,6 +74,21 @@ pub trait StoreFile: Send + Sync + std::fmt::Debug {
     fn sync_range(&self, offset: u64, len: u64) -> io::Result<()>;
     /// Sets the file length (shrinking discards bytes; growing adds zeros). Unmaps first.
     fn truncate(&self, len: u64) -> io::Result<()>;
+    /// The first offset at or after `offset` that may hold non-zero bytes (`lseek(SEEK_DATA)`),
+    /// or `None` if everything from `offset` to the end reads as zeros. It may answer
+    /// conservatively (report zeros as data) but never skips data; the default reports
+    /// everything as data.
+    fn next_data(&self, offset: u64) -> io::Result<Option<u64>> {
+        Ok(Some(offset))
+    }
+    /// Makes `[offset, offset + len)` read as zeros without writing them, keeping the blocks
+    /// allocated (`fallocate(FALLOC_FL_ZERO_RANGE)`: unwritten extents, a metadata change made
+    /// durable by the next sync). `Ok(false)` when unsupported: the caller writes zeros. Both
+    /// bounds must be multiples of 4096.
+    fn zero_range(&self, offset: u64, len: u64) -> io::Result<bool> {
+        let _ = (offset, len);
+        Ok(false)
+    }
 }
 
 /// A file system: opens files and manipulates directories.

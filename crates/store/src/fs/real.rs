@@ -163,6 +163,54 @@ impl StoreFile for RealFile {
         self.file.set_len(len)?;
         self.remap(len)
     }
+
+    fn zero_range(&self, offset: u64, len: u64) -> io::Result<bool> {
+        let (Ok(off), Ok(l)) = (libc::off_t::try_from(offset), libc::off_t::try_from(len)) else {
+            return Ok(false);
+        };
+        if len == 0 {
+            return Ok(true);
+        }
+        // SAFETY: plain FFI call on a file descriptor we own; it does not touch our memory. The
+        // range stays inside the file (KEEP_SIZE), so the mapping stays valid; its pages in the
+        // range are dropped from the page cache and read back as zeros.
+        let rc = unsafe {
+            libc::fallocate(
+                self.file.as_raw_fd(),
+                libc::FALLOC_FL_ZERO_RANGE | libc::FALLOC_FL_KEEP_SIZE,
+                off,
+                l,
+            )
+        };
+        if rc == 0 {
+            return Ok(true);
+        }
+        let err = io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::EOPNOTSUPP) | Some(libc::EINVAL) | Some(libc::ENOSYS) => Ok(false),
+            _ => Err(err),
+        }
+    }
+
+    fn next_data(&self, offset: u64) -> io::Result<Option<u64>> {
+        let Ok(off) = libc::off_t::try_from(offset) else {
+            return Ok(None);
+        };
+        // SAFETY: plain FFI call on a file descriptor we own; it does not touch our memory. It
+        // moves the descriptor's file position, which this type never uses (positional I/O only).
+        let rc = unsafe { libc::lseek(self.file.as_raw_fd(), off, libc::SEEK_DATA) };
+        if rc >= 0 {
+            return Ok(Some(rc as u64));
+        }
+        let err = io::Error::last_os_error();
+        match err.raw_os_error() {
+            // Only zeros (holes or never-written preallocated blocks) from `offset` on.
+            Some(libc::ENXIO) => Ok(None),
+            // A file system without SEEK_DATA: everything may be data.
+            Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) => Ok(Some(offset)),
+            _ => Err(err),
+        }
+    }
 }
 
 impl RealFs {
