@@ -31,8 +31,8 @@ use crate::mapped_file::{file_name_to_offset, offset_to_file_name};
 
 #[path = "consume_queue_tail.rs"]
 mod tail;
-pub use tail::{CqBatch, OldestPending, MAX_PENDING_AGE, MAX_PENDING_BYTES, TAIL_FILL_ENTRIES};
 use tail::PendingTails;
+pub use tail::{CqBatch, OldestPending, MAX_PENDING_AGE, MAX_PENDING_BYTES, TAIL_FILL_ENTRIES};
 
 /// Size of one ConsumeQueue entry (`CQ_STORE_UNIT_SIZE`).
 pub const CQ_UNIT_SIZE: u64 = 20;

@@ -42,9 +42,11 @@ pub const TAIL_FILL_ENTRIES: usize = 64;
 /// 50,000 busy queues this leaves ~33 entries per write.
 pub const MAX_PENDING_BYTES: usize = 32 << 20;
 
-/// A tail older than this is written even if it is small, which bounds how far the
-/// checkpoint's dispatched offset lags behind dispatch (and so how much recovery re-dispatches).
-pub const MAX_PENDING_AGE: Duration = Duration::from_secs(5);
+/// A tail older than this is written even if it is small. With many busy queues the cap binds
+/// first; the age bounds how long a slow queue's entries stay pending, and so how far the
+/// checkpoint's dispatched offset lags behind dispatch at low rates (RocketMQ's thorough
+/// ConsumeQueue flush interval is 60 s).
+pub const MAX_PENDING_AGE: Duration = Duration::from_secs(30);
 
 /// First allocation of a tail buffer (8 entries); it grows by doubling.
 const TAIL_INITIAL_BYTES: usize = 8 * CQ_UNIT_SIZE as usize;

@@ -129,10 +129,16 @@ fn batch_entries_are_readable_at_once_and_written_in_queue_order() {
         b.push(&t, "U", 3, i, entry(100 + i), i).unwrap();
     }
     assert_eq!(t.max_offset("T", 0), 15, "pending entries are visible");
-    assert_eq!(t.get_entries("T", 0, 3, 4).unwrap(), (3..7).map(entry).collect::<Vec<_>>());
+    assert_eq!(
+        t.get_entries("T", 0, 3, 4).unwrap(),
+        (3..7).map(entry).collect::<Vec<_>>()
+    );
     assert_eq!(t.pending_bytes(), 30 * CQ_UNIT_SIZE as usize);
     assert_eq!(t.pending_queues(), 2);
-    assert!(!fs.exists(Path::new("/s/consumequeue/T/0/00000000000000000000")), "nothing written yet");
+    assert!(
+        !fs.exists(Path::new("/s/consumequeue/T/0/00000000000000000000")),
+        "nothing written yet"
+    );
     // A gap in queue T/0: its tail 0..15 is written first, then entry 17.
     b.push(&t, "T", 0, 17, entry(17), 17).unwrap();
     assert_eq!(t.max_offset("T", 0), 18);
@@ -167,8 +173,14 @@ fn batch_entries_are_readable_at_once_and_written_in_queue_order() {
     let t2 = table(&fs, 4);
     t2.load_and_recover(i64::MAX, &|_, _, _, _| true).unwrap();
     assert_eq!(t2.max_offset("U", 3), 15);
-    assert_eq!(t2.get_entries("U", 3, 10, 32).unwrap(), t.get_entries("U", 3, 10, 32).unwrap());
+    assert_eq!(
+        t2.get_entries("U", 3, 10, 32).unwrap(),
+        t.get_entries("U", 3, 10, 32).unwrap()
+    );
     // (Recovery keeps T/0's prefix up to the gap, as for any file.)
     assert_eq!(t2.max_offset("T", 0), 15);
-    assert_eq!(t2.get_entries("T", 0, 10, 32).unwrap(), (10..15).map(entry).collect::<Vec<_>>());
+    assert_eq!(
+        t2.get_entries("T", 0, 10, 32).unwrap(),
+        (10..15).map(entry).collect::<Vec<_>>()
+    );
 }

@@ -207,7 +207,10 @@ fn delete_topic_removes_its_consume_queues_and_restarts_its_offsets() {
     assert!(fs.exists(&cq.join("Gone/0")));
     // Entries still pending in memory go with the topic too.
     for q in 0..3 {
-        store.put_message(&msg("Gone", q, b"pending", "")).unwrap().wait_status();
+        store
+            .put_message(&msg("Gone", q, b"pending", ""))
+            .unwrap()
+            .wait_status();
     }
     store.dispatch_now().unwrap();
     assert_eq!(store.max_offset_in_queue("Gone", 2), 26);
