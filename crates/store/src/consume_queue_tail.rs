@@ -72,11 +72,26 @@ impl TailRef {
 }
 
 /// The start order of pending tails and their total size.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct PendingTails {
     order: Mutex<VecDeque<TailRef>>,
     bytes: AtomicUsize,
     queues: AtomicUsize,
+    /// [`MAX_PENDING_BYTES`] and [`MAX_PENDING_AGE`] (smaller in tests).
+    max_bytes: usize,
+    max_age: Duration,
+}
+
+impl Default for PendingTails {
+    fn default() -> Self {
+        PendingTails {
+            order: Mutex::new(VecDeque::new()),
+            bytes: AtomicUsize::new(0),
+            queues: AtomicUsize::new(0),
+            max_bytes: MAX_PENDING_BYTES,
+            max_age: MAX_PENDING_AGE,
+        }
+    }
 }
 
 /// The oldest pending entry: where recovery would have to re-dispatch from.
@@ -194,8 +209,8 @@ impl ConsumeQueueTable {
                 let write = match due {
                     Due::All => true,
                     Due::AgeOrCap(now) => {
-                        now.saturating_duration_since(front.started) >= MAX_PENDING_AGE
-                            || self.pending.bytes.load(Ordering::Relaxed) > MAX_PENDING_BYTES
+                        now.saturating_duration_since(front.started) >= self.pending.max_age
+                            || self.pending.bytes.load(Ordering::Relaxed) > self.pending.max_bytes
                     }
                 };
                 if !write {
@@ -230,6 +245,13 @@ impl ConsumeQueueTable {
             order.pop_front();
         }
         None
+    }
+
+    /// Sets the pending-tail cap and age (tests).
+    #[cfg(test)]
+    fn set_pending_limits(&mut self, max_bytes: usize, max_age: Duration) {
+        self.pending.max_bytes = max_bytes;
+        self.pending.max_age = max_age;
     }
 
     /// Bytes of entries pending in tails (buffer capacity may be up to twice that).
@@ -304,3 +326,7 @@ impl CqBatch {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "consume_queue_tail_test.rs"]
+mod tests;
