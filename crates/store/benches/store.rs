@@ -34,9 +34,12 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ferromq_protocol::message::MessageRecord;
-use ferromq_store::consume_queue::MAX_PENDING_BYTES;
 use ferromq_store::fs::real::RealFs;
 use ferromq_store::{FlushDiskType, FlushOutcome, MessageStore, MessageStoreConfig, PutMessageStatus};
+
+#[path = "store_sections/queues.rs"]
+mod queues;
+use queues::queues_50k;
 
 const BODY: usize = 1024;
 const SEGMENT: u64 = 256 << 20;
@@ -499,170 +502,6 @@ fn recovery_after(ctx: &mut Ctx, root: &Path, total: u64) {
         format!("read + crc32 {}", mbs(r)),
         s / r,
     );
-}
-
-/// Anonymous resident memory (heap etc.), excluding file-backed mapped pages.
-fn rss_anon_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("RssAnon:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<u64>().ok())
-        .unwrap_or(0)
-        * 1024
-}
-
-/// Puts `set` round robin until the store holds 95% of its ConsumeQueue pending-tail cap (or
-/// 60 s passed), then waits for dispatch: afterwards every entry dispatched pushes the oldest
-/// pending tail out to its file, as in a broker that has run with these queues for a while.
-fn fill_pending_tails(store: &MessageStore, set: &[MessageRecord]) -> f64 {
-    let start = Instant::now();
-    let want = MAX_PENDING_BYTES / 20 * 19;
-    let mut i = 0usize;
-    while store.pending_consume_queue_bytes() < want && start.elapsed() < Duration::from_secs(60) {
-        for _ in 0..1024 {
-            store.put_message(&set[i % set.len()]).unwrap();
-            i += 1;
-        }
-        if store.dispatched_phy_offset() + (32 << 20) < store.max_phy_offset() {
-            wait_dispatched(store);
-        }
-    }
-    wait_dispatched(store);
-    start.elapsed().as_secs_f64()
-}
-
-/// Rate and process CPU per message of putting `set` round robin for `dur`, counted until
-/// dispatch caught up.
-struct Sustained {
-    put_rate: f64,
-    sustained_rate: f64,
-    process_us: f64,
-}
-
-fn sustained(store: &MessageStore, set: &[MessageRecord], dur: Duration) -> Sustained {
-    wait_dispatched(store);
-    let p0 = cpu_ns(libc::CLOCK_PROCESS_CPUTIME_ID);
-    let start = Instant::now();
-    let mut n = 0u64;
-    let put = measure(dur, |i| {
-        store.put_message(&set[i as usize % set.len()]).unwrap();
-        n += 1;
-    });
-    let put_time = start.elapsed().as_secs_f64();
-    wait_dispatched(store);
-    let total = start.elapsed().as_secs_f64();
-    let process_us = (cpu_ns(libc::CLOCK_PROCESS_CPUTIME_ID) - p0) as f64 / 1e3 / n as f64;
-    eprintln!(
-        "    round: {} queue(s): put {} (put thread {:.2} us CPU/put), caught up after {:.2} s of {:.2} s, process {process_us:.2} us CPU/msg",
-        if set.len() > 1024 { "50,000" } else { "1" },
-        kmsg(put.rate),
-        put.thread_us,
-        total - put_time,
-        total
-    );
-    Sustained {
-        put_rate: put.rate,
-        sustained_rate: put.rate * put_time / total,
-        process_us,
-    }
-}
-
-fn queues_50k(ctx: &mut Ctx) {
-    const QUEUES: usize = 50_000;
-    eprintln!("queues: 50,000 queues (50 topics x 1,000 queue ids) vs one queue");
-    let root = ctx.path("queues");
-    let mut cfg = config(root.clone(), false);
-    cfg.mapped_file_size_consume_queue = 1000 * 20;
-    let store = MessageStore::open(cfg, Arc::new(RealFs::new())).unwrap();
-    let spread: Vec<MessageRecord> = (0..QUEUES / 1000)
-        .flat_map(|t| records(&format!("Q{t}"), 0..1000))
-        .collect();
-    // Same queues, 16-byte bodies: only fills the pending tails before a measured round.
-    let warm: Vec<MessageRecord> = spread
-        .iter()
-        .map(|r| {
-            let mut w = r.clone();
-            w.body = Bytes::from_static(b"0123456789abcdef");
-            w
-        })
-        .collect();
-    let one = records("Q0", std::iter::repeat_n(0, 1024));
-    let before = rss_anon_bytes();
-    let start = Instant::now();
-    for r in &spread {
-        store.put_message(r).unwrap();
-    }
-    store.checkpoint_now().unwrap();
-    let created = start.elapsed();
-    eprintln!("  50,000 queues created in {:.1} s", created.as_secs_f64());
-    let per_queue = rss_anon_bytes().saturating_sub(before) as f64 / QUEUES as f64;
-    ctx.row(
-        "memory per idle queue (RssAnon delta)",
-        format!("{per_queue:.0} B"),
-        format!("target <= 4096 B; created in {:.1} s", created.as_secs_f64()),
-        f64::NAN,
-    );
-    let (mut one_r, mut spread_r) = (vec![], vec![]);
-    let (mut pending, mut fill_s) = (vec![], vec![]);
-    for _ in 0..ctx.rounds {
-        // One queue, with no pending tail of the 50,000 (written out, unmeasured).
-        store.checkpoint_now().unwrap();
-        one_r.push(sustained(&store, &one, ctx.round()));
-        // 50,000 queues in steady state: pending tails at their cap first (unmeasured), so
-        // every entry of the round pushes an older tail out to its file.
-        fill_s.push(fill_pending_tails(&store, &warm));
-        spread_r.push(sustained(&store, &spread, ctx.round()));
-        pending.push(store.pending_consume_queue_bytes() as f64);
-    }
-    let field = |v: &[Sustained], f: fn(&Sustained) -> f64| median(v.iter().map(f).collect());
-    let (o, s) = (field(&one_r, |m| m.put_rate), field(&spread_r, |m| m.put_rate));
-    ctx.row(
-        "put spread over 50,000 queues",
-        kmsg(s),
-        format!("one queue {}", kmsg(o)),
-        s / o,
-    );
-    let (o, s) = (
-        field(&one_r, |m| m.sustained_rate),
-        field(&spread_r, |m| m.sustained_rate),
-    );
-    ctx.row(
-        "  put until dispatch caught up",
-        kmsg(s),
-        format!("one queue {}", kmsg(o)),
-        s / o,
-    );
-    let (o, s) = (field(&one_r, |m| m.process_us), field(&spread_r, |m| m.process_us));
-    ctx.row(
-        "  process CPU per message (put + dispatch)",
-        format!("{s:.2} us"),
-        format!("one queue {o:.2} us"),
-        o / s,
-    );
-    ctx.row(
-        "  pending ConsumeQueue tails after a round",
-        format!("{:.1} MiB", median(pending) / (1 << 20) as f64),
-        format!(
-            "cap {} MiB, filled in {:.1} s before each round",
-            MAX_PENDING_BYTES >> 20,
-            median(fill_s)
-        ),
-        f64::NAN,
-    );
-    ctx.row(
-        "  open ConsumeQueue files",
-        store.open_consume_queue_files().to_string(),
-        "",
-        f64::NAN,
-    );
-    let t = Instant::now();
-    drop(store);
-    eprintln!("  store shut down in {:.1} s", t.elapsed().as_secs_f64());
-    let t = Instant::now();
-    std::fs::remove_dir_all(&root).unwrap();
-    eprintln!("  50,000 queue files removed in {:.1} s", t.elapsed().as_secs_f64());
 }
 
 fn selected(name: &str) -> bool {
