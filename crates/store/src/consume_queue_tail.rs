@@ -48,7 +48,7 @@ pub const MAX_PENDING_BYTES: usize = 32 << 20;
 /// ConsumeQueue flush interval is 60 s).
 pub const MAX_PENDING_AGE: Duration = Duration::from_secs(30);
 
-/// First allocation of a tail buffer (8 entries); it grows by doubling.
+/// First allocation of a tail buffer (8 entries); it grows by half its size.
 const TAIL_INITIAL_BYTES: usize = 8 * CQ_UNIT_SIZE as usize;
 
 /// One started tail in the start order.
@@ -144,8 +144,11 @@ impl ConsumeQueueTable {
             return Ok(());
         }
         let first = st.tail.is_empty();
-        if first {
-            st.tail.reserve_exact(TAIL_INITIAL_BYTES);
+        if st.tail.len() == st.tail.capacity() {
+            // Grow by half (at least 8 entries): at most ~1/3 of a tail's buffer is slack,
+            // where doubling would leave up to half of the pending memory unused.
+            let more = (st.tail.len() / 2).max(TAIL_INITIAL_BYTES);
+            st.tail.reserve_exact(more);
         }
         st.tail.extend_from_slice(&entry.encode());
         st.max_offset += 1;
@@ -254,7 +257,7 @@ impl ConsumeQueueTable {
         self.pending.max_age = max_age;
     }
 
-    /// Bytes of entries pending in tails (buffer capacity may be up to twice that).
+    /// Bytes of entries pending in tails (their buffers hold up to ~1.5 times that).
     pub fn pending_bytes(&self) -> usize {
         self.pending.bytes.load(Ordering::Relaxed)
     }

@@ -1,4 +1,7 @@
-//! The `queues` section: 50,000 queues vs one queue (issue #3), in steady state.
+//! The `queues` section: 50,000 queues vs one queue (issue #3), in steady state. Besides the
+//! rates it reports CPU per message of the whole process and of the dispatch thread alone: the
+//! put thread's CPU swings with the kernel's cost of zeroing fresh CommitLog pages (up to half
+//! of it in `perf`), whichever round it hits, while the dispatch thread's shows the per-queue cost.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -43,17 +46,37 @@ fn fill_pending_tails(store: &MessageStore, set: &[MessageRecord]) -> f64 {
     start.elapsed().as_secs_f64()
 }
 
+/// CPU time so far of this process's threads named `name` (ns, `/proc` schedstat).
+fn thread_cpu_ns(name: &str) -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == name))
+        .filter_map(|t| {
+            let stat = std::fs::read_to_string(t.path().join("schedstat")).ok()?;
+            stat.split_whitespace().next()?.parse::<u64>().ok()
+        })
+        .sum()
+}
+
+/// The dispatch thread's name as `/proc` shows it (15 bytes).
+const DISPATCH_THREAD: &str = "ferromq-dispatc";
+
 /// Rate and process CPU per message of putting `set` round robin for `dur`, counted until
 /// dispatch caught up.
 struct Sustained {
     put_rate: f64,
     sustained_rate: f64,
     process_us: f64,
+    dispatch_us: f64,
 }
 
 fn sustained(store: &MessageStore, set: &[MessageRecord], dur: Duration) -> Sustained {
     wait_dispatched(store);
     let p0 = cpu_ns(libc::CLOCK_PROCESS_CPUTIME_ID);
+    let d0 = thread_cpu_ns(DISPATCH_THREAD);
     let start = Instant::now();
     let mut n = 0u64;
     let put = measure(dur, |i| {
@@ -64,8 +87,9 @@ fn sustained(store: &MessageStore, set: &[MessageRecord], dur: Duration) -> Sust
     wait_dispatched(store);
     let total = start.elapsed().as_secs_f64();
     let process_us = (cpu_ns(libc::CLOCK_PROCESS_CPUTIME_ID) - p0) as f64 / 1e3 / n as f64;
+    let dispatch_us = thread_cpu_ns(DISPATCH_THREAD).saturating_sub(d0) as f64 / 1e3 / n as f64;
     eprintln!(
-        "    round: {} queue(s): put {} (put thread {:.2} us CPU/put), caught up after {:.2} s of {:.2} s, process {process_us:.2} us CPU/msg",
+        "    round: {} queue(s): put {} (put thread {:.2} us CPU/put), caught up after {:.2} s of {:.2} s, process {process_us:.2} us, dispatch thread {dispatch_us:.2} us CPU/msg",
         if set.len() > 1024 { "50,000" } else { "1" },
         kmsg(put.rate),
         put.thread_us,
@@ -76,6 +100,7 @@ fn sustained(store: &MessageStore, set: &[MessageRecord], dur: Duration) -> Sust
         put_rate: put.rate,
         sustained_rate: put.rate * put_time / total,
         process_us,
+        dispatch_us,
     }
 }
 
@@ -107,7 +132,8 @@ pub(crate) fn queues_50k(ctx: &mut Ctx) {
     store.checkpoint_now().unwrap();
     let created = start.elapsed();
     eprintln!("  50,000 queues created in {:.1} s", created.as_secs_f64());
-    let per_queue = rss_anon_bytes().saturating_sub(before) as f64 / QUEUES as f64;
+    let idle_rss = rss_anon_bytes();
+    let per_queue = idle_rss.saturating_sub(before) as f64 / QUEUES as f64;
     ctx.row(
         "memory per idle queue (RssAnon delta)",
         format!("{per_queue:.0} B"),
@@ -126,6 +152,7 @@ pub(crate) fn queues_50k(ctx: &mut Ctx) {
         spread_r.push(sustained(&store, &spread, ctx.round()));
         pending.push(store.pending_consume_queue_bytes() as f64);
     }
+    let busy_rss = rss_anon_bytes().saturating_sub(idle_rss) as f64;
     let field = |v: &[Sustained], f: fn(&Sustained) -> f64| median(v.iter().map(f).collect());
     let (o, s) = (field(&one_r, |m| m.put_rate), field(&spread_r, |m| m.put_rate));
     ctx.row(
@@ -151,6 +178,13 @@ pub(crate) fn queues_50k(ctx: &mut Ctx) {
         format!("one queue {o:.2} us"),
         o / s,
     );
+    let (o, s) = (field(&one_r, |m| m.dispatch_us), field(&spread_r, |m| m.dispatch_us));
+    ctx.row(
+        "  dispatch thread CPU per message",
+        format!("{s:.2} us"),
+        format!("one queue {o:.2} us"),
+        o / s,
+    );
     ctx.row(
         "  pending ConsumeQueue tails after a round",
         format!("{:.1} MiB", median(pending) / (1 << 20) as f64),
@@ -159,6 +193,12 @@ pub(crate) fn queues_50k(ctx: &mut Ctx) {
             MAX_PENDING_BYTES >> 20,
             median(fill_s)
         ),
+        f64::NAN,
+    );
+    ctx.row(
+        "  memory of the busy queues (RssAnon growth)",
+        format!("{:.1} MiB", busy_rss / (1 << 20) as f64),
+        format!("{:.0} B per queue", busy_rss / QUEUES as f64),
         f64::NAN,
     );
     ctx.row(
