@@ -14,8 +14,11 @@
 //!   pre-written file, i.e. the disk's group-commit bandwidth at that concurrency;
 //! - `read`: ConsumeQueue catch-up read of 1 KiB messages (32 per get, each copied out as a
 //!   response would) vs `pread` of the same bytes from the page cache;
-//! - `queues`: put (and put + dispatch) throughput spread over 50,000 queues vs one queue, and
-//!   anonymous memory per idle queue;
+//! - `queues`: put (and put + dispatch) throughput and process CPU per message spread over
+//!   50,000 queues vs one queue, and anonymous memory per idle queue. Each 50,000-queue round
+//!   runs in steady state: the ConsumeQueue pending tails are first filled to their cap with
+//!   small records (unmeasured), so every entry of the round pushes an older tail out to its
+//!   file; each one-queue round starts with no pending tail (written out, unmeasured);
 //! - `recovery`: full rescan of ~1 GiB of CommitLog (`FERROMQ_BENCH_RECOVERY_MB`) after a torn
 //!   checkpoint vs `pread` into one reused buffer + crc32 of the same bytes.
 //!
@@ -34,6 +37,10 @@ use bytes::Bytes;
 use ferromq_protocol::message::MessageRecord;
 use ferromq_store::fs::real::RealFs;
 use ferromq_store::{FlushDiskType, FlushOutcome, MessageStore, MessageStoreConfig, PutMessageStatus};
+
+#[path = "store_sections/queues.rs"]
+mod queues;
+use queues::queues_50k;
 
 const BODY: usize = 1024;
 const SEGMENT: u64 = 256 << 20;
@@ -598,86 +605,6 @@ fn recovery(ctx: &mut Ctx) {
         s / r,
     );
     std::fs::remove_dir_all(&root).unwrap();
-}
-
-/// Anonymous resident memory (heap etc.), excluding file-backed mapped pages.
-fn rss_anon_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("RssAnon:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<u64>().ok())
-        .unwrap_or(0)
-        * 1024
-}
-
-fn queues_50k(ctx: &mut Ctx) {
-    const QUEUES: usize = 50_000;
-    eprintln!("queues: 50,000 queues (50 topics x 1,000 queue ids) vs one queue");
-    let root = ctx.path("queues");
-    let mut cfg = config(root.clone(), false);
-    cfg.mapped_file_size_consume_queue = 1000 * 20;
-    let store = MessageStore::open(cfg, Arc::new(RealFs::new())).unwrap();
-    let spread: Vec<MessageRecord> = (0..QUEUES / 1000)
-        .flat_map(|t| records(&format!("Q{t}"), 0..1000))
-        .collect();
-    let one = records("Q0", std::iter::repeat_n(0, 1024));
-    let before = rss_anon_bytes();
-    let start = Instant::now();
-    for r in &spread {
-        store.put_message(r).unwrap();
-    }
-    store.checkpoint_now().unwrap();
-    let created = start.elapsed();
-    eprintln!("  50,000 queues created in {:.1} s", created.as_secs_f64());
-    let per_queue = rss_anon_bytes().saturating_sub(before) as f64 / QUEUES as f64;
-    ctx.row(
-        "memory per idle queue (RssAnon delta)",
-        format!("{per_queue:.0} B"),
-        format!("target <= 4096 B; created in {:.1} s", created.as_secs_f64()),
-        f64::NAN,
-    );
-    let (mut one_r, mut spread_r, mut one_d, mut spread_d) = (vec![], vec![], vec![], vec![]);
-    for _ in 0..ctx.rounds {
-        for (set, put_r, disp_r) in [(&one, &mut one_r, &mut one_d), (&spread, &mut spread_r, &mut spread_d)] {
-            wait_dispatched(&store);
-            let start = Instant::now();
-            let rate = run_for(ctx.round(), |i| {
-                store.put_message(&set[i as usize % set.len()]).unwrap();
-            });
-            let put_time = start.elapsed().as_secs_f64();
-            wait_dispatched(&store);
-            put_r.push(rate);
-            disp_r.push(rate * put_time / start.elapsed().as_secs_f64());
-        }
-    }
-    let (o, s) = (median(one_r), median(spread_r));
-    ctx.row(
-        "put spread over 50,000 queues",
-        kmsg(s),
-        format!("one queue {}", kmsg(o)),
-        s / o,
-    );
-    let (o, s) = (median(one_d), median(spread_d));
-    ctx.row(
-        "  put until dispatch caught up",
-        kmsg(s),
-        format!("one queue {}", kmsg(o)),
-        s / o,
-    );
-    ctx.row(
-        "  open ConsumeQueue files",
-        store.open_consume_queue_files().to_string(),
-        "",
-        f64::NAN,
-    );
-    let t = Instant::now();
-    drop(store);
-    eprintln!("  store shut down in {:.1} s", t.elapsed().as_secs_f64());
-    let t = Instant::now();
-    std::fs::remove_dir_all(&root).unwrap();
-    eprintln!("  50,000 queue files removed in {:.1} s", t.elapsed().as_secs_f64());
 }
 
 fn selected(name: &str) -> bool {

@@ -3,24 +3,36 @@
 //!
 //! Components:
 //! - [`CqEntry`]: one entry and its codec;
-//! - [`ConsumeQueueTable`]: every queue's small in-memory state (min / max offset) plus the
-//!   shared [`FileCache`] of open segment files; files live at
-//!   `consumequeue/<topic>/<queueId>/<20-digit byte offset>`.
+//! - [`ConsumeQueueTable`]: every queue's small in-memory state (min / max offset, pending
+//!   tail) plus the shared [`FileCache`] of open segment files; files live at
+//!   `consumequeue/<topic>/<queueId>/<20-digit byte offset>`;
+//! - pending tails and [`CqBatch`] (`consume_queue_tail.rs`): dispatch appends entries to a
+//!   small in-memory tail per queue and writes a tail with one `pwrite` when it fills, when it
+//!   grows old, when all tails together pass a memory cap, or when a checkpoint drains them.
 //!
 //! Invariants:
 //! - entry `n` of a queue is at byte `n * 20` of the queue's segment sequence;
+//! - a queue's entries `[written, max_offset)` are its pending tail, in memory only; every read
+//!   (entries, min / max offset, time search, retention) sees them exactly as if written;
 //! - entries of a queue have increasing CommitLog offsets, so the queue is trimmed to a
 //!   CommitLog offset by binary search;
-//! - an idle queue costs one small struct in memory and no open file or mapping.
+//! - an idle queue costs one small struct in memory (its tail buffer is freed once written)
+//!   and no open file or mapping.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::error::{StoreError, StoreResult};
 use crate::file_cache::{FileCache, FileKey};
 use crate::fs::Fs;
 use crate::mapped_file::{file_name_to_offset, offset_to_file_name};
+
+#[path = "consume_queue_tail.rs"]
+mod tail;
+use tail::PendingTails;
+pub use tail::{CqBatch, OldestPending, MAX_PENDING_AGE, MAX_PENDING_BYTES, TAIL_FILL_ENTRIES};
 
 /// Size of one ConsumeQueue entry (`CQ_STORE_UNIT_SIZE`).
 pub const CQ_UNIT_SIZE: u64 = 20;
@@ -68,8 +80,27 @@ struct QueueState {
     queue_id: i32,
     /// First readable entry.
     min_offset: i64,
-    /// Next entry to write (= number of entries).
+    /// Next entry to write (= number of entries), pending tail included.
     max_offset: i64,
+    /// Encoded entries `[max_offset - tail.len() / 20, max_offset)`, not written to the file
+    /// yet; an empty `Vec` (no allocation) when nothing is pending.
+    tail: Vec<u8>,
+    /// Id of the last dispatch batch that appended to this queue (one arrival per batch).
+    batch_mark: u64,
+}
+
+impl QueueState {
+    /// Entries below this offset were handed to the file; the rest are the pending tail.
+    fn written_offset(&self) -> i64 {
+        self.max_offset - (self.tail.len() as u64 / CQ_UNIT_SIZE) as i64
+    }
+
+    /// Entry `offset` if it lies in the pending tail.
+    fn pending_entry(&self, offset: i64) -> Option<CqEntry> {
+        let i = usize::try_from(offset.checked_sub(self.written_offset())?).ok()?;
+        let unit = CQ_UNIT_SIZE as usize;
+        CqEntry::decode(self.tail.get(i.checked_mul(unit)?..)?)
+    }
 }
 
 /// The queues of one topic by queue id.
@@ -86,6 +117,8 @@ pub struct ConsumeQueueTable {
     cache: FileCache,
     queues: RwLock<HashMap<Arc<str>, QueuesOfTopic>>,
     next_number: Mutex<u32>,
+    pending: PendingTails,
+    next_batch_id: AtomicU64,
 }
 
 impl std::fmt::Debug for ConsumeQueueTable {
@@ -112,6 +145,8 @@ impl ConsumeQueueTable {
             cache,
             queues: RwLock::new(HashMap::new()),
             next_number: Mutex::new(0),
+            pending: PendingTails::default(),
+            next_batch_id: AtomicU64::new(1),
         }
     }
 
@@ -152,6 +187,8 @@ impl ConsumeQueueTable {
                 queue_id,
                 min_offset: 0,
                 max_offset: 0,
+                tail: Vec::new(),
+                batch_mark: 0,
             }))
         });
         Arc::clone(state)
@@ -176,7 +213,11 @@ impl ConsumeQueueTable {
         self.state(topic, queue_id).map_or(0, |s| lock(&s).min_offset)
     }
 
+    /// Entry `offset` of a queue, from its pending tail or its file.
     fn read_entry_at(&self, st: &QueueState, offset: i64) -> StoreResult<Option<CqEntry>> {
+        if offset >= st.written_offset() {
+            return Ok(st.pending_entry(offset));
+        }
         let mut buf = [0u8; 20];
         Ok(self
             .read_raw(st, offset, &mut buf)?
@@ -211,9 +252,17 @@ impl ConsumeQueueTable {
         if offset < st.min_offset || offset >= st.max_offset || max_count == 0 {
             return Ok(Vec::new());
         }
+        let written = st.written_offset();
+        if offset >= written {
+            let unit = CQ_UNIT_SIZE as usize;
+            let start = (offset - written) as usize * unit;
+            let count = ((st.max_offset - offset) as usize).min(max_count);
+            let bytes = st.tail.get(start..start + count * unit).unwrap_or_default();
+            return Ok(bytes.chunks_exact(unit).filter_map(CqEntry::decode).collect());
+        }
         let per_file = (self.file_size / CQ_UNIT_SIZE) as i64;
         let to_file_end = per_file - offset % per_file;
-        let count = (st.max_offset - offset).min(to_file_end).min(max_count as i64).max(0) as usize;
+        let count = (written - offset).min(to_file_end).min(max_count as i64).max(0) as usize;
         let mut buf = vec![0u8; count * CQ_UNIT_SIZE as usize];
         if !self.read_raw(&st, offset, &mut buf)? {
             return Ok(Vec::new());
@@ -231,23 +280,15 @@ impl ConsumeQueueTable {
     }
 
     /// Writes consecutive encoded entries (`entries.len()` a multiple of 20) of a queue from
-    /// `first_offset` on, with one write per segment they span. Idempotent like [`Self::put`].
-    /// Returns the new max offset.
+    /// `first_offset` on, with one write per segment they span, after the queue's pending tail.
+    /// Idempotent like [`Self::put`]. Returns the new max offset.
     pub fn put_run(&self, topic: &str, queue_id: i32, first_offset: i64, entries: &[u8]) -> StoreResult<i64> {
         let unit = CQ_UNIT_SIZE as usize;
         assert!(entries.len().is_multiple_of(unit));
         let count = (entries.len() / unit) as i64;
         let state = self.state_or_create(topic, queue_id);
         let mut st = lock(&state);
-        let bad_offset = |reason: &str| StoreError::CorruptRecord {
-            phy_offset: CqEntry::decode(entries).map_or(-1, |e| e.phy_offset),
-            reason: reason.into(),
-        };
-        let qo = u64::try_from(first_offset).map_err(|_| bad_offset("negative queue offset"))?;
-        let mut byte = qo
-            .checked_mul(CQ_UNIT_SIZE)
-            .filter(|b| b.checked_add(entries.len() as u64).is_some())
-            .ok_or_else(|| bad_offset("queue offset out of range"))?;
+        self.write_tail(&mut st)?;
         if first_offset > st.max_offset && st.max_offset > st.min_offset {
             tracing::warn!(
                 topic,
@@ -257,6 +298,26 @@ impl ConsumeQueueTable {
                 "ConsumeQueue gap"
             );
         }
+        self.write_entries(&st, first_offset, entries)?;
+        if st.max_offset == 0 && st.min_offset == 0 && first_offset > 0 {
+            st.min_offset = first_offset;
+        }
+        st.max_offset = st.max_offset.max(first_offset + count);
+        Ok(st.max_offset)
+    }
+
+    /// Writes encoded entries of the queue `st` from entry `first_offset` on, one write per
+    /// segment they span; the caller updates the queue's offsets.
+    fn write_entries(&self, st: &QueueState, first_offset: i64, entries: &[u8]) -> StoreResult<()> {
+        let bad_offset = |reason: &str| StoreError::CorruptRecord {
+            phy_offset: CqEntry::decode(entries).map_or(-1, |e| e.phy_offset),
+            reason: reason.into(),
+        };
+        let qo = u64::try_from(first_offset).map_err(|_| bad_offset("negative queue offset"))?;
+        let mut byte = qo
+            .checked_mul(CQ_UNIT_SIZE)
+            .filter(|b| b.checked_add(entries.len() as u64).is_some())
+            .ok_or_else(|| bad_offset("queue offset out of range"))?;
         let mut rest = entries;
         while !rest.is_empty() {
             let seg = byte / self.file_size;
@@ -275,14 +336,11 @@ impl ConsumeQueueTable {
             byte += n as u64;
             rest = tail;
         }
-        if st.max_offset == 0 && st.min_offset == 0 && first_offset > 0 {
-            st.min_offset = first_offset;
-        }
-        st.max_offset = st.max_offset.max(first_offset + count);
-        Ok(st.max_offset)
+        Ok(())
     }
 
-    /// Syncs every written entry (all dirty open files; evicted files were synced on eviction).
+    /// Syncs every written entry (all dirty open files, and a `syncfs` if dirty files were
+    /// evicted). Pending tails are not written: see [`Self::write_all_pending`].
     pub fn flush(&self) -> StoreResult<()> {
         self.cache.sync_all()
     }
@@ -333,6 +391,7 @@ impl ConsumeQueueTable {
         let per_file = (self.file_size / CQ_UNIT_SIZE) as i64;
         let state = self.state_or_create(topic, queue_id);
         let mut st = lock(&state);
+        self.write_tail(&mut st)?;
         st.min_offset = first as i64 * per_file;
         // Scan the last segment for its valid prefix.
         st.max_offset = last as i64 * per_file;
@@ -392,6 +451,7 @@ impl ConsumeQueueTable {
         last_seg: u64,
     ) -> StoreResult<()> {
         let mut st = lock(state);
+        self.write_tail(&mut st)?;
         let per_file = (self.file_size / CQ_UNIT_SIZE) as i64;
         let keep_seg = (new_max.max(0) / per_file) as u64;
         for seg in (keep_seg + 1..=last_seg).rev() {
@@ -431,7 +491,10 @@ impl ConsumeQueueTable {
 
     /// Deletes segments whose every entry points below `min_phy` and raises min offsets.
     /// Returns the number of files deleted.
+    /// Pending tails are written first, so no segment is deleted under a tail that would
+    /// recreate it.
     pub fn delete_below(&self, min_phy: i64) -> StoreResult<usize> {
+        self.write_all_pending()?;
         let per_file = (self.file_size / CQ_UNIT_SIZE) as i64;
         let mut deleted = 0;
         for (topic, qid) in self.queue_ids() {
@@ -487,7 +550,8 @@ impl ConsumeQueueTable {
         // Hold every queue's lock while its files go, so no reader opens one half-deleted.
         let mut guards: HashMap<i32, (u32, std::sync::MutexGuard<'_, QueueState>)> = HashMap::new();
         for (queue_id, state) in &states {
-            let st = lock(state);
+            let mut st = lock(state);
+            self.discard_tail(&mut st);
             guards.insert(*queue_id, (st.number, st));
         }
         let topic_dir = self.root.join(topic);
@@ -555,98 +619,6 @@ impl ConsumeQueueTable {
     /// Path of the root directory.
     pub fn root(&self) -> &Path {
         &self.root
-    }
-}
-
-/// Past this many queues a [`CqBatch`] frees its per-queue buffers after writing them.
-const MAX_KEPT_RUNS: usize = 1024;
-
-/// One queue's pending run of consecutive entries.
-#[derive(Debug, Default)]
-struct Run {
-    first_offset: i64,
-    bytes: Vec<u8>,
-}
-
-/// ConsumeQueue entries gathered during one dispatch batch: each queue's consecutive entries
-/// are kept in a small buffer and written with one write per queue (and segment) by
-/// [`CqBatch::write_all`], instead of one write per 20-byte entry.
-///
-/// Invariant: nothing in the batch is visible (max offsets, listeners) before `write_all`; a
-/// queue's entries that are not consecutive with its pending run flush that run first, so
-/// entries are always written in queue-offset order.
-#[derive(Debug, Default)]
-pub struct CqBatch {
-    runs: HashMap<Arc<str>, HashMap<i32, Run>>,
-    /// Queues whose run is non-empty, in order of their first pending entry.
-    pending: Vec<(Arc<str>, i32)>,
-    /// (topic, queue id, new max offset) of every run written since the last clear.
-    pub arrived: Vec<(Arc<str>, i32, i64)>,
-    /// Records in the batch (set by dispatch).
-    pub records: usize,
-    /// Highest store timestamp of the batch's records (set by dispatch).
-    pub max_timestamp: u64,
-}
-
-impl CqBatch {
-    /// Adds an entry; writes the queue's pending run first if `queue_offset` does not follow it.
-    pub fn push(
-        &mut self,
-        cq: &ConsumeQueueTable,
-        topic: &str,
-        queue_id: i32,
-        queue_offset: i64,
-        entry: CqEntry,
-    ) -> StoreResult<()> {
-        let key = match self.runs.get_key_value(topic) {
-            Some((k, _)) => Arc::clone(k),
-            None => {
-                let k: Arc<str> = Arc::from(topic);
-                self.runs.insert(Arc::clone(&k), HashMap::new());
-                k
-            }
-        };
-        let Some(by_id) = self.runs.get_mut(topic) else {
-            return Ok(());
-        };
-        let run = by_id.entry(queue_id).or_default();
-        if run.bytes.is_empty() {
-            run.first_offset = queue_offset;
-            self.pending.push((key, queue_id));
-        } else {
-            let next = run.first_offset + (run.bytes.len() as u64 / CQ_UNIT_SIZE) as i64;
-            if next != queue_offset {
-                // Written now, so the queue's entries land in queue-offset order; the queue
-                // stays in `pending` for the new run.
-                let max = cq.put_run(topic, queue_id, run.first_offset, &run.bytes)?;
-                self.arrived.push((key, queue_id, max));
-                run.bytes.clear();
-                run.first_offset = queue_offset;
-            }
-        }
-        run.bytes.extend_from_slice(&entry.encode());
-        Ok(())
-    }
-
-    /// Writes every pending run (one write per queue and segment) and records the new max
-    /// offsets in [`CqBatch::arrived`].
-    pub fn write_all(&mut self, cq: &ConsumeQueueTable) -> StoreResult<()> {
-        for (topic, queue_id) in self.pending.drain(..) {
-            let Some(run) = self.runs.get_mut(&topic).and_then(|m| m.get_mut(&queue_id)) else {
-                continue;
-            };
-            if run.bytes.is_empty() {
-                continue;
-            }
-            let max = cq.put_run(&topic, queue_id, run.first_offset, &run.bytes)?;
-            run.bytes.clear();
-            self.arrived.push((topic, queue_id, max));
-        }
-        // Many queues (one entry each) would keep a buffer per queue: drop them past a bound.
-        if self.runs.values().map(HashMap::len).sum::<usize>() > MAX_KEPT_RUNS {
-            self.runs.clear();
-        }
-        Ok(())
     }
 }
 

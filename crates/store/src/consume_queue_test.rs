@@ -114,43 +114,73 @@ fn delete_below_removes_old_segments_and_raises_min_offset() {
     assert_eq!(t.get_entries("T", 0, 13, 1).unwrap(), vec![entry(13)]);
 }
 
-// Goal: a dispatch batch writes each queue's consecutive entries as one run, splits runs at
-// segment ends, keeps a non-consecutive entry in order, and shows nothing before `write_all`.
-// Method: interleave two queues over a segment boundary with one gap, then read everything back.
+// Goal: batch entries are readable at once from the pending tails (across segment ends),
+// each queue is reported once per batch with its new max offset, a gap or a re-dispatch of a
+// written entry is written in queue-offset order, and a re-dispatch of a pending entry is a
+// no-op. Method: interleave two queues over a segment boundary with one gap, read everything
+// back before and after the tails are written.
 #[test]
-fn batch_writes_queue_runs_across_segments_and_publishes_only_after_write_all() {
+fn batch_entries_are_readable_at_once_and_written_in_queue_order() {
     let fs = SimFs::new();
     let t = table(&fs, 4);
-    let mut b = CqBatch::default();
+    let mut b = CqBatch::new(&t);
     for i in 0..15 {
-        b.push(&t, "T", 0, i, entry(i)).unwrap();
-        b.push(&t, "U", 3, i, entry(100 + i)).unwrap();
+        b.push(&t, "T", 0, i, entry(i), i).unwrap();
+        b.push(&t, "U", 3, i, entry(100 + i), i).unwrap();
     }
-    assert_eq!(t.max_offset("T", 0), 0, "nothing visible before write_all");
-    assert!(b.arrived.is_empty());
-    // A gap in queue T/0: the pending run 0..15 is written first.
-    b.push(&t, "T", 0, 17, entry(17)).unwrap();
-    assert_eq!(t.max_offset("T", 0), 15);
-    b.write_all(&t).unwrap();
+    assert_eq!(t.max_offset("T", 0), 15, "pending entries are visible");
+    assert_eq!(
+        t.get_entries("T", 0, 3, 4).unwrap(),
+        (3..7).map(entry).collect::<Vec<_>>()
+    );
+    assert_eq!(t.pending_bytes(), 30 * CQ_UNIT_SIZE as usize);
+    assert_eq!(t.pending_queues(), 2);
+    assert!(
+        !fs.exists(Path::new("/s/consumequeue/T/0/00000000000000000000")),
+        "nothing written yet"
+    );
+    // A gap in queue T/0: its tail 0..15 is written first, then entry 17.
+    b.push(&t, "T", 0, 17, entry(17), 17).unwrap();
     assert_eq!(t.max_offset("T", 0), 18);
-    assert_eq!(t.max_offset("U", 3), 15);
+    assert_eq!(t.pending_queues(), 1);
+    b.finish(&t).unwrap();
     let mut arrived: Vec<(String, i32, i64)> = b.arrived.iter().map(|(t, q, m)| (t.to_string(), *q, *m)).collect();
     arrived.sort();
-    assert_eq!(
-        arrived,
-        vec![("T".into(), 0, 15), ("T".into(), 0, 18), ("U".into(), 3, 15)]
-    );
+    assert_eq!(arrived, vec![("T".into(), 0, 18), ("U".into(), 3, 15)]);
     let got = t.get_entries("T", 0, 0, 32).unwrap();
     assert_eq!(got, (0..10).map(entry).collect::<Vec<_>>());
     let got = t.get_entries("T", 0, 10, 32).unwrap();
     assert_eq!(got.get(..5), Some(&(10..15).map(entry).collect::<Vec<_>>()[..]));
     assert_eq!(got.get(7), Some(&entry(17)));
-    let got = t.get_entries("U", 3, 10, 32).unwrap();
-    assert_eq!(got, (10..15).map(|i| entry(100 + i)).collect::<Vec<_>>());
-    // Written again (recovery re-dispatch), the same run is idempotent.
+    assert_eq!(
+        t.get_entries("U", 3, 10, 32).unwrap(),
+        (10..15).map(|i| entry(100 + i)).collect::<Vec<_>>()
+    );
+    // Re-dispatched (a retry after an error), a pending entry is left as it is.
     b.arrived.clear();
-    b.push(&t, "U", 3, 5, entry(105)).unwrap();
-    b.write_all(&t).unwrap();
+    b.push(&t, "U", 3, 5, entry(105), 5).unwrap();
+    assert_eq!(t.pending_queues(), 1);
+    assert_eq!(t.write_all_pending().unwrap(), 1);
+    assert_eq!((t.pending_bytes(), t.pending_queues()), (0, 0));
     assert_eq!(t.max_offset("U", 3), 15);
+    // Written ones are rewritten in place.
+    b.push(&t, "U", 3, 5, entry(105), 5).unwrap();
+    b.finish(&t).unwrap();
+    assert_eq!(b.arrived, vec![(Arc::from("U"), 3, 15)]);
     assert_eq!(t.get_entries("U", 3, 5, 1).unwrap(), vec![entry(105)]);
+    // Reopened from the files alone, both queues read back the same.
+    t.flush().unwrap();
+    let t2 = table(&fs, 4);
+    t2.load_and_recover(i64::MAX, &|_, _, _, _| true).unwrap();
+    assert_eq!(t2.max_offset("U", 3), 15);
+    assert_eq!(
+        t2.get_entries("U", 3, 10, 32).unwrap(),
+        t.get_entries("U", 3, 10, 32).unwrap()
+    );
+    // (Recovery keeps T/0's prefix up to the gap, as for any file.)
+    assert_eq!(t2.max_offset("T", 0), 15);
+    assert_eq!(
+        t2.get_entries("T", 0, 10, 32).unwrap(),
+        (10..15).map(entry).collect::<Vec<_>>()
+    );
 }

@@ -10,16 +10,22 @@
 //!   records are not indexed.
 //!
 //! Components: [`dispatch_locked`] scans CommitLog records in place (`view::RecordView`, no
-//! owned `MessageRecord`), writes index entries per record and gathers ConsumeQueue entries in a
-//! [`CqBatch`] (one write per queue run instead of one per 20-byte entry) of at most
-//! `MAX_BATCH_RECORDS` records of one CommitLog segment.
+//! owned `MessageRecord`), writes index entries per record and appends ConsumeQueue entries to
+//! their queues' pending tails through a [`CqBatch`] of at most `MAX_BATCH_RECORDS` records of
+//! one CommitLog segment; tails are written when full, old, over the memory cap, or drained
+//! (see `consume_queue_tail.rs`). The dispatch thread also writes the checkpoint every
+//! `flushIntervalConsumeQueue` and drains all tails once dispatch has been idle for
+//! `IDLE_DRAIN`.
 //!
 //! Invariants:
-//! - `reput_offset` only moves past a record after its entries were written: it advances once
-//!   per batch, after the batch's ConsumeQueue runs were written (listeners are notified then);
-//! - the checkpoint's dispatched offset is taken before syncing ConsumeQueue and IndexFile, so it
-//!   never claims more than what was synced, and is capped at the CommitLog's flushed offset, so
-//!   recovery always starts validating at or below the durable end of the CommitLog.
+//! - `reput_offset` only moves past a record after its ConsumeQueue entry is readable (in a
+//!   pending tail or written): it advances once per batch, after the batch's entries were
+//!   appended (listeners are notified then);
+//! - the checkpoint's dispatched offset is `min(reput, flushed, oldest pending entry)`, taken
+//!   before syncing ConsumeQueue and IndexFile: it never claims an entry that was not written
+//!   and synced, and it never lies past CommitLog bytes that are not durable, so recovery always
+//!   starts validating at or below the durable end of the CommitLog and re-dispatches every
+//!   entry that was still pending.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -68,7 +74,7 @@ fn tags_code_of(topic: &str, props: &str, store_timestamp: i64, delay_levels_ms:
 /// `reput_offset` advances (bounds the delay readers and listeners see).
 const MAX_BATCH_RECORDS: usize = 4096;
 
-/// Builds the IndexFile entries of one record and queues its ConsumeQueue entry in `batch`.
+/// Builds the IndexFile entries of one record and appends its ConsumeQueue entry via `batch`.
 fn dispatch_view(inner: &StoreInner, r: &RecordView<'_>, size: i32, batch: &mut CqBatch) -> StoreResult<()> {
     let tx = sys_flag::transaction_type(r.sys_flag);
     if tx == sys_flag::TRANSACTION_NOT_TYPE || tx == sys_flag::TRANSACTION_COMMIT_TYPE {
@@ -77,7 +83,7 @@ fn dispatch_view(inner: &StoreInner, r: &RecordView<'_>, size: i32, batch: &mut 
             size,
             tags_code: tags_code_of(r.topic, r.properties, r.store_timestamp, &inner.delay_levels_ms),
         };
-        batch.push(&inner.cq, r.topic, r.queue_id, r.queue_offset, entry)?;
+        batch.push(&inner.cq, r.topic, r.queue_id, r.queue_offset, entry, r.store_timestamp)?;
     }
     if let Some(index) = &inner.index {
         if tx != sys_flag::TRANSACTION_ROLLBACK_TYPE {
@@ -99,11 +105,11 @@ fn dispatch_view(inner: &StoreInner, r: &RecordView<'_>, size: i32, batch: &mut 
     Ok(())
 }
 
-/// Writes the batch's ConsumeQueue entries, notifies listeners, then publishes `reput` (the
-/// CommitLog offset just past the batch's last record): entries are written before the offset
-/// that claims them.
+/// Ends the batch (full and due tails written), notifies listeners, then publishes `reput`
+/// (the CommitLog offset just past the batch's last record): entries are readable before the
+/// offset that claims them.
 fn commit_batch(inner: &StoreInner, batch: &mut CqBatch, reput: u64) -> StoreResult<()> {
-    batch.write_all(&inner.cq)?;
+    batch.finish(&inner.cq)?;
     if !batch.arrived.is_empty() {
         let listeners = inner.listeners.read().unwrap_or_else(|e| e.into_inner());
         for (topic, queue_id, max) in &batch.arrived {
@@ -130,14 +136,14 @@ pub(crate) fn dispatch_available(inner: &StoreInner) -> StoreResult<u64> {
 /// [`dispatch_available`] for a caller already holding `dispatch_lock`.
 ///
 /// Records are dispatched in batches of consecutive records of one CommitLog segment: index
-/// entries are written per record, ConsumeQueue entries are gathered per queue and written with
-/// one write per queue run (see [`CqBatch`]), and `reput_offset` advances once the batch's
-/// entries were written. On an error `reput_offset` stays at the batch start, so the retry
-/// rewrites the batch (ConsumeQueue writes are idempotent).
+/// entries are written per record, ConsumeQueue entries are appended to pending tails (see
+/// [`CqBatch`]), and `reput_offset` advances at the end of the batch. On an error
+/// `reput_offset` stays at the batch start, so the retry re-dispatches the batch (an entry
+/// already pending is skipped, a written one rewritten: ConsumeQueue writes are idempotent).
 pub(crate) fn dispatch_locked(inner: &StoreInner) -> StoreResult<u64> {
     let cl = &inner.commit_log;
     let mut count = 0;
-    let mut batch = CqBatch::default();
+    let mut batch = CqBatch::new(&inner.cq);
     loop {
         let mut reput = inner.reput_offset.load(Ordering::Acquire);
         if reput < cl.min_offset() {
@@ -199,17 +205,34 @@ fn corrupt(phy_offset: u64, reason: impl std::fmt::Display) -> StoreError {
     }
 }
 
-/// Syncs ConsumeQueue and IndexFile and writes the checkpoint.
+/// Writes every pending ConsumeQueue tail, syncs ConsumeQueue and IndexFile and writes the
+/// checkpoint (shutdown, recovery, `checkpoint_now`, topic deletion).
+pub(crate) fn flush_and_checkpoint(inner: &StoreInner) -> StoreResult<()> {
+    checkpoint(inner, true)
+}
+
+/// Syncs ConsumeQueue and IndexFile and writes the checkpoint; `drain` first writes every
+/// pending tail, otherwise the dispatched offset stops at the oldest pending entry.
 ///
-/// The dispatched offset written is `min(reput, flushed)`: recovery validates the CommitLog only
-/// from the segment holding it, so it must never lie past CommitLog bytes that are not durable
-/// (under ASYNC_FLUSH dispatch runs ahead of the flush; a power loss would then tear records
+/// The dispatched offset written is `min(reput, flushed, oldest pending)`, read before the
+/// sync: every entry below it was appended before `reput` was published and is no longer
+/// pending, so its write returned before the sync below. It must never lie past CommitLog bytes
+/// that are not durable either: recovery validates the CommitLog only from the segment holding
+/// it (under ASYNC_FLUSH dispatch runs ahead of the flush; a power loss would then tear records
 /// below the checkpoint that recovery never looks at). `flushed` is the CommitLog's durable
 /// offset, which only advances after its fsync returned.
-pub(crate) fn flush_and_checkpoint(inner: &StoreInner) -> StoreResult<()> {
+fn checkpoint(inner: &StoreInner, drain: bool) -> StoreResult<()> {
     let flushed = inner.commit_log.flushed_offset();
-    let dispatched = inner.reput_offset.load(Ordering::Acquire).min(flushed);
-    let logics_ts = inner.last_dispatched_timestamp.load(Ordering::Acquire) as i64;
+    let reput = inner.reput_offset.load(Ordering::Acquire);
+    let mut logics_ts = inner.last_dispatched_timestamp.load(Ordering::Acquire) as i64;
+    if drain {
+        inner.cq.write_all_pending()?;
+    }
+    let mut dispatched = reput.min(flushed);
+    if let Some(oldest) = inner.cq.oldest_pending() {
+        dispatched = dispatched.min(u64::try_from(oldest.phy_offset).unwrap_or(0));
+        logics_ts = logics_ts.min(oldest.store_timestamp.saturating_sub(1));
+    }
     inner.cq.flush()?;
     if let Some(index) = &inner.index {
         index.flush()?;
@@ -239,21 +262,39 @@ fn inner_root() -> std::path::PathBuf {
     std::path::PathBuf::from("<thread>")
 }
 
+/// After dispatch found nothing new for this long, every pending tail is written (a quiet
+/// store then holds no pending entry and its next checkpoint covers everything dispatched).
+const IDLE_DRAIN: Duration = Duration::from_secs(1);
+
 fn run(inner: &StoreInner) {
     let cq_interval = Duration::from_millis(inner.config.flush_interval_consume_queue);
     let mut last_checkpoint = Instant::now();
+    let mut last_record = Instant::now();
     loop {
         let shutdown = inner.wait_signal(Duration::from_millis(10).min(cq_interval));
         if shutdown {
             return;
         }
-        if let Err(e) = dispatch_available(inner) {
-            tracing::warn!(error = %e, "dispatch failed; retrying");
-            std::thread::sleep(Duration::from_millis(50));
+        match dispatch_available(inner) {
+            Ok(0) => {}
+            Ok(_) => last_record = Instant::now(),
+            Err(e) => {
+                tracing::warn!(error = %e, "dispatch failed; retrying");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        let now = Instant::now();
+        let tails = if now.duration_since(last_record) >= IDLE_DRAIN {
+            inner.cq.write_all_pending()
+        } else {
+            inner.cq.write_due_tails(now)
+        };
+        if let Err(e) = tails {
+            tracing::warn!(error = %e, "writing pending ConsumeQueue entries failed; retrying");
         }
         if last_checkpoint.elapsed() >= cq_interval {
             last_checkpoint = Instant::now();
-            if let Err(e) = flush_and_checkpoint(inner) {
+            if let Err(e) = checkpoint(inner, false) {
                 tracing::warn!(error = %e, "ConsumeQueue flush / checkpoint failed");
             }
         }

@@ -15,7 +15,8 @@
 //!   torn topic/properties bytes are caught, not only torn bodies;
 //! - [`flush`]: the single durability point (group commit tickets, async periodic flush);
 //! - [`consume_queue`] + [`file_cache`]: 20-byte entries per queue, files opened lazily through
-//!   a bounded LRU so idle queues hold no file or mapping;
+//!   a bounded LRU so idle queues hold no file or mapping; dispatch coalesces each queue's new
+//!   entries in a small pending tail in memory (readable at once) and writes it in one `pwrite`;
 //! - [`index_file`]: RocketMQ's hash index by `topic#key`;
 //! - [`checkpoint`]: RocketMQ's checkpoint plus FerroMQ fields guarded by a CRC;
 //! - [`store`]: the `MessageStore` facade, with dispatch (reput), recovery and retention threads;

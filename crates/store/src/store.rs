@@ -432,6 +432,12 @@ impl MessageStore {
         self.inner.cq.open_file_count()
     }
 
+    /// Bytes of ConsumeQueue entries dispatched but still pending in memory (readable, not yet
+    /// written to their files; see `consume_queue_tail.rs`).
+    pub fn pending_consume_queue_bytes(&self) -> usize {
+        self.inner.cq.pending_bytes()
+    }
+
     /// Registers a callback for new ConsumeQueue entries: (topic, queue id, new max offset).
     /// Called on the dispatch thread; keep it short (e.g. wake a long-polling waiter).
     pub fn register_arrival_listener(&self, listener: ArrivalListener) {

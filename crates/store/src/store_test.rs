@@ -202,9 +202,19 @@ fn delete_topic_removes_its_consume_queues_and_restarts_its_offsets() {
             .unwrap();
         assert_eq!(put.wait_status(), PutMessageStatus::PutOk);
     }
-    store.dispatch_now().unwrap();
+    store.checkpoint_now().unwrap();
     let cq = std::path::Path::new("/store/consumequeue");
     assert!(fs.exists(&cq.join("Gone/0")));
+    // Entries still pending in memory go with the topic too.
+    for q in 0..3 {
+        store
+            .put_message(&msg("Gone", q, b"pending", ""))
+            .unwrap()
+            .wait_status();
+    }
+    store.dispatch_now().unwrap();
+    assert_eq!(store.max_offset_in_queue("Gone", 2), 26);
+    assert!(store.pending_consume_queue_bytes() > 0);
     assert!(store.delete_topic("../Kept").is_err(), "a path is not a topic");
 
     assert!(store.delete_topic("Gone").unwrap() > 0);
@@ -219,6 +229,7 @@ fn delete_topic_removes_its_consume_queues_and_restarts_its_offsets() {
         assert_eq!(store.max_offset_in_queue("Kept", q), 25);
     }
     assert_eq!(store.delete_topic("Never").unwrap(), 0);
+    assert_eq!(store.pending_consume_queue_bytes(), 0);
 
     let put = store.put_message(&msg("Gone", 1, b"again", "")).unwrap();
     assert_eq!(put.append.queue_offset, 0, "the topic starts over");
