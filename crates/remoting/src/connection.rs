@@ -142,12 +142,17 @@ impl Connection {
         request.opaque = opaque;
         request.flag &= !(FLAG_RESPONSE | FLAG_ONEWAY);
         let frame = OutboundFrame::encode(request)?;
+        // A lone request is written at once; with others in flight it joins the queue, and
+        // the writer task sends them together.
+        let lone = table.len() == 1;
         let exchange = async {
-            self.shared
-                .outbound
-                .send(frame)
-                .await
-                .map_err(|_| self.closed_error())?;
+            let outbound = &self.shared.outbound;
+            let queued = if lone {
+                outbound.send_now(frame).await
+            } else {
+                outbound.send(frame).await
+            };
+            queued.map_err(|_| self.closed_error())?;
             response.await.map_err(|_| self.closed_error())
         };
         match tokio::time::timeout_at(deadline, exchange).await {

@@ -200,6 +200,31 @@ impl Outbound {
         }
     }
 
+    /// Like [`Outbound::send`], but when nothing is queued and no flush is pending, writes the
+    /// frame at once from the calling task: a lone request (one sync send in flight) leaves
+    /// without waking the writer task. With frames already queued it joins them.
+    pub(crate) async fn send_now(&self, frame: OutboundFrame) -> Result<(), Closed> {
+        let frame = {
+            let mut state = self.lock();
+            if state.stream.is_none() {
+                return Err(Closed);
+            }
+            if state.slices.is_empty() && !state.writer_scheduled {
+                Self::append(&mut state, frame);
+                let written = Self::write_queued(&mut state, &self.activity);
+                drop(state);
+                match written {
+                    Ok(Flushed::All) => {}
+                    // The writer task finishes the frame (or reports the error by closing).
+                    Ok(Flushed::Blocked) | Err(_) => self.writer.notify_one(),
+                }
+                return Ok(());
+            }
+            frame
+        };
+        self.send(frame).await
+    }
+
     /// Queues a response produced by the reader itself, without waiting for room and without
     /// writing: the reader flushes with [`Outbound::flush_now`] once its read buffer holds no
     /// complete frame. Fails once the connection is closed.
