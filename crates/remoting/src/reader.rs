@@ -22,8 +22,10 @@ use ferromq_protocol::{decode_frame, CodecError, RemotingCommand};
 /// Initial read-buffer capacity and smallest read chunk.
 pub const READ_CHUNK_BYTES: usize = 4096;
 
-/// Largest read chunk a busy connection grows to.
-pub const MAX_READ_CHUNK_BYTES: usize = 64 * 1024;
+/// Largest read chunk a busy connection grows to. Kept well under 64 KiB: read buffers are
+/// allocated and freed often (bodies are slices of them), and glibc consolidates its whole
+/// heap on every free of 64 KiB or more.
+pub const MAX_READ_CHUNK_BYTES: usize = 16 * 1024;
 
 /// The adaptive read size of one connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
