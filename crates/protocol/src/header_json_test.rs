@@ -32,7 +32,8 @@ mod oracle {
 
     /// Decodes a JSON header; the body is attached by the caller.
     pub fn decode_json_header(header: &[u8]) -> Result<RemotingCommand, CodecError> {
-        let wire: WireHeader = serde_json::from_slice(header).map_err(|e| CodecError::InvalidJsonHeader(e.to_string()))?;
+        let wire: WireHeader =
+            serde_json::from_slice(header).map_err(|e| CodecError::InvalidJsonHeader(e.to_string()))?;
         Ok(RemotingCommand {
             code: wire.code,
             language: wire.language,
@@ -141,7 +142,13 @@ fn same_outcome(bytes: &[u8]) -> Result<(), TestCaseError> {
     match (new, old) {
         (Ok(new), Ok(old)) => prop_assert_eq!(new, old),
         (Err(_), Err(_)) => {}
-        (new, old) => prop_assert!(false, "scanner {:?} vs serde {:?} on {:?}", new, old, String::from_utf8_lossy(bytes)),
+        (new, old) => prop_assert!(
+            false,
+            "scanner {:?} vs serde {:?} on {:?}",
+            new,
+            old,
+            String::from_utf8_lossy(bytes)
+        ),
     }
     Ok(())
 }
@@ -255,7 +262,8 @@ proptest! {
 // them; lone surrogates and raw control characters are errors. Method: hand-made headers.
 #[test]
 fn escapes_numbers_and_nulls_decode_and_bad_strings_are_rejected() {
-    let header = br#"{"code":10,"extFields":{"k\"1":"a\\b\/c\u0041\ud83d\ude00","n":-12,"f":1.5,"b":true,"z":null},"opaque":1}"#;
+    let header =
+        br#"{"code":10,"extFields":{"k\"1":"a\\b\/c\u0041\ud83d\ude00","n":-12,"f":1.5,"b":true,"z":null},"opaque":1}"#;
     let cmd = decode_json_header(header).unwrap();
     assert_eq!(cmd.ext_field("k\"1"), Some("a\\b/cA\u{1F600}"));
     assert_eq!(cmd.ext_field("n"), Some("-12"));

@@ -201,7 +201,10 @@ impl Connection {
     pub(crate) fn push_response(&self, mut response: RemotingCommand) -> Result<(), RemotingError> {
         response.flag |= FLAG_RESPONSE;
         let frame = OutboundFrame::encode(response)?;
-        self.shared.outbound.push_response(frame).map_err(|_| self.closed_error())
+        self.shared
+            .outbound
+            .push_response(frame)
+            .map_err(|_| self.closed_error())
     }
 
     async fn enqueue(&self, command: RemotingCommand, opaque: i32, timeout: Duration) -> Result<(), RemotingError> {

@@ -292,7 +292,11 @@ async fn route(
         Ok(permit) => permit,
         Err(_) => {
             // Answers already produced must not wait for a slow request to free a permit.
-            connection.shared.outbound.flush_now().map_err(CloseReason::WriteFailed)?;
+            connection
+                .shared
+                .outbound
+                .flush_now()
+                .map_err(CloseReason::WriteFailed)?;
             let permit = tokio::select! {
                 biased;
                 _ = stop.cancelled() => return Err(CloseReason::Shutdown),

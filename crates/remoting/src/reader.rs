@@ -109,7 +109,9 @@ mod tests {
         let mut buf = BytesMut::new();
         buf.put_i32(i32::try_from(max - 4).expect("fits"));
         buf.put_u32(0);
-        assert!(next_frame(&mut buf, max, READ_CHUNK_BYTES).expect("valid so far").is_none());
+        assert!(next_frame(&mut buf, max, READ_CHUNK_BYTES)
+            .expect("valid so far")
+            .is_none());
         assert!(buf.capacity() <= 2 * READ_CHUNK_BYTES, "capacity {}", buf.capacity());
     }
 
@@ -119,7 +121,10 @@ mod tests {
         for word in [i32::MAX, 16 * 1024 * 1024 - 3, -1, 3] {
             let mut buf = BytesMut::new();
             buf.put_i32(word);
-            assert!(next_frame(&mut buf, 16 * 1024 * 1024, READ_CHUNK_BYTES).is_err(), "word {word}");
+            assert!(
+                next_frame(&mut buf, 16 * 1024 * 1024, READ_CHUNK_BYTES).is_err(),
+                "word {word}"
+            );
         }
     }
 
@@ -206,13 +211,21 @@ mod tests {
         let mut buf = BytesMut::new();
         buf.put_i32(20);
         buf.put_u32(0);
-        assert!(next_frame(&mut buf, 1 << 20, MAX_READ_CHUNK_BYTES).expect("valid").is_none());
+        assert!(next_frame(&mut buf, 1 << 20, MAX_READ_CHUNK_BYTES)
+            .expect("valid")
+            .is_none());
         assert!(buf.capacity() - buf.len() >= MAX_READ_CHUNK_BYTES);
         let mut big = BytesMut::new();
         big.put_i32(8 * 1024 * 1024);
         big.put_u32(0);
-        assert!(next_frame(&mut big, 16 << 20, MAX_READ_CHUNK_BYTES).expect("valid").is_none());
-        assert!(big.capacity() <= 2 * MAX_READ_CHUNK_BYTES + 8, "capacity {}", big.capacity());
+        assert!(next_frame(&mut big, 16 << 20, MAX_READ_CHUNK_BYTES)
+            .expect("valid")
+            .is_none());
+        assert!(
+            big.capacity() <= 2 * MAX_READ_CHUNK_BYTES + 8,
+            "capacity {}",
+            big.capacity()
+        );
     }
 
     // Goal: complete frames come out one by one, byte-by-byte feeding works. Method: feed two

@@ -57,7 +57,10 @@ async fn partial_writes_deliver_every_frame_in_order() {
         ]);
         let command = RemotingCommand::request_code(i).with_body(body);
         expected.push(command.clone());
-        outbound.send(OutboundFrame::encode(command).expect("encode")).await.expect("queued");
+        outbound
+            .send(OutboundFrame::encode(command).expect("encode"))
+            .await
+            .expect("queued");
     }
     finish.cancel();
     writer.await.expect("join").expect("writer");
@@ -75,7 +78,9 @@ async fn finish_flushes_queued_frames_then_closes() {
     outbound.send(first).await.expect("queued");
     let finish = CancellationToken::new();
     finish.cancel();
-    run_writer(&outbound, finish, CancellationToken::new()).await.expect("writer");
+    run_writer(&outbound, finish, CancellationToken::new())
+        .await
+        .expect("writer");
     let mut got = Vec::new();
     peer.read_to_end(&mut got).await.expect("read");
     assert_eq!(decode_all(&got), vec![command]);
@@ -125,12 +130,17 @@ async fn full_queue_makes_senders_wait_and_close_releases_them() {
     let (_peer, _read, write) = tcp_pair().await;
     let outbound = Arc::new(Outbound::new(write, 2));
     for code in 0..2 {
-        outbound.push_response(frame(code, vec![0u8; 4 << 20]).1).expect("queued");
+        outbound
+            .push_response(frame(code, vec![0u8; 4 << 20]).1)
+            .expect("queued");
     }
     assert_eq!(outbound.flush_now().expect("flush"), Flushed::Blocked);
     assert!(outbound.is_full());
     let mut waiting = Box::pin(outbound.send(frame(3, Vec::new()).1));
-    assert!(futures_util::poll!(&mut waiting).is_pending(), "send must wait for room");
+    assert!(
+        futures_util::poll!(&mut waiting).is_pending(),
+        "send must wait for room"
+    );
     outbound.close();
     assert_eq!(waiting.await, Err(Closed));
     assert!(!outbound.is_full());
