@@ -6,9 +6,13 @@
 //! default to 0, ext-field values that are numbers or booleans are kept as their text and
 //! null values are dropped.
 
+use std::fmt;
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+
 use crate::command::{Body, ExtFields, LanguageCode, RemotingCommand, SerializeType};
 use crate::error::CodecError;
-use crate::json_scan::{Scalar, ScanError, Scanner};
 
 /// Appends the JSON header of `cmd` to `out`.
 pub fn encode_json_header(cmd: &RemotingCommand, out: &mut Vec<u8>) {
@@ -89,119 +93,121 @@ pub(crate) fn push_json_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
-/// Decodes a JSON header; the body is attached by the caller.
-///
-/// Reads the object directly from `header` with [`crate::json_scan`] (no intermediate value
-/// tree, strings without escapes copied once into their final `String`). Accepts exactly what
-/// the serde-based decoder it replaced accepted (a proptest compares the two).
-pub fn decode_json_header(header: &[u8]) -> Result<RemotingCommand, CodecError> {
-    decode(header).map_err(|e| CodecError::InvalidJsonHeader(format!("{} at byte {}", e.what, e.at)))
+#[derive(Deserialize)]
+struct WireHeader {
+    #[serde(default)]
+    code: i32,
+    #[serde(default, deserialize_with = "language")]
+    language: LanguageCode,
+    #[serde(default)]
+    version: i32,
+    #[serde(default)]
+    opaque: i32,
+    #[serde(default)]
+    flag: i32,
+    #[serde(default)]
+    remark: Option<String>,
+    #[serde(default, rename = "extFields", deserialize_with = "lenient_ext_fields")]
+    ext_fields: ExtFields,
 }
 
-fn decode(header: &[u8]) -> Result<RemotingCommand, ScanError> {
-    let mut cmd = RemotingCommand {
-        code: 0,
-        language: LanguageCode::default(),
-        version: 0,
-        opaque: 0,
-        flag: 0,
-        remark: None,
-        ext_fields: ExtFields::new(),
+/// Decodes a JSON header; the body is attached by the caller.
+pub fn decode_json_header(header: &[u8]) -> Result<RemotingCommand, CodecError> {
+    let wire: WireHeader = serde_json::from_slice(header).map_err(|e| CodecError::InvalidJsonHeader(e.to_string()))?;
+    Ok(RemotingCommand {
+        code: wire.code,
+        language: wire.language,
+        version: wire.version,
+        opaque: wire.opaque,
+        flag: wire.flag,
+        remark: wire.remark,
+        ext_fields: wire.ext_fields,
         serialize_type: SerializeType::Json,
         body: Body::empty(),
-    };
-    let mut s = Scanner::new(header);
-    s.expect(b'{', "expected a JSON object")?;
-    let mut first = true;
-    while let Some(key) = s.next_key(first)? {
-        first = false;
-        match key.as_ref() {
-            "code" => cmd.code = int_field(&mut s)?,
-            "version" => cmd.version = int_field(&mut s)?,
-            "opaque" => cmd.opaque = int_field(&mut s)?,
-            "flag" => cmd.flag = int_field(&mut s)?,
-            "language" => cmd.language = language(&mut s)?,
-            "remark" => {
-                cmd.remark = match s.scalar("expected a string or null")? {
-                    Scalar::Str(text) => Some(text.into_owned()),
-                    Scalar::Null => None,
-                    _ => return Err(s.error("expected a string or null")),
+    })
+}
+
+fn language<'de, D: Deserializer<'de>>(d: D) -> Result<LanguageCode, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = LanguageCode;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a language name or number")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<LanguageCode, E> {
+            Ok(LanguageCode::from_name(v))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<LanguageCode, E> {
+            Ok(u8::try_from(v)
+                .map(LanguageCode::from_u8)
+                .unwrap_or(LanguageCode::Other))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<LanguageCode, E> {
+            Ok(u8::try_from(v)
+                .map(LanguageCode::from_u8)
+                .unwrap_or(LanguageCode::Other))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<LanguageCode, E> {
+            Ok(LanguageCode::Other)
+        }
+    }
+    d.deserialize_any(V)
+}
+
+fn lenient_ext_fields<'de, D: Deserializer<'de>>(d: D) -> Result<ExtFields, D::Error> {
+    struct ScalarText(Option<String>);
+    impl<'de> Deserialize<'de> for ScalarText {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = ScalarText;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("a string, number, boolean or null")
+                }
+                fn visit_str<E: de::Error>(self, v: &str) -> Result<ScalarText, E> {
+                    Ok(ScalarText(Some(v.to_owned())))
+                }
+                fn visit_string<E: de::Error>(self, v: String) -> Result<ScalarText, E> {
+                    Ok(ScalarText(Some(v)))
+                }
+                fn visit_i64<E: de::Error>(self, v: i64) -> Result<ScalarText, E> {
+                    Ok(ScalarText(Some(v.to_string())))
+                }
+                fn visit_u64<E: de::Error>(self, v: u64) -> Result<ScalarText, E> {
+                    Ok(ScalarText(Some(v.to_string())))
+                }
+                fn visit_f64<E: de::Error>(self, v: f64) -> Result<ScalarText, E> {
+                    Ok(ScalarText(Some(v.to_string())))
+                }
+                fn visit_bool<E: de::Error>(self, v: bool) -> Result<ScalarText, E> {
+                    Ok(ScalarText(Some(v.to_string())))
+                }
+                fn visit_unit<E: de::Error>(self) -> Result<ScalarText, E> {
+                    Ok(ScalarText(None))
                 }
             }
-            "extFields" => cmd.ext_fields = ext_fields(&mut s)?,
-            _ => s.skip_value()?,
+            d.deserialize_any(V)
         }
     }
-    s.finish()?;
-    Ok(cmd)
-}
 
-fn int_field(s: &mut Scanner<'_>) -> Result<i32, ScanError> {
-    match s.scalar("expected an integer")? {
-        Scalar::Number(text) => text.parse::<i32>().map_err(|_| s.error("expected an i32")),
-        _ => Err(s.error("expected an integer")),
-    }
-}
-
-fn language(s: &mut Scanner<'_>) -> Result<LanguageCode, ScanError> {
-    match s.scalar("expected a language name or number")? {
-        Scalar::Str(name) => Ok(LanguageCode::from_name(&name)),
-        Scalar::Null => Ok(LanguageCode::Other),
-        Scalar::Number(text) => match number_kind(text) {
-            NumberKind::Integer(value) => Ok(u8::try_from(value)
-                .map(LanguageCode::from_u8)
-                .unwrap_or(LanguageCode::Other)),
-            NumberKind::Float => Err(s.error("expected a language name or number")),
-        },
-        Scalar::Bool(_) => Err(s.error("expected a language name or number")),
-    }
-}
-
-enum NumberKind {
-    Integer(i128),
-    Float,
-}
-
-/// Integers that fit i64 or u64 (serde_json's integer types); anything else is a float.
-fn number_kind(text: &str) -> NumberKind {
-    let integral = !text.contains(['.', 'e', 'E']);
-    match text.parse::<i128>() {
-        Ok(value) if integral && (i128::from(i64::MIN)..=i128::from(u64::MAX)).contains(&value) => {
-            NumberKind::Integer(value)
+    struct MapV;
+    impl<'de> Visitor<'de> for MapV {
+        type Value = ExtFields;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an object of string values or null")
         }
-        _ => NumberKind::Float,
+        fn visit_unit<E: de::Error>(self) -> Result<ExtFields, E> {
+            Ok(ExtFields::new())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ExtFields, A::Error> {
+            let mut out = ExtFields::new();
+            while let Some((key, value)) = map.next_entry::<String, ScalarText>()? {
+                if let Some(value) = value.0 {
+                    out.insert(key, value);
+                }
+            }
+            Ok(out)
+        }
     }
+    d.deserialize_any(MapV)
 }
-
-fn ext_fields(s: &mut Scanner<'_>) -> Result<ExtFields, ScanError> {
-    let mut out = ExtFields::new();
-    if !s.at_object() {
-        return match s.scalar("expected an object of string values or null")? {
-            Scalar::Null => Ok(out),
-            _ => Err(s.error("expected an object of string values or null")),
-        };
-    }
-    s.expect(b'{', "expected an object")?;
-    let mut first = true;
-    while let Some(key) = s.next_key(first)? {
-        first = false;
-        let value = match s.scalar("expected a string, number, boolean or null")? {
-            Scalar::Str(text) => text.into_owned(),
-            Scalar::Number(text) => match number_kind(text) {
-                NumberKind::Integer(value) => value.to_string(),
-                NumberKind::Float => match text.parse::<f64>() {
-                    Ok(value) if value.is_finite() => value.to_string(),
-                    _ => return Err(s.error("number out of range")),
-                },
-            },
-            Scalar::Bool(value) => value.to_string(),
-            Scalar::Null => continue,
-        };
-        out.insert(key.into_owned(), value);
-    }
-    Ok(out)
-}
-
-#[cfg(test)]
-#[path = "header_json_test.rs"]
-mod tests;

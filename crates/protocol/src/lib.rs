@@ -24,7 +24,6 @@ pub mod frame;
 pub mod header;
 pub mod header_binary;
 pub mod header_json;
-mod json_scan;
 pub mod message;
 
 pub use code::{RequestCode, ResponseCode};
