@@ -113,6 +113,34 @@ pub fn encode_head(cmd: &RemotingCommand, dst: &mut BytesMut) -> Result<(), Code
     Ok(())
 }
 
+/// The length word, header tag and header of `cmd` as one buffer (one allocation), for
+/// callers that send the body segments separately with a vectored write.
+pub fn encode_head_bytes(cmd: &RemotingCommand) -> Result<Bytes, CodecError> {
+    let serialize_type = effective_serialize_type(cmd);
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(&[0u8; 8]);
+    match serialize_type {
+        SerializeType::Json => encode_json_header(cmd, &mut out),
+        SerializeType::RocketMq => encode_binary_header(cmd, &mut out)?,
+    }
+    let header_len = out.len() - 8;
+    if header_len > MAX_HEADER_BYTES {
+        return Err(CodecError::Unencodable("header longer than 16 MiB"));
+    }
+    let len = 4usize
+        .checked_add(header_len)
+        .and_then(|n| n.checked_add(cmd.body.len()))
+        .and_then(|n| i32::try_from(n).ok())
+        .ok_or(CodecError::Unencodable("frame longer than i32::MAX"))?;
+    // header_len <= MAX_HEADER_BYTES, so it fits the low 24 bits.
+    let tag = (u32::from(serialize_type.as_u8()) << 24) | header_len as u32;
+    let prefix = len.to_be_bytes().into_iter().chain(tag.to_be_bytes());
+    for (slot, byte) in out.iter_mut().zip(prefix) {
+        *slot = byte;
+    }
+    Ok(Bytes::from(out))
+}
+
 /// Encodes the whole frame (head and body, copied) into `dst`.
 pub fn encode_frame(cmd: &RemotingCommand, dst: &mut BytesMut) -> Result<(), CodecError> {
     encode_head(cmd, dst)?;

@@ -293,6 +293,19 @@ proptest! {
         prop_assert_eq!(decode_frame(&mut buf, MAX_FRAME_BYTES).unwrap().unwrap(), cmd);
     }
 
+    // Goal: the one-allocation head encoder writes exactly what `encode_head` writes, in both
+    // serializations. Method: proptest commands, compare the two heads byte for byte.
+    #[test]
+    fn head_bytes_equal_encode_head(cmd in arb_command(false), binary in any::<bool>()) {
+        let mut cmd = cmd;
+        if binary {
+            cmd.serialize_type = SerializeType::RocketMq;
+        }
+        let mut head = BytesMut::new();
+        encode_head(&cmd, &mut head).unwrap();
+        prop_assert_eq!(encode_head_bytes(&cmd).unwrap(), head.freeze());
+    }
+
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
         let mut buf = BytesMut::from(&bytes[..]);

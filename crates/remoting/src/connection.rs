@@ -1,8 +1,9 @@
 //! `Connection`: the handle to one TCP connection, shared by server and client sides.
 //!
 //! A connection runs two tasks (see [`crate::driver`]): the driver reads and decodes frames,
-//! completes waiting invokes with responses and hands requests to the dispatcher; the writer
-//! sends queued frames with vectored writes. The handle is cheap to clone; it sends requests
+//! completes waiting invokes with responses, runs requests (inline when they complete at once,
+//! else as tasks of their own) and writes inline responses itself; the writer task flushes
+//! frames other tasks queue (see [`crate::writer`]). The handle is cheap to clone; it sends requests
 //! (`invoke`, `invoke_oneway`), responses (`send_response`) and exposes the peer address, a
 //! process-unique id and a close notification.
 //!
@@ -19,13 +20,12 @@ use std::time::Duration;
 
 use ferromq_protocol::command::{FLAG_ONEWAY, FLAG_RESPONSE};
 use ferromq_protocol::RemotingCommand;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::RemotingError;
 use crate::pending::{InsertError, PendingGuard, PendingTable};
-use crate::writer::{Activity, OutboundFrame};
+use crate::writer::{Outbound, OutboundFrame};
 
 /// Source of connection ids, unique within the process.
 static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
@@ -45,14 +45,13 @@ pub(crate) struct Shared {
     pub(crate) id: u64,
     pub(crate) peer: SocketAddr,
     pub(crate) local: SocketAddr,
-    pub(crate) outbound: mpsc::Sender<OutboundFrame>,
+    pub(crate) outbound: Outbound,
     pub(crate) pending: PendingTable,
     pub(crate) next_opaque: Arc<AtomicI32>,
     /// Cancelled to close the connection now (`close()`, client shutdown, server abort).
     pub(crate) abort: CancellationToken,
     /// Cancelled once the connection is fully closed.
     pub(crate) closed: CancellationToken,
-    pub(crate) activity: Activity,
     pub(crate) bytes_read: AtomicU64,
 }
 
@@ -60,7 +59,7 @@ impl Connection {
     pub(crate) fn new_shared(
         peer: SocketAddr,
         local: SocketAddr,
-        outbound: mpsc::Sender<OutboundFrame>,
+        outbound: Outbound,
         max_pending_invokes: usize,
         next_opaque: Arc<AtomicI32>,
         abort: CancellationToken,
@@ -75,7 +74,6 @@ impl Connection {
                 next_opaque,
                 abort,
                 closed: CancellationToken::new(),
-                activity: Activity::new(),
                 bytes_read: AtomicU64::new(0),
             }),
         }
@@ -144,12 +142,17 @@ impl Connection {
         request.opaque = opaque;
         request.flag &= !(FLAG_RESPONSE | FLAG_ONEWAY);
         let frame = OutboundFrame::encode(request)?;
+        // A lone request is written at once; with others in flight it joins the queue, and
+        // the writer task sends them together.
+        let lone = table.len() == 1;
         let exchange = async {
-            self.shared
-                .outbound
-                .send(frame)
-                .await
-                .map_err(|_| self.closed_error())?;
+            let outbound = &self.shared.outbound;
+            let queued = if lone {
+                outbound.send_now(frame).await
+            } else {
+                outbound.send(frame).await
+            };
+            queued.map_err(|_| self.closed_error())?;
             response.await.map_err(|_| self.closed_error())
         };
         match tokio::time::timeout_at(deadline, exchange).await {
@@ -191,6 +194,17 @@ impl Connection {
         response.flag |= FLAG_RESPONSE;
         let frame = OutboundFrame::encode(response)?;
         self.shared.outbound.send(frame).await.map_err(|_| self.closed_error())
+    }
+
+    /// Queues a response without waiting and without writing: for the connection's reader,
+    /// which flushes once it has handled every complete frame of its buffer.
+    pub(crate) fn push_response(&self, mut response: RemotingCommand) -> Result<(), RemotingError> {
+        response.flag |= FLAG_RESPONSE;
+        let frame = OutboundFrame::encode(response)?;
+        self.shared
+            .outbound
+            .push_response(frame)
+            .map_err(|_| self.closed_error())
     }
 
     async fn enqueue(&self, command: RemotingCommand, opaque: i32, timeout: Duration) -> Result<(), RemotingError> {

@@ -1,8 +1,11 @@
 //! The dispatch table (request code -> processor) and the per-request task.
 //!
-//! Every incoming request runs in its own task so a slow one (a long-polled pull) never delays
-//! the others. The task holds one of the connection's in-flight permits until its response is
-//! queued, which is what bounds concurrent requests per connection.
+//! A request first runs inline on the connection's reader task: a processor whose future
+//! completes at its first poll (sends, offset updates, heartbeats, admin calls) costs no task
+//! and no thread hop, and its response is written with the others of the same read. A future
+//! that has to wait (a long-polled pull) continues in a task of its own, so a slow request
+//! never delays the others. Either way the request holds one of the connection's in-flight
+//! permits until its response is queued, which bounds concurrent requests per connection.
 //!
 //! Invariants (reference 1.4):
 //! - a response carries its request's opaque, the response flag and the request's serialize type;
@@ -18,9 +21,10 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use ferromq_protocol::command::FLAG_RESPONSE;
-use ferromq_protocol::{RemotingCommand, ResponseCode};
+use ferromq_protocol::{RemotingCommand, ResponseCode, SerializeType};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use tokio::sync::OwnedSemaphorePermit;
@@ -125,57 +129,124 @@ pub fn not_supported_remark(code: i32) -> String {
     format!(" request type {code} not supported")
 }
 
-/// Runs `request` in its own task; the permit is released once the response is queued.
-pub(crate) fn spawn_request(
-    connection: Connection,
-    dispatcher: Arc<Dispatcher>,
+/// Runs `request`: first inline, on the caller's (the connection reader's) task; if the
+/// processor's future completes at once (a send, an offset update, any processor that never
+/// waits) its response is queued for the reader's next flush and `None` is returned. If it has
+/// to wait (a long-polled pull, a put waiting for a flush), the future moves to a task of its
+/// own, which answers when it completes: a slow request never delays the others.
+///
+/// The permit is held until the response is queued (or the request ended without one).
+pub(crate) fn run_request(
+    connection: &Connection,
+    dispatcher: &Dispatcher,
     request: RemotingCommand,
     permit: OwnedSemaphorePermit,
 ) {
-    let span = tracing::info_span!("request", code = request.code, opaque = request.opaque);
-    tokio::spawn(
-        async move {
-            let _permit = permit;
-            let oneway = request.is_oneway();
-            let mut template = RemotingCommand::response_to(&request, ResponseCode::SystemError);
-            let response = match dispatcher.processor(request.code) {
-                None => {
-                    tracing::debug!("request code not supported");
-                    template.code = ResponseCode::RequestCodeNotSupported.as_i32();
-                    Some(template.clone().with_remark(not_supported_remark(request.code)))
+    let span = tracing::debug_span!("request", code = request.code, opaque = request.opaque);
+    let reply = Reply::of(&request);
+    let mut running = {
+        let _entered = span.enter();
+        match dispatcher.processor(request.code) {
+            None => {
+                tracing::debug!("request code not supported");
+                let response = RemotingCommand::response_to(&request, ResponseCode::RequestCodeNotSupported)
+                    .with_remark(not_supported_remark(request.code));
+                reply.inline(connection, Some(response));
+                return;
+            }
+            Some(processor) => {
+                let ctx = RequestContext {
+                    connection: connection.clone(),
+                };
+                // A panic while building the processor's future is caught like one inside it.
+                match std::panic::catch_unwind(AssertUnwindSafe(|| processor.process(ctx, request))) {
+                    Ok(running) => running,
+                    Err(panic) => {
+                        reply.inline(connection, Some(reply.panicked(panic.as_ref())));
+                        return;
+                    }
                 }
-                Some(processor) => {
-                    let ctx = RequestContext {
-                        connection: connection.clone(),
-                    };
-                    let processor = Arc::clone(processor);
-                    // The call itself runs inside the guarded future, so a panic while building
-                    // the processor's future is caught too.
-                    let run = async move { processor.process(ctx, request).await };
-                    match AssertUnwindSafe(run).catch_unwind().await {
+            }
+        }
+    };
+    // One poll on this task: most processors finish here without ever waiting.
+    let first = {
+        let _entered = span.enter();
+        let waker = futures_util::task::noop_waker_ref();
+        let mut cx = Context::from_waker(waker);
+        std::panic::catch_unwind(AssertUnwindSafe(|| running.as_mut().poll(&mut cx)))
+    };
+    match first {
+        Ok(Poll::Ready(response)) => reply.inline(connection, response),
+        Err(panic) => reply.inline(connection, Some(reply.panicked(panic.as_ref()))),
+        Ok(Poll::Pending) => {
+            let connection = connection.clone();
+            tokio::spawn(
+                async move {
+                    let _permit = permit;
+                    let response = match AssertUnwindSafe(running).catch_unwind().await {
                         Ok(response) => response,
-                        Err(panic) => {
-                            let reason = panic_message(panic.as_ref());
-                            tracing::error!(%reason, "request processor panicked");
-                            Some(template.clone().with_remark(format!("processor panicked: {reason}")))
+                        Err(panic) => Some(reply.panicked(panic.as_ref())),
+                    };
+                    if let Some(response) = reply.finish(response) {
+                        if let Err(error) = connection.send_response(response).await {
+                            tracing::debug!(%error, "response not sent");
                         }
                     }
                 }
-            };
-            let Some(mut response) = response else { return };
-            if oneway {
-                tracing::trace!("oneway request: response dropped");
-                return;
-            }
-            response.opaque = template.opaque;
-            response.flag |= FLAG_RESPONSE;
-            response.serialize_type = template.serialize_type;
-            if let Err(error) = connection.send_response(response).await {
-                tracing::debug!(%error, "response not sent");
-            }
+                .instrument(span),
+            );
         }
-        .instrument(span),
-    );
+    }
+}
+
+/// What a response needs from its request: opaque, serialize type, oneway.
+#[derive(Clone, Copy)]
+struct Reply {
+    opaque: i32,
+    serialize_type: SerializeType,
+    oneway: bool,
+}
+
+impl Reply {
+    fn of(request: &RemotingCommand) -> Self {
+        Reply {
+            opaque: request.opaque,
+            serialize_type: request.serialize_type,
+            oneway: request.is_oneway(),
+        }
+    }
+
+    /// SYSTEM_ERROR for a panicking processor.
+    fn panicked(&self, panic: &(dyn Any + Send)) -> RemotingCommand {
+        let reason = panic_message(panic);
+        tracing::error!(%reason, "request processor panicked");
+        let mut response = RemotingCommand::request_code(ResponseCode::SystemError.as_i32())
+            .with_remark(format!("processor panicked: {reason}"));
+        response.language = ferromq_protocol::LanguageCode::Java;
+        response
+    }
+
+    /// The response as sent: opaque, flag and serialize type of the request; `None` for oneway.
+    fn finish(&self, response: Option<RemotingCommand>) -> Option<RemotingCommand> {
+        let mut response = response?;
+        if self.oneway {
+            tracing::trace!("oneway request: response dropped");
+            return None;
+        }
+        response.opaque = self.opaque;
+        response.flag |= FLAG_RESPONSE;
+        response.serialize_type = self.serialize_type;
+        Some(response)
+    }
+
+    /// Queues the response of a request that completed on the reader's task.
+    fn inline(&self, connection: &Connection, response: Option<RemotingCommand>) {
+        let Some(response) = self.finish(response) else { return };
+        if let Err(error) = connection.push_response(response) {
+            tracing::debug!(%error, "response not sent");
+        }
+    }
 }
 
 fn panic_message(panic: &(dyn Any + Send)) -> String {

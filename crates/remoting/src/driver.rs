@@ -1,5 +1,10 @@
 //! Connection lifecycle: start the writer, read and route frames, close.
 //!
+//! The read loop decodes every complete frame of its buffer, runs each request (inline when it
+//! completes at once, see [`crate::dispatch`]), then writes the responses produced inline in
+//! one vectored write before reading again; read sizes adapt to the traffic
+//! ([`crate::reader::ReadChunk`]), so a busy connection takes many frames per read system call.
+//!
 //! Close paths:
 //! - peer EOF, socket error, write failure, idle timeout, `close()`: close now;
 //! - malformed frame: close now with exactly one WARN line (peer, reason, bytes read);
@@ -20,16 +25,16 @@ use ferromq_protocol::{CodecError, RemotingCommand};
 use tokio::io::AsyncReadExt;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::config::ConnectionConfig;
 use crate::connection::Connection;
-use crate::dispatch::{spawn_request, Dispatcher};
-use crate::reader::{next_frame, READ_CHUNK_BYTES};
-use crate::writer::run_writer;
+use crate::dispatch::{run_request, Dispatcher};
+use crate::reader::{next_frame, ReadChunk, READ_CHUNK_BYTES};
+use crate::writer::{run_writer, Outbound};
 
 /// Why a connection closed.
 #[derive(Debug)]
@@ -82,11 +87,10 @@ pub(crate) fn start(
     // RocketMQ sets TCP_NODELAY on both sides: small RPCs must not wait for Nagle.
     stream.set_nodelay(true)?;
     let (read_half, write_half) = stream.into_split();
-    let (tx, rx) = mpsc::channel(params.config.write_queue_frames);
     let connection = Connection::new_shared(
         peer,
         local,
-        tx,
+        Outbound::new(write_half, params.config.write_queue_frames),
         params.config.max_pending_invokes,
         params.next_opaque,
         params.abort,
@@ -98,7 +102,7 @@ pub(crate) fn start(
         let finish = finish.clone();
         async move {
             let shared = &connection.shared;
-            run_writer(write_half, rx, finish, shared.abort.clone(), &shared.activity).await
+            run_writer(&shared.outbound, finish, shared.abort.clone()).await
         }
     };
     let driver = drive(
@@ -162,6 +166,8 @@ async fn drive(
         // Abort makes the writer return promptly, even mid-write.
         let _ = writer.await;
     }
+    // Releases the write half: with the read half gone too, the socket is closed.
+    shared.outbound.close();
     shared.closed.cancel();
     tracing::debug!("connection closed");
 }
@@ -202,7 +208,7 @@ async fn idle(connection: &Connection, timeout: Option<std::time::Duration>) {
         return std::future::pending().await;
     };
     loop {
-        let deadline = connection.shared.activity.last() + timeout;
+        let deadline = connection.shared.outbound.activity.last() + timeout;
         if Instant::now() >= deadline {
             return;
         }
@@ -220,9 +226,10 @@ async fn read_loop(
 ) -> CloseReason {
     let shared = &connection.shared;
     let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
+    let mut chunk = ReadChunk::default();
     loop {
         loop {
-            match next_frame(&mut buf, config.max_frame_bytes) {
+            match next_frame(&mut buf, config.max_frame_bytes, chunk.bytes()) {
                 Ok(Some(command)) => {
                     if let Err(reason) = route(connection, command, dispatcher, in_flight, stop).await {
                         return reason;
@@ -232,6 +239,19 @@ async fn read_loop(
                 Err(error) => return CloseReason::Malformed(error),
             }
         }
+        // Every complete frame is handled: their inline responses leave in one write.
+        if let Err(error) = shared.outbound.flush_now() {
+            return CloseReason::WriteFailed(error);
+        }
+        if shared.outbound.is_full() {
+            // The peer does not read its responses: stop reading its requests.
+            tokio::select! {
+                biased;
+                _ = stop.cancelled() => return CloseReason::Shutdown,
+                _ = shared.outbound.wait_for_room() => {}
+            }
+        }
+        let spare = buf.capacity() - buf.len();
         let read = tokio::select! {
             biased;
             _ = stop.cancelled() => return CloseReason::Shutdown,
@@ -240,16 +260,17 @@ async fn read_loop(
         match read {
             Ok(0) => return CloseReason::PeerClosed,
             Ok(n) => {
-                shared.activity.touch();
+                shared.outbound.activity.touch();
                 shared.bytes_read.fetch_add(n as u64, Ordering::Relaxed);
+                chunk.record(n, spare);
             }
             Err(error) => return CloseReason::Io(error),
         }
     }
 }
 
-/// Responses complete a waiting invoke; requests go to the dispatcher once an in-flight permit
-/// is free (reading pauses until then).
+/// Responses complete a waiting invoke; requests run once an in-flight permit is free
+/// (reading pauses until then, after writing the responses already queued).
 async fn route(
     connection: &Connection,
     command: RemotingCommand,
@@ -267,14 +288,25 @@ async fn route(
         }
         return Ok(());
     }
-    let permit = tokio::select! {
-        biased;
-        _ = stop.cancelled() => return Err(CloseReason::Shutdown),
-        permit = Arc::clone(in_flight).acquire_owned() => permit,
+    let permit = match Arc::clone(in_flight).try_acquire_owned() {
+        Ok(permit) => permit,
+        Err(_) => {
+            // Answers already produced must not wait for a slow request to free a permit.
+            connection
+                .shared
+                .outbound
+                .flush_now()
+                .map_err(CloseReason::WriteFailed)?;
+            let permit = tokio::select! {
+                biased;
+                _ = stop.cancelled() => return Err(CloseReason::Shutdown),
+                permit = Arc::clone(in_flight).acquire_owned() => permit,
+            };
+            // The semaphore is never closed, so acquiring cannot fail; treat it as a local close.
+            permit.map_err(|_| CloseReason::Local)?
+        }
     };
-    // The semaphore is never closed, so acquiring cannot fail; treat it as a local close anyway.
-    let permit = permit.map_err(|_| CloseReason::Local)?;
-    spawn_request(connection.clone(), Arc::clone(dispatcher), command, permit);
+    run_request(connection, dispatcher, command, permit);
     Ok(())
 }
 

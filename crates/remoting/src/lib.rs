@@ -5,12 +5,16 @@
 //!
 //! Components:
 //! - [`Connection`] (`connection`, `driver`, `writer`, `reader`, `pending`): one TCP
-//!   connection, the same on both sides. A driver task reads and decodes frames; a writer task
-//!   sends queued frames with vectored writes (head + body segments, bodies never copied); an
-//!   opaque table matches responses to `invoke`s; per-request timeouts; idle close.
+//!   connection, the same on both sides. A driver task reads and decodes frames (many per read:
+//!   adaptive read size), runs requests and writes the responses of those that completed inline
+//!   in one vectored write per read; a writer task flushes frames other tasks queue (head + body
+//!   segments, bodies never copied); an opaque table matches responses to `invoke`s;
+//!   per-request timeouts; idle close.
 //! - [`Dispatcher`] / [`RequestProcessor`] / [`RequestContext`] (`dispatch`): request code ->
-//!   processor; each request runs in its own task and may talk back to its peer through
-//!   `ctx.connection()`.
+//!   processor; a request is polled once inline on the driver task and moves to a task of its own
+//!   only if it has to wait (a long-polled pull), so fast requests cost no task and no thread
+//!   hop and slow ones never block the connection; processors may talk back to their peer
+//!   through `ctx.connection()`.
 //! - [`RemotingServer`] (`server`): bind, accept loop with a connection limit, graceful shutdown
 //!   driven by a [`CancellationToken`]. One dispatcher can serve several listeners (a broker's
 //!   main port and its VIP port, main − 2).
@@ -27,7 +31,10 @@
 //!   when reached the connection is not read (TCP backpressure), never queued without bound;
 //! - requests awaiting a response per connection (opaque table):
 //!   [`config::DEFAULT_MAX_PENDING_INVOKES`];
-//! - frames queued for a connection's writer: [`config::DEFAULT_WRITE_QUEUE_FRAMES`];
+//! - frames queued for a connection's writer: [`config::DEFAULT_WRITE_QUEUE_FRAMES`] (senders
+//!   wait for room; inline responses may exceed it by one read's worth, after which the driver
+//!   stops reading until the queue drains);
+//! - read size per system call: 4 KiB growing to [`MAX_READ_CHUNK_BYTES`] after full reads;
 //! - idle close: [`config::DEFAULT_SERVER_IDLE_TIMEOUT`] (120 s, `serverChannelMaxIdleTimeSeconds`);
 //! - graceful drain: [`config::DEFAULT_DRAIN_TIMEOUT`]; client connect:
 //!   [`config::DEFAULT_CONNECT_TIMEOUT`]; client addresses: [`config::DEFAULT_MAX_CLIENT_CONNECTIONS`].
@@ -42,8 +49,8 @@
 //! - a malformed frame closes only its connection, with exactly one WARN line;
 //! - every `invoke` returns by response, timeout or `ConnectionClosed`, and leaves no entry in
 //!   the opaque table; a response with an unknown opaque is dropped (debug log);
-//! - tracing: one span per connection (id, peer) and per request (code, opaque); bodies are
-//!   never logged.
+//! - tracing: one span per connection (id, peer, INFO) and per request (code, opaque, DEBUG:
+//!   free unless enabled, as it sits on the per-message path); bodies are never logged.
 
 #![warn(missing_docs)]
 
@@ -64,7 +71,7 @@ pub use connection::Connection;
 pub use dispatch::{not_supported_remark, Dispatcher, FnProcessor, RequestContext, RequestProcessor};
 pub use error::RemotingError;
 pub use ferromq_protocol::MAX_FRAME_BYTES;
-pub use reader::READ_CHUNK_BYTES;
+pub use reader::{MAX_READ_CHUNK_BYTES, READ_CHUNK_BYTES};
 pub use server::{RemotingServer, ACCEPT_ERROR_BACKOFF};
 pub use tokio_util::sync::CancellationToken;
 pub use writer::MAX_IO_SLICES_PER_WRITE;

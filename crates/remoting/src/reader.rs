@@ -1,25 +1,72 @@
-//! Frame extraction from a connection's read buffer.
+//! Frame extraction from a connection's read buffer, and the size of its reads.
 //!
 //! [`next_frame`] wraps the protocol crate's `decode_frame` so that the buffer never grows
 //! faster than bytes arrive: `decode_frame` may reserve up to 64 KiB for a partial frame; here
-//! a partial frame grows the buffer at most by doubling what was received (minimum
-//! [`READ_CHUNK_BYTES`]), so an idle peer that announced a large frame pins almost nothing.
+//! a partial frame grows the buffer at most by doubling what was received (minimum: the current
+//! read chunk), so an idle peer that announced a large frame pins almost nothing.
+//!
+//! [`ReadChunk`] adapts the read size to the traffic, like Netty's adaptive receive buffer: it
+//! starts at [`READ_CHUNK_BYTES`], doubles after a read that filled all the room it was given
+//! (up to [`MAX_READ_CHUNK_BYTES`]) and halves after small reads. A busy connection thus reads
+//! dozens of frames per system call while an idle one keeps a small buffer.
 //!
 //! Invariants:
 //! - a length word below 4 or above the frame limit is an error as soon as its 4 bytes arrive,
 //!   before anything is allocated for it;
-//! - the buffer's spare capacity never exceeds `max(received, READ_CHUNK_BYTES)`.
+//! - the buffer's spare capacity never exceeds about twice `max(received, chunk)`, and the chunk
+//!   grows only after reads that filled the buffer: memory follows bytes actually received.
 
 use bytes::BytesMut;
 use ferromq_protocol::{decode_frame, CodecError, RemotingCommand};
 
-/// Initial read-buffer capacity and minimum growth step.
+/// Initial read-buffer capacity and smallest read chunk.
 pub const READ_CHUNK_BYTES: usize = 4096;
 
-/// Takes one complete frame off the front of `buf`, if there is one.
-pub(crate) fn next_frame(buf: &mut BytesMut, max_frame_bytes: usize) -> Result<Option<RemotingCommand>, CodecError> {
+/// Largest read chunk a busy connection grows to. Kept well under 64 KiB: read buffers are
+/// allocated and freed often (bodies are slices of them), and glibc consolidates its whole
+/// heap on every free of 64 KiB or more.
+pub const MAX_READ_CHUNK_BYTES: usize = 16 * 1024;
+
+/// The adaptive read size of one connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ReadChunk {
+    bytes: usize,
+}
+
+impl Default for ReadChunk {
+    fn default() -> Self {
+        ReadChunk {
+            bytes: READ_CHUNK_BYTES,
+        }
+    }
+}
+
+impl ReadChunk {
+    /// Room to make before the next read.
+    pub(crate) fn bytes(self) -> usize {
+        self.bytes
+    }
+
+    /// Adapts to a read of `read` bytes into `room` bytes of spare capacity.
+    pub(crate) fn record(&mut self, read: usize, room: usize) {
+        if read >= room && read > 0 {
+            self.bytes = (self.bytes * 2).min(MAX_READ_CHUNK_BYTES);
+        } else if read < self.bytes / 4 {
+            self.bytes = (self.bytes / 2).max(READ_CHUNK_BYTES);
+        }
+    }
+}
+
+/// Takes one complete frame off the front of `buf`, if there is one; when there is none,
+/// makes room for the next read (`chunk` bytes, or what the partial frame still misses, capped
+/// by what was received).
+pub(crate) fn next_frame(
+    buf: &mut BytesMut,
+    max_frame_bytes: usize,
+    chunk: usize,
+) -> Result<Option<RemotingCommand>, CodecError> {
     let Some(&[b0, b1, b2, b3]) = buf.get(0..4) else {
-        reserve_read_space(buf, READ_CHUNK_BYTES);
+        reserve_read_space(buf, chunk, chunk);
         return Ok(None);
     };
     let len = i32::from_be_bytes([b0, b1, b2, b3]);
@@ -30,7 +77,7 @@ pub(crate) fn next_frame(buf: &mut BytesMut, max_frame_bytes: usize) -> Result<O
     match total {
         // A valid but incomplete frame: wait for more bytes without decode_frame's reservation.
         Some(total) if total <= max_frame_bytes && buf.len() < total => {
-            reserve_read_space(buf, total - buf.len());
+            reserve_read_space(buf, total - buf.len(), chunk);
             Ok(None)
         }
         // Complete, or invalid: decode_frame consumes it or reports the error.
@@ -38,10 +85,11 @@ pub(crate) fn next_frame(buf: &mut BytesMut, max_frame_bytes: usize) -> Result<O
     }
 }
 
-/// Makes room to read up to `missing` more bytes, growing by at most the bytes already held.
-fn reserve_read_space(buf: &mut BytesMut, missing: usize) {
+/// Makes room to read `chunk` bytes, or up to `missing` more bytes of a partial frame, growing
+/// by at most the bytes already held.
+fn reserve_read_space(buf: &mut BytesMut, missing: usize, chunk: usize) {
     let spare = buf.capacity() - buf.len();
-    let step = missing.min(buf.len().max(READ_CHUNK_BYTES));
+    let step = missing.min(buf.len().max(chunk)).max(chunk);
     if spare < step {
         buf.reserve(step);
     }
@@ -61,7 +109,9 @@ mod tests {
         let mut buf = BytesMut::new();
         buf.put_i32(i32::try_from(max - 4).expect("fits"));
         buf.put_u32(0);
-        assert!(next_frame(&mut buf, max).expect("valid so far").is_none());
+        assert!(next_frame(&mut buf, max, READ_CHUNK_BYTES)
+            .expect("valid so far")
+            .is_none());
         assert!(buf.capacity() <= 2 * READ_CHUNK_BYTES, "capacity {}", buf.capacity());
     }
 
@@ -71,7 +121,10 @@ mod tests {
         for word in [i32::MAX, 16 * 1024 * 1024 - 3, -1, 3] {
             let mut buf = BytesMut::new();
             buf.put_i32(word);
-            assert!(next_frame(&mut buf, 16 * 1024 * 1024).is_err(), "word {word}");
+            assert!(
+                next_frame(&mut buf, 16 * 1024 * 1024, READ_CHUNK_BYTES).is_err(),
+                "word {word}"
+            );
         }
     }
 
@@ -88,7 +141,7 @@ mod tests {
                 received += chunk.len();
                 buf.extend_from_slice(&chunk);
                 loop {
-                    match next_frame(&mut buf, 1 << 20) {
+                    match next_frame(&mut buf, 1 << 20, READ_CHUNK_BYTES) {
                         Ok(Some(_)) => continue,
                         Ok(None) => break,
                         Err(_) => break 'feed,
@@ -119,7 +172,7 @@ mod tests {
             let mut got = Vec::new();
             for piece in wire.chunks(chunk) {
                 buf.extend_from_slice(piece);
-                while let Some(decoded) = next_frame(&mut buf, 1 << 20).expect("valid frame") {
+                while let Some(decoded) = next_frame(&mut buf, 1 << 20, READ_CHUNK_BYTES).expect("valid frame") {
                     got.push(decoded);
                 }
             }
@@ -130,6 +183,49 @@ mod tests {
             proptest::prop_assert_eq!(&decoded.remark, &command.remark);
             proptest::prop_assert_eq!(&decoded.body, &command.body);
         }
+    }
+
+    // Goal: the read chunk grows only after reads that filled their room, never past the cap,
+    // and shrinks back after small reads. Method: feed read sizes, check the chunk.
+    #[test]
+    fn read_chunk_grows_on_full_reads_and_shrinks_on_small_ones() {
+        let mut chunk = ReadChunk::default();
+        chunk.record(100, 4096);
+        assert_eq!(chunk.bytes(), READ_CHUNK_BYTES);
+        for _ in 0..10 {
+            let room = chunk.bytes();
+            chunk.record(room, room);
+        }
+        assert_eq!(chunk.bytes(), MAX_READ_CHUNK_BYTES);
+        for _ in 0..10 {
+            chunk.record(10, MAX_READ_CHUNK_BYTES);
+        }
+        assert_eq!(chunk.bytes(), READ_CHUNK_BYTES);
+    }
+
+    // Goal: with a grown chunk, the room made for the next read is the chunk even when the
+    // partial frame misses only a few bytes (many frames per read), and a large announced frame
+    // still grows the buffer only with what arrived. Method: small and large partial frames.
+    #[test]
+    fn room_for_the_next_read_is_the_chunk_but_follows_received_bytes() {
+        let mut buf = BytesMut::new();
+        buf.put_i32(20);
+        buf.put_u32(0);
+        assert!(next_frame(&mut buf, 1 << 20, MAX_READ_CHUNK_BYTES)
+            .expect("valid")
+            .is_none());
+        assert!(buf.capacity() - buf.len() >= MAX_READ_CHUNK_BYTES);
+        let mut big = BytesMut::new();
+        big.put_i32(8 * 1024 * 1024);
+        big.put_u32(0);
+        assert!(next_frame(&mut big, 16 << 20, MAX_READ_CHUNK_BYTES)
+            .expect("valid")
+            .is_none());
+        assert!(
+            big.capacity() <= 2 * MAX_READ_CHUNK_BYTES + 8,
+            "capacity {}",
+            big.capacity()
+        );
     }
 
     // Goal: complete frames come out one by one, byte-by-byte feeding works. Method: feed two
@@ -146,7 +242,7 @@ mod tests {
         let mut got = Vec::new();
         for byte in wire {
             buf.put_u8(byte);
-            while let Some(cmd) = next_frame(&mut buf, 1 << 20).expect("decode") {
+            while let Some(cmd) = next_frame(&mut buf, 1 << 20, READ_CHUNK_BYTES).expect("decode") {
                 got.push(cmd);
             }
         }

@@ -1,30 +1,49 @@
-//! The writer task of a connection: frames from a bounded queue go out with vectored writes.
+//! The write side of a connection: one bounded queue of encoded frames, flushed with
+//! non-blocking vectored writes by whoever is best placed to do it.
 //!
-//! A frame is its encoded head (length word, header tag, header) plus the body's segments,
-//! each an `IoSlice` of its own: body bytes are never copied. Frames already queued are written
-//! together, up to [`MAX_IO_SLICES_PER_WRITE`] slices per system call.
+//! Components:
+//! - [`OutboundFrame`]: a frame's encoded head (length word, header tag, header) plus its body
+//!   segments, each sent as an `IoSlice` of its own: bodies are never copied;
+//! - [`Outbound`]: the queue and the socket's write half behind one lock. Frames are appended
+//!   whole and written from the front, so they leave in queue order and never interleave,
+//!   whoever writes;
+//! - [`run_writer`]: the connection's writer task. It flushes frames queued by other tasks
+//!   (invokes, responses of spawned requests) and waits for the socket to become writable
+//!   when a write would block.
+//!
+//! Who writes:
+//! - the connection's reader queues the responses of requests it processed inline without
+//!   writing ([`Outbound::push_response`]) and flushes them itself, in one vectored write, once
+//!   no complete frame is left in its read buffer ([`Outbound::flush_now`]); no task hop;
+//! - every other sender queues its frame and wakes the writer task once
+//!   ([`Outbound::send`]); the writer first yields, so frames queued by the tasks that are
+//!   runnable at that moment go out in the same system call.
 //!
 //! Invariants:
-//! - frames leave in queue order and are never interleaved;
-//! - `finish` writes what is queued, refuses new frames, shuts the socket's write side and exits;
-//!   `abort` exits at once, even in the middle of a write to a peer that does not read.
+//! - at most `limit` frames are queued by [`Outbound::send`] callers (they wait for room); the
+//!   reader's inline responses may exceed it by the responses of one read, after which the
+//!   reader stops reading until the queue is below the limit again (TCP backpressure);
+//! - `close` empties the queue, refuses new frames and wakes every waiting sender; `finish`
+//!   (graceful) writes what is queued, then shuts the socket's write side;
+//! - every byte written, whoever writes it, counts as activity for the idle timeout.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use bytes::{Buf, Bytes, BytesMut};
-use ferromq_protocol::frame::encode_head;
+use bytes::{Buf, Bytes};
+use ferromq_protocol::frame::encode_head_bytes;
 use ferromq_protocol::{CodecError, RemotingCommand};
-use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// Most slices handed to one `write_vectored` call (Linux allows 1024).
 pub const MAX_IO_SLICES_PER_WRITE: usize = 64;
 
-/// One encoded frame waiting for the writer.
+/// One encoded frame waiting to be written.
 #[derive(Debug)]
 pub(crate) struct OutboundFrame {
     head: Bytes,
@@ -34,17 +53,9 @@ pub(crate) struct OutboundFrame {
 impl OutboundFrame {
     /// Encodes `cmd`'s head and takes its body segments as they are.
     pub(crate) fn encode(mut cmd: RemotingCommand) -> Result<Self, CodecError> {
-        let mut head = BytesMut::new();
-        encode_head(&cmd, &mut head)?;
+        let head = encode_head_bytes(&cmd)?;
         let body = std::mem::take(&mut cmd.body).segments().to_vec();
-        Ok(OutboundFrame {
-            head: head.freeze(),
-            body,
-        })
-    }
-
-    fn slice_count(&self) -> usize {
-        1 + self.body.len()
+        Ok(OutboundFrame { head, body })
     }
 }
 
@@ -75,148 +86,313 @@ impl Activity {
     }
 }
 
-/// Runs the writer until `finish` (after flushing), `abort`, or a write error.
-pub(crate) async fn run_writer<W: AsyncWrite + Unpin>(
-    mut stream: W,
-    mut frames: mpsc::Receiver<OutboundFrame>,
-    finish: CancellationToken,
-    abort: CancellationToken,
-    activity: &Activity,
-) -> io::Result<()> {
-    let mut bufs: VecDeque<Bytes> = VecDeque::new();
-    loop {
-        let first = tokio::select! {
-            biased;
-            _ = abort.cancelled() => return Ok(()),
-            frame = frames.recv() => frame,
-            _ = finish.cancelled() => None,
-        };
-        let Some(first) = first else { break };
-        queue_frame(&mut bufs, first);
-        // Batch what is already queued into the same vectored write.
-        while bufs.len() < MAX_IO_SLICES_PER_WRITE {
-            match frames.try_recv() {
-                Ok(frame) => queue_frame(&mut bufs, frame),
-                Err(_) => break,
+/// A queued slice; `frame_end` marks the last slice of a frame (frames are counted by it).
+#[derive(Debug)]
+struct Slice {
+    bytes: Bytes,
+    frame_end: bool,
+}
+
+#[derive(Debug)]
+struct State {
+    slices: VecDeque<Slice>,
+    /// Whole frames queued, partially written ones included.
+    frames: usize,
+    /// `None` once closed: nothing more is accepted or written.
+    stream: Option<Arc<OwnedWriteHalf>>,
+    /// The writer task was woken and has not flushed yet.
+    writer_scheduled: bool,
+}
+
+/// Outcome of a non-blocking flush.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flushed {
+    /// The queue is empty.
+    All,
+    /// The socket would block with bytes still queued.
+    Blocked,
+}
+
+/// The queue of a connection's outgoing frames and the socket they go to.
+#[derive(Debug)]
+pub(crate) struct Outbound {
+    state: Mutex<State>,
+    limit: usize,
+    /// Wakes the writer task.
+    writer: Notify,
+    /// Wakes senders waiting for room (and the reader waiting to resume reading).
+    room: Notify,
+    pub(crate) activity: Activity,
+}
+
+/// The queue refused a frame: the connection is closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Closed;
+
+impl Outbound {
+    /// A queue of at most `limit` frames writing to `stream`.
+    pub(crate) fn new(stream: OwnedWriteHalf, limit: usize) -> Self {
+        assert!(limit > 0, "write queue limit must be positive");
+        Outbound {
+            state: Mutex::new(State {
+                slices: VecDeque::new(),
+                frames: 0,
+                stream: Some(Arc::new(stream)),
+                writer_scheduled: false,
+            }),
+            limit,
+            writer: Notify::new(),
+            room: Notify::new(),
+            activity: Activity::new(),
+        }
+    }
+
+    // Every update under this lock is a few queue operations or one non-blocking write; a
+    // panic cannot leave the queue half-updated in a way that matters, so poisoning is ignored.
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn append(state: &mut State, frame: OutboundFrame) {
+        let OutboundFrame { head, body } = frame;
+        let body: Vec<Bytes> = body.into_iter().filter(|segment| !segment.is_empty()).collect();
+        let body_slices = body.len();
+        state.slices.push_back(Slice {
+            bytes: head,
+            frame_end: body_slices == 0,
+        });
+        for (i, bytes) in body.into_iter().enumerate() {
+            state.slices.push_back(Slice {
+                bytes,
+                frame_end: i + 1 == body_slices,
+            });
+        }
+        state.frames += 1;
+    }
+
+    /// Queues `frame` (waiting while `limit` frames are queued) and makes sure the writer task
+    /// will write it. Fails once the connection is closed.
+    pub(crate) async fn send(&self, frame: OutboundFrame) -> Result<(), Closed> {
+        let mut frame = Some(frame);
+        loop {
+            let room = self.room.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            {
+                let mut state = self.lock();
+                if state.stream.is_none() {
+                    return Err(Closed);
+                }
+                if state.frames < self.limit {
+                    if let Some(frame) = frame.take() {
+                        Self::append(&mut state, frame);
+                    }
+                    let wake = !state.writer_scheduled;
+                    state.writer_scheduled = true;
+                    drop(state);
+                    if wake {
+                        self.writer.notify_one();
+                    }
+                    return Ok(());
+                }
             }
-        }
-        tokio::select! {
-            biased;
-            _ = abort.cancelled() => return Ok(()),
-            written = write_all_vectored(&mut stream, &mut bufs, activity) => written?,
+            room.await;
         }
     }
-    // Finishing: accept nothing new, flush what is queued, then close our write side.
-    frames.close();
-    while let Ok(frame) = frames.try_recv() {
-        queue_frame(&mut bufs, frame);
-    }
-    tokio::select! {
-        biased;
-        _ = abort.cancelled() => Ok(()),
-        done = async {
-            write_all_vectored(&mut stream, &mut bufs, activity).await?;
-            stream.shutdown().await
-        } => done,
-    }
-}
 
-fn queue_frame(bufs: &mut VecDeque<Bytes>, frame: OutboundFrame) {
-    debug_assert!(frame.slice_count() >= 1);
-    bufs.push_back(frame.head);
-    bufs.extend(frame.body.into_iter().filter(|segment| !segment.is_empty()));
-}
-
-/// Writes every buffer, in order, with as few `write_vectored` calls as the socket allows.
-pub(crate) async fn write_all_vectored<W: AsyncWrite + Unpin>(
-    stream: &mut W,
-    bufs: &mut VecDeque<Bytes>,
-    activity: &Activity,
-) -> io::Result<()> {
-    while !bufs.is_empty() {
-        let written = {
-            let mut slices = [IoSlice::new(&[]); MAX_IO_SLICES_PER_WRITE];
-            let mut count = 0;
-            for (slot, buf) in slices.iter_mut().zip(bufs.iter()) {
-                *slot = IoSlice::new(buf);
-                count += 1;
+    /// Like [`Outbound::send`], but when nothing is queued and no flush is pending, writes the
+    /// frame at once from the calling task: a lone request (one sync send in flight) leaves
+    /// without waking the writer task. With frames already queued it joins them.
+    pub(crate) async fn send_now(&self, frame: OutboundFrame) -> Result<(), Closed> {
+        let frame = {
+            let mut state = self.lock();
+            if state.stream.is_none() {
+                return Err(Closed);
             }
-            let slices = slices.get(..count).unwrap_or(&[]);
-            stream.write_vectored(slices).await?
+            if state.slices.is_empty() && !state.writer_scheduled {
+                Self::append(&mut state, frame);
+                let written = Self::write_queued(&mut state, &self.activity);
+                drop(state);
+                match written {
+                    Ok(Flushed::All) => {}
+                    // The writer task finishes the frame (or reports the error by closing).
+                    Ok(Flushed::Blocked) | Err(_) => self.writer.notify_one(),
+                }
+                return Ok(());
+            }
+            frame
         };
-        if written == 0 {
-            return Err(io::Error::from(io::ErrorKind::WriteZero));
-        }
-        activity.touch();
-        consume(bufs, written);
+        self.send(frame).await
     }
-    stream.flush().await
+
+    /// Queues a response produced by the reader itself, without waiting for room and without
+    /// writing: the reader flushes with [`Outbound::flush_now`] once its read buffer holds no
+    /// complete frame. Fails once the connection is closed.
+    pub(crate) fn push_response(&self, frame: OutboundFrame) -> Result<(), Closed> {
+        let mut state = self.lock();
+        if state.stream.is_none() {
+            return Err(Closed);
+        }
+        Self::append(&mut state, frame);
+        Ok(())
+    }
+
+    /// True while the queue holds `limit` frames or more.
+    pub(crate) fn is_full(&self) -> bool {
+        self.lock().frames >= self.limit
+    }
+
+    /// Completes once the queue holds fewer than `limit` frames, or the connection closed.
+    pub(crate) async fn wait_for_room(&self) {
+        loop {
+            let room = self.room.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            {
+                let state = self.lock();
+                if state.frames < self.limit || state.stream.is_none() {
+                    return;
+                }
+            }
+            room.await;
+        }
+    }
+
+    /// Writes queued bytes until the queue is empty or the socket would block. Never waits.
+    pub(crate) fn flush_now(&self) -> io::Result<Flushed> {
+        let mut state = self.lock();
+        state.writer_scheduled = false;
+        let before = state.frames;
+        let result = Self::write_queued(&mut state, &self.activity);
+        let freed = state.frames < before && before >= self.limit;
+        let blocked = matches!(result, Ok(Flushed::Blocked));
+        drop(state);
+        if freed {
+            self.room.notify_waiters();
+        }
+        if blocked {
+            // The writer task waits for the socket to become writable and finishes the job.
+            self.writer.notify_one();
+        }
+        result
+    }
+
+    fn write_queued(state: &mut State, activity: &Activity) -> io::Result<Flushed> {
+        let Some(stream) = state.stream.clone() else {
+            return Ok(Flushed::All);
+        };
+        while !state.slices.is_empty() {
+            let written = {
+                let mut slices = [IoSlice::new(&[]); MAX_IO_SLICES_PER_WRITE];
+                let mut count = 0;
+                for (slot, slice) in slices.iter_mut().zip(state.slices.iter()) {
+                    *slot = IoSlice::new(&slice.bytes);
+                    count += 1;
+                }
+                let slices = slices.get(..count).unwrap_or(&[]);
+                match stream.try_write_vectored(slices) {
+                    Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero)),
+                    Ok(n) => n,
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(Flushed::Blocked),
+                    Err(error) => return Err(error),
+                }
+            };
+            activity.touch();
+            consume(state, written);
+        }
+        Ok(Flushed::All)
+    }
+
+    /// The socket, unless closed (for awaiting writability outside the lock).
+    fn stream(&self) -> Option<Arc<OwnedWriteHalf>> {
+        self.lock().stream.clone()
+    }
+
+    /// Drops queued frames, refuses new ones, releases the socket's write half and wakes every
+    /// waiting sender.
+    pub(crate) fn close(&self) {
+        let stream = {
+            let mut state = self.lock();
+            state.slices.clear();
+            state.frames = 0;
+            state.stream.take()
+        };
+        drop(stream);
+        self.room.notify_waiters();
+        self.writer.notify_one();
+    }
+
+    /// Queued frames (partially written ones included).
+    #[cfg(test)]
+    pub(crate) fn queued_frames(&self) -> usize {
+        self.lock().frames
+    }
 }
 
-/// Drops `n` written bytes from the front of `bufs`.
-fn consume(bufs: &mut VecDeque<Bytes>, mut n: usize) {
+/// Drops `n` written bytes from the front of the queue, counting finished frames.
+fn consume(state: &mut State, mut n: usize) {
     while n > 0 {
-        let Some(front) = bufs.front_mut() else { break };
-        if front.len() <= n {
-            n -= front.len();
-            bufs.pop_front();
+        let Some(front) = state.slices.front_mut() else { break };
+        if front.bytes.len() <= n {
+            n -= front.bytes.len();
+            if front.frame_end {
+                state.frames = state.frames.saturating_sub(1);
+            }
+            state.slices.pop_front();
         } else {
-            front.advance(n);
+            front.bytes.advance(n);
             n = 0;
         }
     }
     debug_assert_eq!(n, 0, "wrote more bytes than were queued");
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use tokio::io::AsyncReadExt;
-
-    // Goal: partial writes resume at the right byte across segment borders. Method: write 200
-    // segments through a 7-byte duplex pipe and compare what arrives.
-    #[tokio::test]
-    async fn partial_writes_deliver_every_segment_in_order() {
-        let (mut client, server) = tokio::io::duplex(7);
-        let segments: Vec<Bytes> = (0..200u32).map(|i| Bytes::from(format!("<{i}>"))).collect();
-        let expected: Vec<u8> = segments.iter().flat_map(|s| s.to_vec()).collect();
-        let mut bufs: VecDeque<Bytes> = segments.into_iter().collect();
-        let reader = tokio::spawn(async move {
-            let mut got = Vec::new();
-            client.read_to_end(&mut got).await.map(|_| got)
-        });
-        let mut server = server;
-        let activity = Activity::new();
-        write_all_vectored(&mut server, &mut bufs, &activity)
-            .await
-            .expect("write");
-        drop(server);
-        let got = reader.await.expect("join").expect("read");
-        assert_eq!(got, expected);
-        assert!(bufs.is_empty());
-    }
-
-    // Goal: `finish` flushes queued frames before closing. Method: queue frames, finish, read.
-    #[tokio::test]
-    async fn finish_flushes_queued_frames_then_closes() {
-        let (mut client, server) = tokio::io::duplex(1 << 16);
-        let (tx, rx) = mpsc::channel(8);
-        let request = RemotingCommand::request_code(10).with_body(Bytes::from_static(b"abc"));
-        let frame = OutboundFrame::encode(request.clone()).expect("encode");
-        tx.send(frame).await.expect("queue");
-        let finish = CancellationToken::new();
-        finish.cancel();
-        let activity = Activity::new();
-        run_writer(server, rx, finish, CancellationToken::new(), &activity)
-            .await
-            .expect("writer");
-        let mut got = Vec::new();
-        client.read_to_end(&mut got).await.expect("read");
-        let mut src = BytesMut::from(&got[..]);
-        let decoded = ferromq_protocol::decode_frame(&mut src, 1 << 20)
-            .expect("decode")
-            .expect("one frame");
-        assert_eq!(decoded.body, request.body);
-        assert!(tx.send(OutboundFrame::encode(request).expect("encode")).await.is_err());
+/// Writes everything queued, waiting for writability as needed; `Ok` once the queue is empty.
+async fn flush_all(outbound: &Outbound) -> io::Result<()> {
+    loop {
+        match outbound.flush_now()? {
+            Flushed::All => return Ok(()),
+            Flushed::Blocked => match outbound.stream() {
+                Some(stream) => stream.writable().await?,
+                None => return Ok(()),
+            },
+        }
     }
 }
+
+/// The writer task: flushes what other tasks queue until `finish` (after writing what is
+/// queued and shutting the write side), `abort`, or a write error.
+pub(crate) async fn run_writer(
+    outbound: &Outbound,
+    finish: CancellationToken,
+    abort: CancellationToken,
+) -> io::Result<()> {
+    loop {
+        tokio::select! {
+            biased;
+            _ = abort.cancelled() => return Ok(()),
+            _ = outbound.writer.notified() => {}
+            _ = finish.cancelled() => break,
+        }
+        // Let the tasks that are runnable now queue their frames first: they leave together.
+        tokio::task::yield_now().await;
+        tokio::select! {
+            biased;
+            _ = abort.cancelled() => return Ok(()),
+            flushed = flush_all(outbound) => flushed?,
+        }
+    }
+    // Finishing: flush what is queued, then release the write half (which shuts it down).
+    tokio::select! {
+        biased;
+        _ = abort.cancelled() => Ok(()),
+        done = flush_all(outbound) => {
+            outbound.close();
+            done
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "writer_test.rs"]
+mod tests;

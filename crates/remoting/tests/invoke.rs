@@ -314,3 +314,50 @@ async fn full_opaque_table_fails_fast_with_too_many_in_flight() -> anyhow::Resul
     echo_roundtrip(&client, &addr, "second").await?;
     server.stop().await
 }
+
+const PANIC_LATER: i32 = 1006;
+
+// Goal: a request whose processor has to wait moves off the connection's reader, so fast
+// requests sent after it on the same connection are answered (inline) while it waits; it is
+// answered once it completes; a processor that panics after its first wait is still answered
+// SYSTEM_ERROR. Method: hold one request, run 50 echoes on the same connection, release it;
+// then invoke a processor that yields before panicking.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_request_moves_to_its_own_task_and_fast_ones_keep_flowing() -> anyhow::Result<()> {
+    let mut dispatcher = echo_dispatcher();
+    let mut held = register_held(&mut dispatcher);
+    dispatcher.register_fn(PANIC_LATER, |_ctx, _request| async move {
+        tokio::task::yield_now().await;
+        if std::hint::black_box(true) {
+            panic!("late boom");
+        }
+        None
+    });
+    let server = start_server(local_config(), dispatcher).await?;
+    let client = client(Dispatcher::new())?;
+    let addr = server.addr.to_string();
+    let waiting = {
+        let (client, addr) = (client.clone(), addr.clone());
+        tokio::spawn(async move {
+            let mut request = RemotingCommand::request_code(HELD);
+            request.put_ext_field("value", "slow");
+            client.invoke(&addr, request, WAIT).await
+        })
+    };
+    let (_, release) = held.recv().await.context("held request")?;
+    for i in 0..50 {
+        echo_roundtrip(&client, &addr, &format!("fast {i}")).await?;
+    }
+    assert!(!waiting.is_finished(), "the held request cannot have been answered yet");
+    release.send(()).ok().context("release")?;
+    let response = waiting.await??;
+    assert_eq!(response.ext_field("value"), Some("slow"));
+
+    let response = client
+        .invoke(&addr, RemotingCommand::request_code(PANIC_LATER), WAIT)
+        .await?;
+    assert_eq!(response.code, ResponseCode::SystemError.as_i32());
+    assert!(response.remark.as_deref().unwrap_or_default().contains("late boom"));
+    echo_roundtrip(&client, &addr, "after late panic").await?;
+    server.stop().await
+}

@@ -101,6 +101,12 @@ impl<'a> FieldWriter<'a> {
     }
 
     /// Writes the value when present.
+    /// Sets `field` to `text` as is.
+    pub fn put_text(&mut self, field: &str, text: String) -> &mut Self {
+        self.fields.insert(field.to_owned(), text);
+        self
+    }
+
     pub fn put_opt<T: std::fmt::Display>(&mut self, field: &str, value: Option<T>) -> &mut Self {
         if let Some(value) = value {
             self.put(field, value);
@@ -128,7 +134,7 @@ macro_rules! field_value {
                 reader.$required(field)
             }
             fn write(&self, writer: &mut FieldWriter<'_>, field: &str) {
-                writer.put(field, self);
+                writer.put_text(field, self.field_text());
             }
         }
 
@@ -138,7 +144,9 @@ macro_rules! field_value {
                 reader.$optional(field)
             }
             fn write(&self, writer: &mut FieldWriter<'_>, field: &str) {
-                writer.put_opt(field, self.as_ref());
+                if let Some(value) = self {
+                    writer.put_text(field, value.field_text());
+                }
             }
         }
     };
@@ -148,6 +156,64 @@ field_value!(String, str, opt_str_result);
 field_value!(i32, i32, opt_i32);
 field_value!(i64, i64, opt_i64);
 field_value!(bool, bool, opt_bool_result);
+
+/// A value's ext-field text, without going through `fmt` for the common types.
+pub(crate) trait FieldText {
+    /// The text Java's `String.valueOf` would give.
+    fn field_text(&self) -> String;
+}
+
+impl FieldText for String {
+    fn field_text(&self) -> String {
+        self.clone()
+    }
+}
+
+impl FieldText for bool {
+    fn field_text(&self) -> String {
+        (if *self { "true" } else { "false" }).to_owned()
+    }
+}
+
+impl FieldText for i32 {
+    fn field_text(&self) -> String {
+        integer_text(i64::from(*self))
+    }
+}
+
+impl FieldText for i64 {
+    fn field_text(&self) -> String {
+        integer_text(*self)
+    }
+}
+
+impl<T: FieldText + ?Sized> FieldText for &T {
+    fn field_text(&self) -> String {
+        (**self).field_text()
+    }
+}
+
+/// Decimal text of `value`, written without the formatting machinery.
+fn integer_text(value: i64) -> String {
+    let mut out = String::with_capacity(20);
+    if value < 0 {
+        out.push('-');
+    }
+    let mut n = value.unsigned_abs();
+    let mut divisor = 1u64;
+    while n / divisor >= 10 {
+        divisor *= 10;
+    }
+    loop {
+        // n / divisor < 10 here, so the cast cannot truncate.
+        out.push(char::from(b'0' + (n / divisor) as u8));
+        n %= divisor;
+        if divisor == 1 {
+            return out;
+        }
+        divisor /= 10;
+    }
+}
 
 impl FieldReader<'_> {
     fn opt_str_result(&self, field: &'static str) -> Result<Option<String>, HeaderError> {
@@ -225,5 +291,17 @@ mod tests {
             Err(HeaderError::MissingField { field: "x" })
         );
         assert_eq!(<Option<i64> as FieldValue>::read(&r, "x"), Ok(None));
+    }
+
+    proptest::proptest! {
+        // Goal: the hand-written integer text is exactly `to_string`'s, for every i64 and
+        // the edges. Method: proptest plus i64::MIN/MAX and 0.
+        #[test]
+        fn integer_text_matches_to_string(value in proptest::num::i64::ANY) {
+            proptest::prop_assert_eq!(integer_text(value), value.to_string());
+            for edge in [i64::MIN, i64::MAX, 0, -1, 9, 10, -10] {
+                proptest::prop_assert_eq!(integer_text(edge), edge.to_string());
+            }
+        }
     }
 }
