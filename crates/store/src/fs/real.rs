@@ -267,7 +267,9 @@ impl Fs for RealFs {
         // As `df` and RocketMQ 5 (`UtilAll.getDiskPartitionSpaceUsedPercent`) do: used = blocks -
         // free, ratio = used / (used + available). Counting the root-reserved blocks as used (as
         // `1 - avail / blocks` would) reports a disk with a large reserve as nearly full.
-        let used = (st.f_blocks as u64).saturating_sub(st.f_bfree as u64).saturating_mul(frsize);
+        let used = (st.f_blocks as u64)
+            .saturating_sub(st.f_bfree as u64)
+            .saturating_mul(frsize);
         let available = (st.f_bavail as u64).saturating_mul(frsize);
         Ok(DiskUsage {
             total_bytes: used.saturating_add(available),
