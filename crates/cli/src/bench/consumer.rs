@@ -352,15 +352,8 @@ mod tests {
     use crate::bench::producer::{self, ProducerArgs, SendMode};
     use ferromq_client::fake::FakeCluster;
 
-    // Goal: the consumer bench reads back exactly what the producer bench wrote, from every
-    // queue, and commits the offsets so a second run starting from the committed offsets finds
-    // only the new messages. Method: produce 400 to 2 brokers x 3 queues, consume with
-    // --from-beginning --count 400; produce 50 more, consume with --count 50.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn consumer_bench_reads_everything_produced_and_commits_offsets() -> anyhow::Result<()> {
-        let cluster = FakeCluster::start(&["broker-a", "broker-b"]).await?;
-        cluster.add_topic("BenchTopic", 3);
-        let produce = |count: u64| ProducerArgs {
+    fn produce(cluster: &FakeCluster, count: u64) -> ProducerArgs {
+        ProducerArgs {
             namesrv: cluster.namesrv_addr(),
             topic: "BenchTopic".into(),
             size: 100,
@@ -376,9 +369,17 @@ mod tests {
             header: HeaderFormat::Json,
             timeout_ms: 3000,
             baseline: false,
-        };
-        producer::run(produce(400)).await?;
-        let consume = |count: u64, from_beginning: bool| ConsumerArgs {
+        }
+    }
+
+    fn consume(
+        cluster: &FakeCluster,
+        count: u64,
+        from_beginning: bool,
+        pull_batch: i32,
+        pipeline: usize,
+    ) -> ConsumerArgs {
+        ConsumerArgs {
             namesrv: cluster.namesrv_addr(),
             topic: "BenchTopic".into(),
             group: "cg".into(),
@@ -387,21 +388,64 @@ mod tests {
                 duration: None,
                 count: Some(count),
             },
-            pull_batch: 32,
-            pipeline: 1,
+            pull_batch,
+            pipeline,
             json: true,
             header: HeaderFormat::Rocketmq,
-        };
-        let first = run(consume(400, true)).await?;
+        }
+    }
+
+    // Goal: the consumer bench reads back exactly what the producer bench wrote, from every
+    // queue, and commits the offsets so a second run starting from the committed offsets finds
+    // only the new messages. Method: produce 400 to 2 brokers x 3 queues, consume with
+    // --from-beginning --count 400; produce 50 more, consume with --count 50.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn consumer_bench_reads_everything_produced_and_commits_offsets() -> anyhow::Result<()> {
+        let cluster = FakeCluster::start(&["broker-a", "broker-b"]).await?;
+        cluster.add_topic("BenchTopic", 3);
+        producer::run(produce(&cluster, 400)).await?;
+        let first = run(consume(&cluster, 400, true, 32, 1)).await?;
         assert_eq!(first.queues, 6);
         assert_eq!(first.messages, 400);
         assert_eq!(first.pull_failed, 0);
         assert_eq!(first.end_to_end.count, 400);
         assert!((first.mb_per_sec - first.msgs_per_sec * 100.0 / 1e6).abs() < 1e-6);
 
-        producer::run(produce(50)).await?;
-        let second = run(consume(50, false)).await?;
+        producer::run(produce(&cluster, 50)).await?;
+        let second = run(consume(&cluster, 50, false, 32, 1)).await?;
         assert_eq!(second.messages, 50);
+        Ok(())
+    }
+
+    // Goal: with several pulls in flight per queue every message is counted exactly once and
+    // the committed offsets are where the queues end, even though the speculative pulls run
+    // past the end of each queue and the last batch of a queue is short. Method: 400 messages
+    // over 6 queues, batches of 7 with 5 pulls in flight, --count 400 (a double count would
+    // overshoot it); then 50 more from the committed offsets must give exactly 50, and the
+    // broker must have seen pulls that started past a queue's end (proof of speculation).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pipelined_pulls_count_each_message_once_and_commit_the_queue_ends() -> anyhow::Result<()> {
+        let cluster = FakeCluster::start(&["broker-a", "broker-b"]).await?;
+        cluster.add_topic("BenchTopic", 3);
+        producer::run(produce(&cluster, 400)).await?;
+        let first = run(consume(&cluster, 400, true, 7, 5)).await?;
+        assert_eq!(first.queues, 6);
+        assert_eq!(first.messages, 400);
+        assert_eq!(first.end_to_end.count, 400);
+        assert_eq!(first.pull_failed, 0);
+        let speculated_past_end = cluster.brokers.iter().any(|broker| {
+            let pulls = broker.state.pulls.lock().unwrap_or_else(|e| e.into_inner());
+            pulls.iter().any(|pull| {
+                let len = broker.state.queue_len(&pull.topic, pull.queue_id);
+                pull.queue_offset > i64::try_from(len).unwrap_or(i64::MAX)
+            })
+        });
+        assert!(speculated_past_end, "no pull was sent ahead of the previous answer");
+
+        producer::run(produce(&cluster, 50)).await?;
+        let second = run(consume(&cluster, 50, false, 7, 5)).await?;
+        assert_eq!(second.messages, 50);
+        assert_eq!(second.end_to_end.count, 50);
         Ok(())
     }
 }
