@@ -207,20 +207,32 @@ async fn pull_task(
     let mut in_flight: FuturesOrdered<InFlightPull> = FuturesOrdered::new();
     let stop = plan.budget.stopped().clone();
     loop {
-        if drained {
-            if in_flight.is_empty() {
-                in_flight.push_back(start_pull(&consumer, &queue, offset, plan.pull_batch, true));
-                next_request = offset.saturating_add(i64::from(plan.pull_batch));
+        let (requested, pulled) = if plan.pipeline == 1 {
+            // One pull at a time, awaited in place (RocketMQ's pull consumers' way).
+            let options = PullOptions {
+                suspend: drained.then_some(DRAINED_SUSPEND),
+                ..Default::default()
+            };
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                pulled = consumer.pull_with(&queue, offset, plan.pull_batch, &options) => (offset, pulled),
             }
         } else {
-            while in_flight.len() < plan.pipeline {
-                in_flight.push_back(start_pull(&consumer, &queue, next_request, plan.pull_batch, false));
-                next_request = next_request.saturating_add(i64::from(plan.pull_batch));
+            if drained {
+                if in_flight.is_empty() {
+                    in_flight.push_back(start_pull(&consumer, &queue, offset, plan.pull_batch, true));
+                    next_request = offset.saturating_add(i64::from(plan.pull_batch));
+                }
+            } else {
+                while in_flight.len() < plan.pipeline {
+                    in_flight.push_back(start_pull(&consumer, &queue, next_request, plan.pull_batch, false));
+                    next_request = next_request.saturating_add(i64::from(plan.pull_batch));
+                }
             }
-        }
-        let (requested, pulled) = tokio::select! {
-            _ = stop.cancelled() => break,
-            Some(done) = in_flight.next() => done,
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                Some(done) = in_flight.next() => done,
+            }
         };
         if requested != offset {
             // A speculative pull behind a short batch: its offset is no longer the next one.
