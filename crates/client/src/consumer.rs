@@ -31,7 +31,7 @@ use ferromq_protocol::header::pull_message::{
 use ferromq_protocol::header::{CommandHeader, HeaderError};
 use ferromq_protocol::message::properties::{self, property_value};
 use ferromq_protocol::message::sys_flag::{COMPRESSED, COMPRESSION_TYPE_MASK};
-use ferromq_protocol::message::{decode_records, decompress_body, MessageRecord};
+use ferromq_protocol::message::{count_records, decode_records, decompress_body, MessageRecord};
 use ferromq_protocol::{RemotingCommand, RequestCode, ResponseCode};
 
 use crate::config::ClientConfig;
@@ -386,7 +386,9 @@ pub fn parse_pull_response(
     let mut messages = Vec::new();
     if status == PullStatus::Found {
         let tags = expression_tags(subscription);
+        // One segment (the received frame's tail): a zero-copy view, records are slices of it.
         let body = response.body.to_bytes();
+        messages.reserve_exact(count_records(&body));
         for record in decode_records(&body, check_crc) {
             let mut record = record?;
             if !tags.is_empty() {

@@ -128,6 +128,8 @@ pub struct GetMessageResult {
 
 /// ConsumeQueue entries examined per get at most (RocketMQ `maxFilterMessageCount`).
 pub const MAX_FILTER_MESSAGE_COUNT: usize = 16_000;
+/// Most ConsumeQueue entries one read round of [`MessageStore::get_messages`] asks for.
+pub const CQ_READ_BATCH_MAX: usize = 1024;
 
 /// Shared state of the store and its threads.
 pub(crate) struct StoreInner {
@@ -295,8 +297,14 @@ impl MessageStore {
         }
         let cl_min = self.inner.commit_log.min_offset() as i64;
         let (mut next, mut bytes, mut examined, mut removed) = (offset, 0usize, 0usize, false);
+        // Read only the entries a pull can use: first as many as it still wants, then twice as
+        // many per round while the filter drops entries (a 32-message pull reads 32 entries,
+        // not a fixed 1024).
+        let mut batch = max_count.clamp(1, CQ_READ_BATCH_MAX);
         'outer: while next < max && result.messages.len() < max_count && examined < MAX_FILTER_MESSAGE_COUNT {
-            let entries = cq.get_entries(topic, queue_id, next, (MAX_FILTER_MESSAGE_COUNT - examined).min(1024))?;
+            let want = batch.min(MAX_FILTER_MESSAGE_COUNT - examined);
+            batch = batch.saturating_mul(2).min(CQ_READ_BATCH_MAX);
+            let entries = cq.get_entries(topic, queue_id, next, want)?;
             if entries.is_empty() {
                 break;
             }

@@ -295,3 +295,39 @@ fn offset_by_time_lower_and_upper_boundaries() {
     assert_eq!((lower(4_000), upper(4_000)), (3, 2));
     store.shutdown().unwrap();
 }
+
+// Goal: get_messages reads the ConsumeQueue in growing rounds yet still finds sparse matches
+// across CQ files and stops at max_count with the right next offset. Method: 300 messages in
+// one queue (CQ files of 100 entries), a filter matching only offsets 250 and every 7th one,
+// reads with max_count 1 and 3.
+#[test]
+fn filtered_get_finds_sparse_matches_across_consume_queue_files() {
+    let fs = SimFs::new();
+    let store = MessageStore::open(small_config(false), Arc::new(fs.clone())).unwrap();
+    for i in 0..300u32 {
+        let tag = if i == 250 {
+            "far".to_owned()
+        } else {
+            format!("t{}", i % 7)
+        };
+        let props = format!("TAGS\u{1}{tag}\u{2}");
+        let r = store.put_message(&msg("T", 0, &i.to_be_bytes(), &props)).unwrap();
+        assert_eq!(r.wait_status(), PutMessageStatus::PutOk);
+    }
+    store.dispatch_now().unwrap();
+    let far = i64::from(ferromq_protocol::message::java_hash("far"));
+    let only_far = |c: i64| c == far;
+    let got = store.get_messages("T", 0, 0, 1, 1 << 20, Some(&only_far)).unwrap();
+    assert_eq!(got.status, GetMessageStatus::Found);
+    assert_eq!(got.queue_offsets, vec![250]);
+    assert_eq!(got.next_begin_offset, 251);
+
+    let t3 = i64::from(ferromq_protocol::message::java_hash("t3"));
+    let only_t3 = |c: i64| c == t3;
+    let got = store.get_messages("T", 0, 90, 3, 1 << 20, Some(&only_t3)).unwrap();
+    assert_eq!(got.queue_offsets, vec![94, 101, 108]);
+    assert_eq!(got.next_begin_offset, 109);
+    let got = store.get_messages("T", 0, 251, 32, 1 << 20, Some(&only_far)).unwrap();
+    assert_eq!(got.status, GetMessageStatus::NoMatchedMessage);
+    assert_eq!(got.next_begin_offset, 300);
+}

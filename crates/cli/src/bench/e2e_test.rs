@@ -85,6 +85,7 @@ async fn bench_and_client_work_through_the_real_name_server() -> anyhow::Result<
         from_beginning: true,
         limit: limit(300),
         pull_batch: 32,
+        pipeline: 1,
         json: true,
         header: HeaderFormat::Rocketmq,
     })

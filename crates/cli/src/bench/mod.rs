@@ -9,7 +9,8 @@
 //!
 //! Invariants: every run is bounded (`--duration` or `--count` is required, in-flight is
 //! capped at [`MAX_IN_FLIGHT`], batches at [`MAX_BATCH`]); nothing queues without bound (tasks
-//! claim work from a shared budget and each holds at most one request).
+//! claim work from a shared budget and each holds at most one request; a consumer task at most
+//! `--pipeline` pulls).
 
 pub mod consumer;
 pub mod producer;

@@ -5,7 +5,7 @@
 //! - [`properties`]: property keys and the `name\u0001value\u0002` codec ([`Properties`]);
 //! - [`record`] / [`record_decode`]: the stored record of the CommitLog and of PULL bodies
 //!   ([`MessageRecord`], [`encode_record`], [`patch_record`], [`decode_record`],
-//!   [`decode_records`], [`peek_record_header`], [`encode_blank`]);
+//!   [`decode_records`], [`count_records`], [`peek_record_header`], [`encode_blank`]);
 //! - [`batch`]: the SEND_BATCH_MESSAGE body ([`encode_batch`], [`decode_batch`]);
 //! - [`msg_id`]: offsetMsgId and client unique keys ([`UniqIdGenerator`]);
 //! - [`compress`]: zlib bodies with a size cap ([`decompress_body`]);
@@ -42,4 +42,4 @@ pub use record::{
     encode_blank, encode_record, patch_record, peek_record_header, MessageRecord, MessageVersion, RecordHeader,
     RecordKind, BLANK_MAGIC, DEFAULT_MAX_MESSAGE_BYTES, MAGIC_V1, MAGIC_V2,
 };
-pub use record_decode::{decode_record, decode_records, RecordIter};
+pub use record_decode::{count_records, decode_record, decode_records, RecordIter};

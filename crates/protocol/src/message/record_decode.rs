@@ -6,17 +6,22 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 
 use super::cursor::Cursor;
 use super::error::MessageError;
 use super::hash::masked_crc32;
-use super::record::{peek_record_header, MessageRecord, MessageVersion, RecordKind};
+use super::record::{peek_record_header, MessageRecord, MessageVersion, RecordKind, MIN_RECORD_BYTES};
 use super::sys_flag::{born_host_v6, store_host_v6};
 
 /// Decodes the record at the start of `buf` (which may hold more after it). With `check_crc`,
 /// a body whose masked CRC-32 differs from BODYCRC is [`MessageError::CrcMismatch`].
 pub fn decode_record(buf: &Bytes, check_crc: bool) -> Result<MessageRecord, MessageError> {
+    decode_sized(buf, check_crc).map(|(record, _)| record)
+}
+
+/// [`decode_record`], also returning the record's length (its TOTALSIZE, at most `buf.len()`).
+fn decode_sized(buf: &Bytes, check_crc: bool) -> Result<(MessageRecord, usize), MessageError> {
     let header = peek_record_header(buf)?;
     let version = match header.kind() {
         RecordKind::Message(version) => version,
@@ -82,7 +87,7 @@ pub fn decode_record(buf: &Bytes, check_crc: bool) -> Result<MessageRecord, Mess
             });
         }
     }
-    Ok(MessageRecord {
+    let record = MessageRecord {
         version,
         body_crc,
         queue_id,
@@ -99,7 +104,8 @@ pub fn decode_record(buf: &Bytes, check_crc: bool) -> Result<MessageRecord, Mess
         body,
         topic,
         properties,
-    })
+    };
+    Ok((record, total))
 }
 
 fn utf8(bytes: Option<&[u8]>, what: &'static str) -> Result<String, MessageError> {
@@ -151,19 +157,36 @@ impl Iterator for RecordIter {
         if self.failed || self.rest.is_empty() {
             return None;
         }
-        let result = decode_record(&self.rest, self.check_crc).and_then(|record| {
-            let size = record.total_size();
-            // decode_record checked that the record's TOTALSIZE fits in `rest`.
-            if size > self.rest.len() {
-                return Err(MessageError::InvalidTotalSize {
-                    total_size: i32::try_from(size).unwrap_or(i32::MAX),
-                    available: self.rest.len(),
-                });
-            }
-            self.rest = self.rest.slice(size..);
-            Ok(record)
+        let result = decode_sized(&self.rest, self.check_crc).map(|(record, size)| {
+            // decode_sized checked that TOTALSIZE fits in `rest`.
+            self.rest.advance(size.min(self.rest.len()));
+            record
         });
         self.failed = result.is_err();
         Some(result)
     }
 }
+
+/// How many records a PULL body holds, by following the TOTALSIZE words (without validating
+/// the records): an allocation hint, never more than `buf.len()` / the smallest record size.
+pub fn count_records(buf: &[u8]) -> usize {
+    let mut pos = 0usize;
+    let mut count = 0usize;
+    while let Some(total) = buf.get(pos..).and_then(|rest| peek_record_header(rest).ok()) {
+        let Some(end) = usize::try_from(total.total_size)
+            .ok()
+            .filter(|size| *size >= MIN_RECORD_BYTES)
+            .and_then(|size| pos.checked_add(size))
+            .filter(|end| *end <= buf.len())
+        else {
+            break;
+        };
+        count += 1;
+        pos = end;
+    }
+    count
+}
+
+#[cfg(test)]
+#[path = "record_decode_test.rs"]
+mod tests;
