@@ -144,6 +144,11 @@ impl Body {
         &self.segments
     }
 
+    /// The segments, moved out (no reference-count traffic).
+    pub fn into_segments(self) -> Vec<Bytes> {
+        self.segments
+    }
+
     /// The body as one buffer: free for zero or one segment, one copy for several.
     pub fn to_bytes(&self) -> Bytes {
         match self.segments.as_slice() {

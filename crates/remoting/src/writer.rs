@@ -54,7 +54,7 @@ impl OutboundFrame {
     /// Encodes `cmd`'s head and takes its body segments as they are.
     pub(crate) fn encode(mut cmd: RemotingCommand) -> Result<Self, CodecError> {
         let head = encode_head_bytes(&cmd)?;
-        let body = std::mem::take(&mut cmd.body).segments().to_vec();
+        let body = std::mem::take(&mut cmd.body).into_segments();
         Ok(OutboundFrame { head, body })
     }
 }
