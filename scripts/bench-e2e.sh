@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# End-to-end figures of docs/benchmarks.md in one run against one fresh `ferromq standalone`:
+# loopback RTT baseline (before and after), sync sends with 1 and 64 in flight, async sends with
+# 256 in flight, then catch-up consumption of a 200k-message backlog with 1 and with 4 pulls in
+# flight per queue. Prints one JSON summary line per figure.
+#
+#   scripts/bench-e2e.sh [path/to/ferromq]    (default: builds and uses the release binary)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+bin="${1:-}"
+if [[ -z "$bin" ]]; then
+  target="${CARGO_TARGET_DIR:-$root/target}"
+  (cd "$root" && cargo build --release -p ferromq-cli >&2)
+  bin="$target/release/ferromq"
+fi
+data="$(mktemp -d /tmp/ferromq-e2e.XXXXXX)"
+"$bin" standalone --data-dir "$data" --namesrv-port 19876 --broker-port 20911 > "$data/standalone.log" 2>&1 &
+pid=$!
+cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$data"; }
+trap cleanup EXIT
+for _ in $(seq 1 300); do
+  grep -q "standalone ready" "$data/standalone.log" && break
+  kill -0 "$pid" 2>/dev/null || { cat "$data/standalone.log" >&2; exit 1; }
+  sleep 0.1
+done
+ns=127.0.0.1:19876
+echo "load: $(uptime)"
+echo "rtt: $("$bin" bench rtt --count 20000 --json 2>/dev/null)"
+for args in "--in-flight 1" "--in-flight 64" "--mode async --in-flight 256"; do
+  # shellcheck disable=SC2086
+  echo "producer $args: $("$bin" bench producer -n $ns -t B1 $args --duration 6 --json 2>/dev/null)"
+done
+echo "rtt: $("$bin" bench rtt --count 20000 --json 2>/dev/null)"
+"$bin" bench producer -n $ns -t C1 --mode async --in-flight 256 --count 200000 --json > /dev/null 2>&1
+echo "consumer, 1 pull in flight per queue: $("$bin" bench consumer -n $ns -t C1 --group g1 --from-beginning --count 200000 --json 2>/dev/null)"
+echo "consumer, 4 pulls in flight per queue: $("$bin" bench consumer -n $ns -t C1 --group g4 --from-beginning --count 200000 --pipeline 4 --json 2>/dev/null)"
+echo "load: $(uptime)"
