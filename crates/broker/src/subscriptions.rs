@@ -88,6 +88,15 @@ impl SubscriptionGroupManager {
         self.changes.subscribe()
     }
 
+    /// [`Self::find_or_create`], or `SUBSCRIPTION_GROUP_NOT_EXIST` for a group that neither
+    /// exists nor may be auto-created.
+    pub fn find_or_error(&self, group: &str) -> Result<SubscriptionGroupConfig, BrokerError> {
+        self.find_or_create(group)
+            .ok_or_else(|| BrokerError::SubscriptionGroupNotExist {
+                group: group.to_owned(),
+            })
+    }
+
     /// Java `findSubscriptionGroupConfig`: the group, auto-created with defaults when allowed.
     pub fn find_or_create(&self, group: &str) -> Option<SubscriptionGroupConfig> {
         let mut table = self.lock();

@@ -96,9 +96,7 @@ pub async fn update_consumer_offset(
 ) -> Result<RemotingCommand, BrokerError> {
     let header: UpdateConsumerOffsetRequestHeader = request.decode_header()?;
     let group = &header.consumer_group;
-    if broker.groups.find_or_create(group).is_none() {
-        return Err(BrokerError::SubscriptionGroupNotExist { group: group.clone() });
-    }
+    broker.groups.find_or_error(group)?;
     if !broker.topics.contains(&header.topic) {
         return Err(BrokerError::TopicNotExist { topic: header.topic });
     }

@@ -144,12 +144,7 @@ fn pull(
             addr: broker.broker_addr(),
         });
     }
-    let group_config = broker
-        .groups
-        .find_or_create(group)
-        .ok_or_else(|| BrokerError::SubscriptionGroupNotExist {
-            group: group.to_owned(),
-        })?;
+    let group_config = broker.groups.find_or_error(group)?;
     if !group_config.consume_enable {
         return Err(BrokerError::SubscriptionGroupForbidden {
             group: group.to_owned(),

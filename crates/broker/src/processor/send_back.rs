@@ -32,12 +32,7 @@ pub async fn consumer_send_msg_back(
 ) -> Result<RemotingCommand, BrokerError> {
     let header: ConsumerSendMsgBackRequestHeader = request.decode_header()?;
     let group = header.group.as_str();
-    let group_config = broker
-        .groups
-        .find_or_create(group)
-        .ok_or_else(|| BrokerError::SubscriptionGroupNotExist {
-            group: group.to_owned(),
-        })?;
+    let group_config = broker.groups.find_or_error(group)?;
     if !broker.config().is_writeable() {
         return Err(BrokerError::BrokerNotWritable {
             addr: broker.broker_addr(),

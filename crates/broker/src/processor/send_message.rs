@@ -197,12 +197,7 @@ fn route_retry_to_dlq(
     let Some(group) = header.topic.strip_prefix(RETRY_GROUP_TOPIC_PREFIX) else {
         return Ok(());
     };
-    let group_config = broker
-        .groups
-        .find_or_create(group)
-        .ok_or_else(|| BrokerError::SubscriptionGroupNotExist {
-            group: group.to_owned(),
-        })?;
+    let group_config = broker.groups.find_or_error(group)?;
     let mut max_reconsume_times = group_config.retry_max_times;
     if request.version >= VERSION_WITH_MAX_RECONSUME_TIMES {
         if let Some(max) = header.max_reconsume_times {
