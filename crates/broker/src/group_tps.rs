@@ -24,10 +24,17 @@ pub const MAX_TRACKED: usize = 65_536;
 /// Buckets of one pair: (bucket start in seconds, messages), oldest first.
 type Buckets = VecDeque<(u64, u64)>;
 
+/// Pairs by topic, then group (looked up with borrowed names: no allocation per pull).
+#[derive(Debug, Default)]
+struct Pairs {
+    by_topic: HashMap<String, HashMap<String, Buckets>>,
+    count: usize,
+}
+
 /// The per-pair pulled-message rates.
 #[derive(Debug, Default)]
 pub struct GroupTps {
-    pairs: Mutex<HashMap<(String, String), Buckets>>,
+    pairs: Mutex<Pairs>,
     full_logged: AtomicBool,
 }
 
@@ -50,17 +57,28 @@ impl GroupTps {
             return;
         }
         let mut pairs = self.pairs.lock().unwrap_or_else(PoisonError::into_inner);
-        let key = (topic.to_owned(), group.to_owned());
-        if !pairs.contains_key(&key) && pairs.len() >= MAX_TRACKED {
-            if !self.full_logged.swap(true, Ordering::Relaxed) {
-                tracing::warn!(
-                    max = MAX_TRACKED,
-                    "consume rate table full; new (topic, group) pairs read 0 TPS"
-                );
+        let pairs = &mut *pairs;
+        let tracked = pairs.by_topic.get(topic).is_some_and(|g| g.contains_key(group));
+        if !tracked {
+            if pairs.count >= MAX_TRACKED {
+                if !self.full_logged.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        max = MAX_TRACKED,
+                        "consume rate table full; new (topic, group) pairs read 0 TPS"
+                    );
+                }
+                return;
             }
-            return;
+            pairs.count += 1;
         }
-        let buckets = pairs.entry(key).or_default();
+        let groups = match pairs.by_topic.get_mut(topic) {
+            Some(groups) => groups,
+            None => pairs.by_topic.entry(topic.to_owned()).or_default(),
+        };
+        let buckets = match groups.get_mut(group) {
+            Some(buckets) => buckets,
+            None => groups.entry(group.to_owned()).or_default(),
+        };
         expire(buckets, now_secs);
         let start = bucket_of(now_secs);
         match buckets.back_mut() {
@@ -72,13 +90,20 @@ impl GroupTps {
     /// Messages per second returned to `group` from `topic` over the last minute.
     pub fn tps(&self, topic: &str, group: &str, now_secs: u64) -> f64 {
         let mut pairs = self.pairs.lock().unwrap_or_else(PoisonError::into_inner);
-        let key = (topic.to_owned(), group.to_owned());
-        let Some(buckets) = pairs.get_mut(&key) else {
+        let pairs = &mut *pairs;
+        let Some(groups) = pairs.by_topic.get_mut(topic) else {
+            return 0.0;
+        };
+        let Some(buckets) = groups.get_mut(group) else {
             return 0.0;
         };
         expire(buckets, now_secs);
         if buckets.is_empty() {
-            pairs.remove(&key);
+            groups.remove(group);
+            pairs.count = pairs.count.saturating_sub(1);
+            if groups.is_empty() {
+                pairs.by_topic.remove(topic);
+            }
             return 0.0;
         }
         let total: u64 = buckets.iter().map(|(_, n)| n).sum();
@@ -88,7 +113,15 @@ impl GroupTps {
     /// Forgets every pair of a deleted topic or group.
     pub fn forget(&self, topic: Option<&str>, group: Option<&str>) {
         let mut pairs = self.pairs.lock().unwrap_or_else(PoisonError::into_inner);
-        pairs.retain(|(t, g), _| topic.is_none_or(|x| x != t) && group.is_none_or(|x| x != g));
+        let pairs = &mut *pairs;
+        pairs.by_topic.retain(|t, groups| {
+            if topic.is_some_and(|x| x == t) {
+                return false;
+            }
+            groups.retain(|g, _| group.is_none_or(|x| x != g));
+            !groups.is_empty()
+        });
+        pairs.count = pairs.by_topic.values().map(HashMap::len).sum();
     }
 }
 
