@@ -108,12 +108,8 @@ fn config_value(value: &Value) -> ConfigValue {
 
 /// Applies properties text to a config: known keys typed like their current values, unknown
 /// keys ignored (they belong to the store or to other components), black-listed keys refused.
-pub fn apply_properties(config: &BrokerConfig, text: &str) -> Result<BrokerConfig, BrokerError> {
-    apply_properties_with_changes(config, text).map(|(config, _)| config)
-}
-
-/// [`apply_properties`], also returning the applied keys with their typed new values.
-pub fn apply_properties_with_changes(
+/// Returns the new config and the applied keys with their typed values (to write back).
+pub fn apply_properties(
     config: &BrokerConfig,
     text: &str,
 ) -> Result<(BrokerConfig, Vec<(String, ConfigValue)>), BrokerError> {
@@ -146,7 +142,7 @@ pub async fn update_broker_config(
     request: RemotingCommand,
 ) -> Result<RemotingCommand, BrokerError> {
     let text = String::from_utf8_lossy(&request.body.to_bytes()).into_owned();
-    let (updated, changes) = apply_properties_with_changes(&broker.config(), &text)?;
+    let (updated, changes) = apply_properties(&broker.config(), &text)?;
     let path = updated.broker_config_path.clone();
     if !path.is_empty() && !changes.is_empty() {
         // Persist first: a change that cannot be written is refused, so memory and file agree.
@@ -169,7 +165,7 @@ mod tests {
     #[test]
     fn properties_update_known_keys_with_their_types() {
         let text = "# comment\nbrokerPermission=4\nlongPollingEnable=false\nmsgTraceTopicName = T2\nflushDiskType=SYNC_FLUSH\n";
-        let updated = apply_properties(&BrokerConfig::default(), text).unwrap();
+        let (updated, _) = apply_properties(&BrokerConfig::default(), text).unwrap();
         assert_eq!(updated.broker_permission, 4);
         assert!(!updated.long_polling_enable);
         assert_eq!(updated.msg_trace_topic_name, "T2");
