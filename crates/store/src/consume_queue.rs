@@ -474,17 +474,15 @@ impl ConsumeQueueTable {
                 let start = (new_max as u64 * CQ_UNIT_SIZE) % self.file_size;
                 let len = (zero_to - new_max) as u64 * CQ_UNIT_SIZE;
                 let len = len.min(self.file_size - start);
-                if scanned_max <= new_max && Self::already_zero(file.as_ref(), start, len) {
-                    // Nothing was trimmed and the slot after the last entry holds no partial
-                    // entry: no write, and no device flush per queue (50,000 queues restart).
-                    st.max_offset = new_max;
-                    st.min_offset = st.min_offset.min(new_max);
-                    return Ok(());
+                // Nothing trimmed and no partial entry after the last one: no write, and no
+                // device flush per queue (50,000 queues restart).
+                let clean = scanned_max <= new_max && Self::already_zero(file.as_ref(), start, len);
+                if !clean {
+                    file.write_at(start, &vec![0u8; len as usize])
+                        .map_err(|e| StoreError::io("write", &path, e))?;
+                    file.sync_range(start, len)
+                        .map_err(|e| StoreError::io("sync", &path, e))?;
                 }
-                file.write_at(start, &vec![0u8; len as usize])
-                    .map_err(|e| StoreError::io("write", &path, e))?;
-                file.sync_range(start, len)
-                    .map_err(|e| StoreError::io("sync", &path, e))?;
                 if scanned_max > new_max {
                     tracing::warn!(file = %path.display(), from = new_max, to = scanned_max,
                         "trimmed ConsumeQueue entries beyond the verified CommitLog");
