@@ -82,8 +82,12 @@ pub async fn run(
     let dispatcher = Arc::new(crate::dispatch::build(&broker));
     let server_stop = CancellationToken::new();
     let mut servers = Vec::new();
+    let server_config = ServerConfig {
+        busy_poll: broker.config().server_busy_poll(),
+        ..ServerConfig::default()
+    };
     for listener in std::iter::once(main_listener).chain(vip_listener) {
-        let server = RemotingServer::from_listener(listener, ServerConfig::default())?;
+        let server = RemotingServer::from_listener(listener, server_config.clone())?;
         servers.push(tokio::spawn(server.run(Arc::clone(&dispatcher), server_stop.clone())));
     }
 

@@ -43,6 +43,12 @@ pub const DEFAULT_BROKER_PORT: u16 = 10911;
 /// Default name server port.
 pub const DEFAULT_NAMESRV_PORT: u16 = 9876;
 
+/// How long a connection's reader busy-polls its socket after running dry before its worker
+/// may sleep (FerroMQ's own setting; see `busy_poll`). Zero turns polling off.
+pub const DEFAULT_BUSY_POLL: Duration = Duration::from_micros(100);
+/// Longest accepted busy-poll window.
+pub const MAX_BUSY_POLL: Duration = Duration::from_millis(10);
+
 /// Settings of one connection, server or client side.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionConfig {
@@ -58,6 +64,8 @@ pub struct ConnectionConfig {
     pub idle_timeout: Option<Duration>,
     /// Bound on a graceful close: waiting for in-flight requests, then flushing their responses.
     pub drain_timeout: Duration,
+    /// Busy-poll window after the reader runs dry (zero: off), at most [`MAX_BUSY_POLL`].
+    pub busy_poll: Duration,
 }
 
 impl Default for ConnectionConfig {
@@ -69,6 +77,7 @@ impl Default for ConnectionConfig {
             write_queue_frames: DEFAULT_WRITE_QUEUE_FRAMES,
             idle_timeout: Some(DEFAULT_SERVER_IDLE_TIMEOUT),
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            busy_poll: DEFAULT_BUSY_POLL,
         }
     }
 }
@@ -82,6 +91,7 @@ impl ConnectionConfig {
             ("max_pending_invokes", self.max_pending_invokes == 0),
             ("write_queue_frames", self.write_queue_frames == 0),
             ("idle_timeout", self.idle_timeout == Some(Duration::ZERO)),
+            ("busy_poll", self.busy_poll > MAX_BUSY_POLL),
         ];
         first_bad(&checks)
     }
@@ -122,6 +132,8 @@ pub struct ServerConfig {
     pub max_pending_invokes_per_connection: usize,
     /// Frames queued for each connection's writer.
     pub write_queue_frames: usize,
+    /// Busy-poll window of each connection's reader (zero: off), at most [`MAX_BUSY_POLL`].
+    pub busy_poll: Duration,
 }
 
 impl Default for ServerConfig {
@@ -135,6 +147,7 @@ impl Default for ServerConfig {
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             max_pending_invokes_per_connection: DEFAULT_MAX_PENDING_INVOKES,
             write_queue_frames: DEFAULT_WRITE_QUEUE_FRAMES,
+            busy_poll: DEFAULT_BUSY_POLL,
         }
     }
 }
@@ -157,6 +170,7 @@ impl ServerConfig {
             write_queue_frames: self.write_queue_frames,
             idle_timeout: self.idle_timeout,
             drain_timeout: self.drain_timeout,
+            busy_poll: self.busy_poll,
         }
     }
 
@@ -175,6 +189,7 @@ impl ServerConfig {
             ),
             ("write_queue_frames", self.write_queue_frames == 0),
             ("idle_timeout", self.idle_timeout == Some(Duration::ZERO)),
+            ("busy_poll", self.busy_poll > MAX_BUSY_POLL),
         ];
         first_bad(&checks)
     }

@@ -5,6 +5,10 @@
 //! one vectored write before reading again; read sizes adapt to the traffic
 //! ([`crate::reader::ReadChunk`]), so a busy connection takes many frames per read system call.
 //!
+//! When the read buffer runs dry the reader first busy-polls its socket for a short adaptive
+//! window ([`crate::busy_poll`]), so that the next frame of a request/response exchange is
+//! picked up without waking a sleeping worker.
+//!
 //! Close paths:
 //! - peer EOF, socket error, write failure, idle timeout, `close()`: close now;
 //! - malformed frame: close now with exactly one WARN line (peer, reason, bytes read);
@@ -30,6 +34,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::busy_poll::{poll_read, BusyPoll, Polled};
 use crate::config::ConnectionConfig;
 use crate::connection::Connection;
 use crate::dispatch::{run_request, Dispatcher};
@@ -227,6 +232,7 @@ async fn read_loop(
     let shared = &connection.shared;
     let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
     let mut chunk = ReadChunk::default();
+    let mut busy = BusyPoll::new(config.busy_poll);
     loop {
         loop {
             match next_frame(&mut buf, config.max_frame_bytes, chunk.bytes()) {
@@ -252,6 +258,21 @@ async fn read_loop(
             }
         }
         let spare = buf.capacity() - buf.len();
+        if busy.should_poll() {
+            match poll_read(&read_half, &mut buf, spare, busy.window(), stop).await {
+                Polled::Read(0) => return CloseReason::PeerClosed,
+                Polled::Read(n) => {
+                    busy.record(true);
+                    shared.outbound.activity.touch();
+                    shared.bytes_read.fetch_add(n as u64, Ordering::Relaxed);
+                    chunk.record(n, spare);
+                    continue;
+                }
+                Polled::Nothing => busy.record(false),
+                Polled::Stopped => return CloseReason::Shutdown,
+                Polled::Failed(error) => return CloseReason::Io(error),
+            }
+        }
         let read = tokio::select! {
             biased;
             _ = stop.cancelled() => return CloseReason::Shutdown,

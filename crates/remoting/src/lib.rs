@@ -21,6 +21,9 @@
 //! - [`RemotingClient`] (`client`): one lazily opened connection per address, reconnect on the
 //!   next call after a close, connect timeout, server-initiated requests routed to its own
 //!   dispatcher.
+//! - busy polling (`busy_poll`): a reader that ran dry polls its socket for up to
+//!   [`config::DEFAULT_BUSY_POLL`] before its worker may sleep, backing off on quiet
+//!   connections ([`MAX_SKIPPED_POLLS`]); a request/response exchange then needs no wake-up.
 //! - [`RemotingError`] (`error`), settings (`config`).
 //!
 //! Limits (all named, all configurable):
@@ -54,6 +57,7 @@
 
 #![warn(missing_docs)]
 
+mod busy_poll;
 mod client;
 pub mod config;
 mod connection;
@@ -65,6 +69,7 @@ mod reader;
 mod server;
 mod writer;
 
+pub use busy_poll::MAX_SKIPPED_POLLS;
 pub use client::RemotingClient;
 pub use config::{ClientConfig, ConfigError, ConnectionConfig, ServerConfig};
 pub use connection::Connection;

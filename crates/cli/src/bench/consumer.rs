@@ -65,6 +65,10 @@ pub struct ConsumerArgs {
     /// Request header encoding.
     #[arg(long, value_enum, default_value_t = HeaderFormat::Json)]
     pub header: HeaderFormat,
+    /// How long each connection busy-polls its socket before its thread sleeps, us (the
+    /// client's default: 100; 0 = off).
+    #[arg(long, default_value_t = super::DEFAULT_BUSY_POLL_US)]
+    pub busy_poll_us: u64,
 }
 
 /// What a consumer run measured.
@@ -288,6 +292,7 @@ pub async fn run(args: ConsumerArgs) -> anyhow::Result<ConsumerSummary> {
     }
     let mut config = ClientConfig::new(&args.namesrv)?;
     config.serialize_type = args.header.serialize_type();
+    config.remoting.connection.busy_poll = super::busy_poll(args.busy_poll_us)?;
     let consumer = PullConsumer::start(config, &args.group)?;
     let queues = consumer
         .fetch_queues(&args.topic)
@@ -379,6 +384,7 @@ mod tests {
             json: true,
             group: "pg".into(),
             header: HeaderFormat::Json,
+            busy_poll_us: crate::bench::DEFAULT_BUSY_POLL_US,
             timeout_ms: 3000,
             baseline: false,
         }
@@ -404,6 +410,7 @@ mod tests {
             pipeline,
             json: true,
             header: HeaderFormat::Rocketmq,
+            busy_poll_us: crate::bench::DEFAULT_BUSY_POLL_US,
         }
     }
 

@@ -66,6 +66,7 @@ async fn bench_and_client_work_through_the_real_name_server() -> anyhow::Result<
         json: true,
         group: "pg".into(),
         header: HeaderFormat::Json,
+        busy_poll_us: crate::bench::DEFAULT_BUSY_POLL_US,
         timeout_ms: 3000,
         baseline: false,
     })
@@ -88,6 +89,7 @@ async fn bench_and_client_work_through_the_real_name_server() -> anyhow::Result<
         pipeline: 1,
         json: true,
         header: HeaderFormat::Rocketmq,
+        busy_poll_us: crate::bench::DEFAULT_BUSY_POLL_US,
     })
     .await?;
     assert_eq!(consumed.queues, 8);

@@ -34,6 +34,21 @@ pub const MAX_BATCH: usize = 1024;
 /// Longest run.
 pub const MAX_DURATION_SECS: u64 = 24 * 3600;
 
+/// Default `--busy-poll-us` of the producer and consumer (the client's default window).
+pub const DEFAULT_BUSY_POLL_US: u64 = ferromq_remoting::config::DEFAULT_BUSY_POLL.as_micros() as u64;
+
+/// The busy-poll window of `--busy-poll-us`, checked against the remoting limit.
+pub fn busy_poll(micros: u64) -> anyhow::Result<Duration> {
+    let window = Duration::from_micros(micros);
+    if window > ferromq_remoting::config::MAX_BUSY_POLL {
+        bail!(
+            "--busy-poll-us must be at most {}",
+            ferromq_remoting::config::MAX_BUSY_POLL.as_micros()
+        );
+    }
+    Ok(window)
+}
+
 /// `ferromq bench` arguments.
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {

@@ -78,6 +78,10 @@ pub struct ProducerArgs {
     /// Request header encoding.
     #[arg(long, value_enum, default_value_t = HeaderFormat::Json)]
     pub header: HeaderFormat,
+    /// How long each connection busy-polls its socket before its thread sleeps, us (the
+    /// client's default: 100; 0 = off).
+    #[arg(long, default_value_t = super::DEFAULT_BUSY_POLL_US)]
+    pub busy_poll_us: u64,
     /// Send timeout per message, retries included (ms).
     #[arg(long, default_value_t = 3000)]
     pub timeout_ms: u64,
@@ -332,6 +336,7 @@ pub async fn run(args: ProducerArgs) -> anyhow::Result<ProducerSummary> {
     };
     let mut config = ClientConfig::new(&args.namesrv)?;
     config.serialize_type = args.header.serialize_type();
+    config.remoting.connection.busy_poll = super::busy_poll(args.busy_poll_us)?;
     config.compress_msg_body_over = None;
     config.send_msg_timeout = std::time::Duration::from_millis(args.timeout_ms);
     config.max_async_sends_in_flight = config.max_async_sends_in_flight.max(args.in_flight);
@@ -422,6 +427,7 @@ mod tests {
             json: true,
             group: "bench_pg".into(),
             header: HeaderFormat::Rocketmq,
+            busy_poll_us: crate::bench::DEFAULT_BUSY_POLL_US,
             timeout_ms: 3000,
             baseline: false,
         }

@@ -4,10 +4,14 @@
 //! (4-byte length + payload) over one connection with TCP_NODELAY, one at a time, with plain
 //! blocking sockets: no runtime, no protocol, so it is the floor any request/response figure of
 //! the same run should be read against.
+//!
+//! With `--busy-poll-us N` both sides first poll their socket with non-blocking reads for up to
+//! N us before blocking, as FerroMQ's connections do (`serverBusyPollMicros`): the floor of a
+//! busy-polling pair, which skips the wake-up of a sleeping thread per message.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
@@ -29,6 +33,10 @@ pub struct RttArgs {
     /// Measured round trips (after 1000 warm-up ones).
     #[arg(long, default_value_t = 20_000)]
     pub count: u64,
+    /// Poll with non-blocking reads for up to this many microseconds before blocking (both
+    /// sides); 0 = plain blocking reads.
+    #[arg(long, default_value_t = 0)]
+    pub busy_poll_us: u64,
     /// Print the summary as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -43,6 +51,8 @@ pub struct RttSummary {
     pub latency: Percentiles,
     /// Round trips per second (one at a time).
     pub round_trips_per_sec: f64,
+    /// Busy-poll window of both sides (zero: blocking reads).
+    pub busy_poll: Duration,
 }
 
 impl RttSummary {
@@ -52,13 +62,26 @@ impl RttSummary {
             "bench": "rtt",
             "size": self.size,
             "round_trips_per_sec": self.round_trips_per_sec.round(),
+            "busy_poll_us": self.busy_poll.as_micros(),
             "rtt_us": self.latency.json(),
         })
     }
 }
 
-/// Runs the ping-pong and returns the percentiles (blocking; call from a blocking context).
+/// Runs the ping-pong with blocking reads and returns the percentiles (blocking; call from a
+/// blocking context).
 pub fn measure(size: usize, count: u64) -> anyhow::Result<RttSummary> {
+    measure_polling(size, count, Duration::ZERO)
+}
+
+/// Longest accepted busy-poll window.
+pub const MAX_RTT_BUSY_POLL: Duration = Duration::from_millis(10);
+
+/// Runs the ping-pong, each side busy-polling for up to `busy_poll` before blocking.
+pub fn measure_polling(size: usize, count: u64, busy_poll: Duration) -> anyhow::Result<RttSummary> {
+    if busy_poll > MAX_RTT_BUSY_POLL {
+        bail!("--busy-poll-us must be at most {}", MAX_RTT_BUSY_POLL.as_micros());
+    }
     if size == 0 || size > MAX_RTT_SIZE {
         bail!("--size must be between 1 and {MAX_RTT_SIZE} bytes");
     }
@@ -68,16 +91,18 @@ pub fn measure(size: usize, count: u64) -> anyhow::Result<RttSummary> {
     let listener = TcpListener::bind("127.0.0.1:0").context("binding the echo server")?;
     let addr = listener.local_addr()?;
     let server = std::thread::spawn(move || -> std::io::Result<()> {
-        let (mut stream, _) = listener.accept()?;
+        let (stream, _) = listener.accept()?;
         stream.set_nodelay(true)?;
+        let mut stream = Polling::new(stream, busy_poll)?;
         let mut frame = Vec::new();
         while read_frame(&mut stream, &mut frame)? {
             stream.write_all(&frame)?;
         }
         Ok(())
     });
-    let mut stream = TcpStream::connect(addr).context("connecting to the echo server")?;
+    let stream = TcpStream::connect(addr).context("connecting to the echo server")?;
     stream.set_nodelay(true)?;
+    let mut stream = Polling::new(stream, busy_poll)?;
     let length = u32::try_from(size).context("size fits the length word")?;
     let mut out = Vec::with_capacity(size + 4);
     out.extend_from_slice(&length.to_be_bytes());
@@ -106,10 +131,62 @@ pub fn measure(size: usize, count: u64) -> anyhow::Result<RttSummary> {
         size,
         latency: Percentiles::of(&histogram),
         round_trips_per_sec: count as f64 / elapsed,
+        busy_poll,
     })
 }
 
-fn round_trip(stream: &mut TcpStream, out: &[u8], back: &mut Vec<u8>) -> anyhow::Result<()> {
+/// A stream whose reads poll (non-blocking) for up to `window` before blocking.
+struct Polling {
+    stream: TcpStream,
+    window: Duration,
+}
+
+impl Polling {
+    fn new(stream: TcpStream, window: Duration) -> std::io::Result<Self> {
+        stream.set_nonblocking(!window.is_zero())?;
+        Ok(Polling { stream, window })
+    }
+}
+
+impl Read for Polling {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.window.is_zero() {
+            return self.stream.read(buf);
+        }
+        let deadline = Instant::now() + self.window;
+        loop {
+            match self.stream.read(buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                other => return other,
+            }
+            if Instant::now() >= deadline {
+                // Missed: block for this read, then poll again.
+                self.stream.set_nonblocking(false)?;
+                let read = self.stream.read(buf);
+                self.stream.set_nonblocking(true)?;
+                return read;
+            }
+            std::hint::spin_loop();
+        }
+    }
+}
+
+impl Write for Polling {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        loop {
+            match self.stream.write(buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::yield_now(),
+                other => return other,
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.stream.flush()
+    }
+}
+
+fn round_trip(stream: &mut Polling, out: &[u8], back: &mut Vec<u8>) -> anyhow::Result<()> {
     stream.write_all(out)?;
     if !read_frame(stream, back)? {
         bail!("echo server closed the connection");
@@ -121,7 +198,7 @@ fn round_trip(stream: &mut TcpStream, out: &[u8], back: &mut Vec<u8>) -> anyhow:
 }
 
 /// Reads one length-prefixed frame (length word included) into `frame`; false on clean EOF.
-fn read_frame(stream: &mut TcpStream, frame: &mut Vec<u8>) -> std::io::Result<bool> {
+fn read_frame(stream: &mut Polling, frame: &mut Vec<u8>) -> std::io::Result<bool> {
     let mut length = [0u8; 4];
     match stream.read_exact(&mut length) {
         Ok(()) => {}
@@ -142,13 +219,15 @@ fn read_frame(stream: &mut TcpStream, frame: &mut Vec<u8>) -> std::io::Result<bo
 /// `ferromq bench rtt`.
 pub async fn run(args: RttArgs) -> anyhow::Result<RttSummary> {
     let (size, count) = (args.size, args.count);
-    let summary = tokio::task::spawn_blocking(move || measure(size, count)).await??;
+    let busy_poll = Duration::from_micros(args.busy_poll_us);
+    let summary = tokio::task::spawn_blocking(move || measure_polling(size, count, busy_poll)).await??;
     if args.json {
         println!("{}", summary.json());
     } else {
         println!(
-            "=== loopback TCP round trip ({} B frames, one in flight) ===",
-            summary.size
+            "=== loopback TCP round trip ({} B frames, one in flight, busy poll {} us) ===",
+            summary.size,
+            summary.busy_poll.as_micros()
         );
         println!("round trips/s : {:.0}", summary.round_trips_per_sec);
         println!("rtt           : {}", summary.latency.line());
@@ -170,5 +249,15 @@ mod tests {
         assert!(summary.latency.p50_us <= summary.latency.p99_us);
         assert!(summary.latency.p99_us <= summary.latency.max_us);
         assert!(measure(0, 1).is_err());
+    }
+
+    #[test]
+    fn busy_polling_ping_pong_measures_every_round_trip() {
+        // Goal: the polling variant completes, counts every round trip and refuses a window
+        // above the limit. Method: 200 round trips polling up to 50 us; one with 11 ms.
+        let summary = measure_polling(1024, 200, Duration::from_micros(50)).unwrap();
+        assert_eq!(summary.latency.count, 200);
+        assert_eq!(summary.busy_poll, Duration::from_micros(50));
+        assert!(measure_polling(1024, 1, Duration::from_millis(11)).is_err());
     }
 }
