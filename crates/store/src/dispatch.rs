@@ -13,7 +13,9 @@
 //! owned `MessageRecord`), writes index entries per record and appends ConsumeQueue entries to
 //! their queues' pending tails through a [`CqBatch`] of at most `MAX_BATCH_RECORDS` records of
 //! one CommitLog segment; tails are written when full, old, over the memory cap, or drained
-//! (see `consume_queue_tail.rs`). The dispatch thread also writes the checkpoint every
+//! (see `consume_queue_tail.rs`). Puts normally dispatch inline, on the putting thread, when
+//! nobody else holds the dispatch lock (`StoreInner::dispatch_inline`); the dispatch thread
+//! catches up on what they leave (lock contention, errors). It also writes the checkpoint every
 //! `flushIntervalConsumeQueue` and drains all tails once dispatch has been idle for
 //! `IDLE_DRAIN`.
 //!
@@ -270,18 +272,21 @@ fn run(inner: &StoreInner) {
     let cq_interval = Duration::from_millis(inner.config.flush_interval_consume_queue);
     let mut last_checkpoint = Instant::now();
     let mut last_record = Instant::now();
+    let mut last_reput = inner.reput_offset.load(Ordering::Acquire);
     loop {
         let shutdown = inner.wait_signal(Duration::from_millis(10).min(cq_interval));
         if shutdown {
             return;
         }
-        match dispatch_available(inner) {
-            Ok(0) => {}
-            Ok(_) => last_record = Instant::now(),
-            Err(e) => {
-                tracing::warn!(error = %e, "dispatch failed; retrying");
-                std::thread::sleep(Duration::from_millis(50));
-            }
+        if let Err(e) = dispatch_available(inner) {
+            tracing::warn!(error = %e, "dispatch failed; retrying");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Puts usually dispatch inline: "idle" means the dispatched offset stood still.
+        let reput = inner.reput_offset.load(Ordering::Acquire);
+        if reput != last_reput {
+            last_reput = reput;
+            last_record = Instant::now();
         }
         let now = Instant::now();
         let tails = if now.duration_since(last_record) >= IDLE_DRAIN {

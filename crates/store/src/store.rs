@@ -219,7 +219,9 @@ impl MessageStore {
     pub fn put_messages(&self, records: &[MessageRecord]) -> StoreResult<PutMessageResult> {
         self.check_writable()?;
         let append = self.inner.commit_log.put_batch(records, (self.inner.clock)())?;
-        self.inner.wake_dispatch();
+        if !self.inner.dispatch_inline() {
+            self.inner.wake_dispatch();
+        }
         let ticket = self.inner.flush.request(append.end_offset());
         let records = self.stored_records(&append)?;
         Ok(PutMessageResult {
@@ -540,6 +542,27 @@ impl StoreInner {
     /// a futex wake only when it sleeps (see [`crate::wakeup`]).
     pub(crate) fn wake_dispatch(&self) {
         self.commit_log.appended().notify();
+    }
+
+    /// Dispatches what was published on the calling thread if no other thread is dispatching
+    /// (the put's ConsumeQueue entries are then readable when it returns, and no thread is
+    /// woken). False when another thread holds the dispatch lock or dispatch failed: the
+    /// caller then wakes the dispatch thread, which retries.
+    pub(crate) fn dispatch_inline(&self) -> bool {
+        let guard = match self.dispatch_lock.try_lock() {
+            Ok(guard) => guard,
+            Err(std::sync::TryLockError::WouldBlock) => return false,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+        };
+        let dispatched = crate::dispatch::dispatch_locked(self);
+        drop(guard);
+        match dispatched {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::debug!(error = %e, "inline dispatch failed; the dispatch thread retries");
+                false
+            }
+        }
     }
 
     /// Dispatch thread: waits for a put, shutdown or `timeout`; returns whether to stop.

@@ -126,6 +126,28 @@ fn arrival_listener_is_called_with_new_max_offset() {
     assert_eq!(got, ("T".to_string(), 2, 1));
 }
 
+// Goal: a put dispatches on the putting thread when no other thread is dispatching, so its
+// entry is readable (and listeners were told) when the put returns, without a thread hop.
+// Method: hold nothing else; after each put, read the queue at once, with no dispatch_now and
+// no waiting; the arrival listener must already have been called on this very thread.
+#[test]
+fn put_dispatches_inline_so_the_entry_is_readable_when_it_returns() {
+    let store = MessageStore::open(small_config(false), Arc::new(SimFs::new())).unwrap();
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    let h = Arc::clone(&heard);
+    store.register_arrival_listener(Arc::new(move |_: &str, _: i32, max: i64| {
+        h.lock().unwrap().push((std::thread::current().id(), max));
+    }));
+    for i in 0..50i64 {
+        store.put_message(&msg("Inline", 0, b"body", "")).unwrap();
+        assert_eq!(store.max_offset_in_queue("Inline", 0), i + 1, "put {i}");
+        let got = store.get_messages("Inline", 0, i, 1, 1 << 20, None).unwrap();
+        assert_eq!(got.status, GetMessageStatus::Found, "put {i}");
+        let last = *heard.lock().unwrap().last().expect("listener called");
+        assert_eq!(last, (std::thread::current().id(), i + 1), "put {i}");
+    }
+}
+
 // Goal: 50,000 queues do not hold one open file (or mapping) each: the ConsumeQueue file cache
 // stays within maxOpenConsumeQueueFiles, and every queue is still readable.
 // Method: one message per queue over SimFs with 1-entry CQ files, then read a sample back.

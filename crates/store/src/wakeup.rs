@@ -1,7 +1,8 @@
 //! [`Wakeup`]: a one-waiter "something new happened" event whose notify costs no syscall while the
 //! waiter is awake.
 //!
-//! The CommitLog appender notifies the dispatch thread after every put. A `Condvar::notify_one`
+//! The CommitLog appender notifies the dispatch thread after a put it could not dispatch
+//! inline (another thread was dispatching). A `Condvar::notify_one`
 //! is a `futex` syscall every time, even with nobody waiting (about as costly as the whole put on
 //! a virtualised machine); here the appender only sets a flag, and takes the lock and signals the
 //! condition variable only when the waiter announced it is about to sleep.
