@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end figures of docs/benchmarks.md in one run against one fresh `ferromq standalone`:
-# loopback RTT baseline (before and after), sync sends with 1 and 64 in flight, async sends with
+# loopback RTT baselines (blocking, and both sides busy-polling up to 100 us like FerroMQ's
+# connections; before and after), sync sends with 1 and 64 in flight, async sends with
 # 256 in flight, then catch-up consumption of a 200k-message backlog with 1 and with 4 pulls in
 # flight per queue. Prints one JSON summary line per figure.
 #
@@ -26,11 +27,13 @@ done
 ns=127.0.0.1:19876
 echo "load: $(uptime)"
 echo "rtt: $("$bin" bench rtt --count 20000 --json 2>/dev/null)"
+echo "rtt: $("$bin" bench rtt --count 20000 --busy-poll-us 100 --json 2>/dev/null)"
 for args in "--in-flight 1" "--in-flight 64" "--mode async --in-flight 256"; do
   # shellcheck disable=SC2086
   echo "producer $args: $("$bin" bench producer -n $ns -t B1 $args --duration 6 --json 2>/dev/null)"
 done
 echo "rtt: $("$bin" bench rtt --count 20000 --json 2>/dev/null)"
+echo "rtt: $("$bin" bench rtt --count 20000 --busy-poll-us 100 --json 2>/dev/null)"
 "$bin" bench producer -n $ns -t C1 --mode async --in-flight 256 --count 200000 --json > /dev/null 2>&1
 echo "consumer, 1 pull in flight per queue: $("$bin" bench consumer -n $ns -t C1 --group g1 --from-beginning --count 200000 --json 2>/dev/null)"
 echo "consumer, 4 pulls in flight per queue: $("$bin" bench consumer -n $ns -t C1 --group g4 --from-beginning --count 200000 --pipeline 4 --json 2>/dev/null)"
