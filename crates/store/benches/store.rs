@@ -24,8 +24,9 @@
 //!
 //! Run: `cargo bench -p ferromq-store --bench store [-- section...]`.
 //! Knobs: `FERROMQ_BENCH_DIR` (disk to use), `FERROMQ_BENCH_SECS` (seconds per round, default
-//! 1.0), `FERROMQ_BENCH_ROUNDS` (rounds per figure, default 3), `FERROMQ_BENCH_STORE_ONLY` (async:
-//! skip the baselines, for profiling the put path).
+//! 1.0), `FERROMQ_BENCH_ROUNDS` (rounds per figure, default 3), `FERROMQ_BENCH_STORE_ONLY` (async
+//! and sync: skip the baselines, for profiling the put path), `FERROMQ_BENCH_SYNC_CALLBACKS` (sync:
+//! run only the "256 in flight, 1 thread + callbacks" row and its single-stream baseline).
 
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -297,7 +298,10 @@ fn sync_put(ctx: &mut Ctx) {
         raw.write_all_at(&zeros, at).unwrap();
     }
     raw.sync_all().unwrap();
-    for n in [1usize, 16, 256] {
+    let store_only = std::env::var_os("FERROMQ_BENCH_STORE_ONLY").is_some();
+    let callbacks_only = std::env::var_os("FERROMQ_BENCH_SYNC_CALLBACKS").is_some();
+    let sizes: &[usize] = if callbacks_only { &[256] } else { &[1, 16, 256] };
+    for &n in sizes {
         let stop = Arc::new(AtomicBool::new(true));
         let quit = Arc::new(AtomicBool::new(false));
         let done = Arc::new(AtomicU64::new(0));
@@ -335,46 +339,62 @@ fn sync_put(ctx: &mut Ctx) {
         let slice = ctx.round() / 2;
         for _ in 0..ctx.rounds * 2 - 1 {
             let mut at = 0u64;
-            raw_r.push(run_for(slice, |_| {
-                if at + chunk.len() as u64 > raw_len {
-                    at = 0;
-                }
-                raw.write_all_at(&chunk, at).unwrap();
-                raw.sync_data().unwrap();
-                at += chunk.len() as u64;
-            }));
-            done.store(0, Ordering::Release);
-            stop.store(false, Ordering::Release);
-            let start = Instant::now();
-            barrier.wait();
-            std::thread::sleep(slice);
-            stop.store(true, Ordering::Release);
-            barrier.wait();
-            store_r.push(done.load(Ordering::Acquire) as f64 / start.elapsed().as_secs_f64());
+            if !store_only {
+                raw_r.push(run_for(slice, |_| {
+                    if at + chunk.len() as u64 > raw_len {
+                        at = 0;
+                    }
+                    raw.write_all_at(&chunk, at).unwrap();
+                    raw.sync_data().unwrap();
+                    at += chunk.len() as u64;
+                }));
+            }
+            if !callbacks_only {
+                done.store(0, Ordering::Release);
+                stop.store(false, Ordering::Release);
+                let start = Instant::now();
+                barrier.wait();
+                std::thread::sleep(slice);
+                stop.store(true, Ordering::Release);
+                barrier.wait();
+                store_r.push(done.load(Ordering::Acquire) as f64 / start.elapsed().as_secs_f64());
+            }
             if n == 256 {
-                callback_r.push(callbacks_slice(&store, &recs, n, slice));
-                raw2_r.push(overlapping_raw_slice(&raw, raw_len, &chunk, slice));
+                let m = callbacks_slice(&store, &recs, n, slice);
+                eprintln!(
+                    "    slice: callbacks {} {:.2} us CPU/put (put thread {:.2}); raw {}",
+                    kmsg(m.rate),
+                    m.process_us,
+                    m.thread_us,
+                    raw_r.last().map_or("-".into(), |r| mbs(r * chunk.len() as f64))
+                );
+                callback_r.push(m);
+                if !store_only && !callbacks_only {
+                    raw2_r.push(overlapping_raw_slice(&raw, raw_len, &chunk, slice));
+                }
             }
         }
         quit.store(true, Ordering::Release);
         barrier.wait();
         threads.into_iter().for_each(|t| t.join().unwrap());
         let (s, r) = (median(store_r), median(raw_r));
-        ctx.row(
-            format!("sync put, {n} appenders"),
-            format!("{} {}", kmsg(s), mbs(s * record_bytes as f64)),
-            format!(
-                "{} KiB/fdatasync {:.1}k/s {}",
-                chunk.len() / 1024,
-                r / 1e3,
-                mbs(r * chunk.len() as f64)
-            ),
-            s * record_bytes as f64 / (r * chunk.len() as f64),
-        );
+        if !callbacks_only {
+            ctx.row(
+                format!("sync put, {n} appenders"),
+                format!("{} {}", kmsg(s), mbs(s * record_bytes as f64)),
+                format!(
+                    "{} KiB/fdatasync {:.1}k/s {}",
+                    chunk.len() / 1024,
+                    r / 1e3,
+                    mbs(r * chunk.len() as f64)
+                ),
+                s * record_bytes as f64 / (r * chunk.len() as f64),
+            );
+        }
         if !callback_r.is_empty() {
             let c = median_by(&callback_r, |m| m.rate);
             let cpu = median_by(&callback_r, |m| m.process_us);
-            let r2 = median(raw2_r);
+            let r2 = median(raw2_r.clone());
             ctx.row(
                 format!("sync put, {n} in flight, 1 thread + callbacks"),
                 format!("{} {}", kmsg(c), mbs(c * record_bytes as f64)),
@@ -387,12 +407,14 @@ fn sync_put(ctx: &mut Ctx) {
                 format!("at this rate {:.0}% of one core", cpu * c / 1e4),
                 f64::NAN,
             );
-            ctx.row(
-                "  same vs 2 overlapping write+fdatasync loops",
-                format!("{} {}", kmsg(c), mbs(c * record_bytes as f64)),
-                format!("2 x {} KiB/fdatasync {}", chunk.len() / 2048, mbs(r2)),
-                c * record_bytes as f64 / r2,
-            );
+            if !raw2_r.is_empty() {
+                ctx.row(
+                    "  same vs 2 overlapping write+fdatasync loops",
+                    format!("{} {}", kmsg(c), mbs(c * record_bytes as f64)),
+                    format!("2 x {} KiB/fdatasync {}", chunk.len() / 2048, mbs(r2)),
+                    c * record_bytes as f64 / r2,
+                );
+            }
         }
     }
     drop(store);
