@@ -2,8 +2,9 @@
 //! and the ordered queue of them that makes up the CommitLog.
 //!
 //! Components:
-//! - [`MappedFile`]: one preallocated segment with a wrote position (published bytes) and a
-//!   flushed position (durable bytes);
+//! - [`MappedFile`]: one preallocated segment with a wrote position (appended bytes), a read
+//!   position (bytes readers may see) and a flushed position (durable bytes);
+//! - [`SegmentOptions`]: pre-writing and the SYNC_FLUSH write buffer;
 //! - [`MappedFileQueue`]: the ordered segments of one directory; finds the segment of an offset,
 //!   creates the next one (taking a pre-created one from the background allocator when ready),
 //!   truncates a dirty tail, deletes expired heads.
@@ -12,7 +13,10 @@
 //! - segments are contiguous: `segment[i+1].start == segment[i].start + file_size`;
 //! - a segment is preallocated before any write (no sparse mapping), and with `prewrite` it is
 //!   zero-filled and synced first, so later syncs only overwrite allocated blocks;
-//! - `flushed_position <= wrote_position <= file_size`.
+//! - `flushed_position <= read_position <= wrote_position <= file_size`; without a write buffer
+//!   the read position is the wrote position, with one it is the committed position (bytes
+//!   written to the file by [`MappedFile::commit`]): appended bytes still in the buffer are not
+//!   in the file, so nothing may read them.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,6 +27,7 @@ use bytes::Bytes;
 
 use crate::error::{StoreError, StoreResult};
 use crate::fs::{Fs, StoreFile};
+use crate::write_buffer::WriteBuffer;
 
 /// Formats an offset as a RocketMQ file name (`UtilAll.offset2FileName`).
 pub fn offset_to_file_name(offset: u64) -> String {
@@ -38,6 +43,17 @@ pub fn file_name_to_offset(name: &str) -> Option<u64> {
 
 const ZERO_CHUNK: usize = 1 << 20;
 
+/// How the segments of a queue are created and written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SegmentOptions {
+    /// Zero-fill and sync a new segment before use, so later syncs only overwrite allocated,
+    /// written blocks (SYNC_FLUSH, `warmMapedFileEnable`).
+    pub prewrite: bool,
+    /// Append into a user-space [`WriteBuffer`] that [`MappedFile::commit`] writes with
+    /// `pwrite` (SYNC_FLUSH): the mapping is only read. With it, pre-writing uses `pwrite` too.
+    pub write_buffer: bool,
+}
+
 /// One segment file.
 #[derive(Debug)]
 pub struct MappedFile {
@@ -46,13 +62,22 @@ pub struct MappedFile {
     start_offset: u64,
     file_size: u64,
     wrote_position: AtomicU64,
+    /// End of the bytes written to the file (equal to `wrote_position` without a buffer).
+    committed_position: AtomicU64,
     flushed_position: AtomicU64,
+    buffer: Option<WriteBuffer>,
 }
 
 impl MappedFile {
     /// Creates (or reuses) the segment starting at `start_offset` in `dir`: preallocates it and,
     /// with `prewrite`, zero-fills and syncs it.
-    pub fn create(fs: &dyn Fs, dir: &Path, start_offset: u64, file_size: u64, prewrite: bool) -> StoreResult<Self> {
+    pub fn create(
+        fs: &dyn Fs,
+        dir: &Path,
+        start_offset: u64,
+        file_size: u64,
+        options: SegmentOptions,
+    ) -> StoreResult<Self> {
         let path = dir.join(offset_to_file_name(start_offset));
         let failed = |source| StoreError::CreateMappedFileFailed {
             path: path.clone(),
@@ -61,29 +86,56 @@ impl MappedFile {
         };
         let file = fs.open(&path, true).map_err(failed)?;
         file.preallocate(file_size).map_err(failed)?;
-        if prewrite {
+        if options.prewrite {
             let zeros = vec![0u8; ZERO_CHUNK];
             let mut pos = 0u64;
             while pos < file_size {
                 let n = (file_size - pos).min(ZERO_CHUNK as u64);
-                file.write_at(pos, zeros.get(..n as usize).unwrap_or(&zeros))
-                    .map_err(failed)?;
+                let chunk = zeros.get(..n as usize).unwrap_or(&zeros);
+                // Without a write buffer the appender writes through the mapping: pre-writing
+                // through it too leaves its pages in the page cache and in the page tables. With
+                // one, the mapping is only read: `pwrite` fills the page cache without faulting
+                // every page of the mapping (a fresh page's fault zero-fills it first).
+                if options.write_buffer {
+                    file.write_unmapped(pos, chunk).map_err(failed)?;
+                } else {
+                    file.write_at(pos, chunk).map_err(failed)?;
+                }
                 pos += n;
             }
             file.sync_range(0, file_size).map_err(failed)?;
         }
-        Ok(MappedFile {
+        Ok(Self::new(path, file, start_offset, file_size, 0, options))
+    }
+
+    fn new(
+        path: PathBuf,
+        file: Arc<dyn StoreFile>,
+        start_offset: u64,
+        file_size: u64,
+        position: u64,
+        options: SegmentOptions,
+    ) -> Self {
+        MappedFile {
             path,
             file,
             start_offset,
             file_size,
-            wrote_position: AtomicU64::new(0),
-            flushed_position: AtomicU64::new(0),
-        })
+            wrote_position: AtomicU64::new(position),
+            committed_position: AtomicU64::new(position),
+            flushed_position: AtomicU64::new(position),
+            buffer: options.write_buffer.then(|| WriteBuffer::new(position)),
+        }
     }
 
     /// Opens an existing segment; positions start at `file_size` (recovery lowers the last one).
-    pub fn open(fs: &dyn Fs, path: PathBuf, start_offset: u64, file_size: u64) -> StoreResult<Self> {
+    pub fn open(
+        fs: &dyn Fs,
+        path: PathBuf,
+        start_offset: u64,
+        file_size: u64,
+        options: SegmentOptions,
+    ) -> StoreResult<Self> {
         let file = fs
             .open(&path, false)
             .map_err(|e| StoreError::io("open segment", &path, e))?;
@@ -98,14 +150,7 @@ impl MappedFile {
                     source,
                 })?;
         }
-        Ok(MappedFile {
-            path,
-            file,
-            start_offset,
-            file_size,
-            wrote_position: AtomicU64::new(file_size),
-            flushed_position: AtomicU64::new(file_size),
-        })
+        Ok(Self::new(path, file, start_offset, file_size, file_size, options))
     }
 
     /// Start offset (the file name).
@@ -124,9 +169,17 @@ impl MappedFile {
     pub fn file(&self) -> &Arc<dyn StoreFile> {
         &self.file
     }
-    /// Bytes written and published in this segment.
+    /// Bytes appended to this segment (the next append's position).
     pub fn wrote_position(&self) -> u64 {
         self.wrote_position.load(Ordering::Acquire)
+    }
+    /// Bytes readers may see: appended and in the file (committed, with a write buffer).
+    pub fn read_position(&self) -> u64 {
+        if self.buffer.is_some() {
+            self.committed_position.load(Ordering::Acquire)
+        } else {
+            self.wrote_position()
+        }
     }
     /// Bytes durable in this segment.
     pub fn flushed_position(&self) -> u64 {
@@ -141,27 +194,61 @@ impl MappedFile {
         self.wrote_position() >= self.file_size
     }
 
-    /// Writes `data` at the wrote position and publishes it. Caller serializes appends.
-    pub fn append(&self, data: &[u8]) -> StoreResult<()> {
+    /// Writes `data` at the wrote position (into the write buffer, if any) and publishes it.
+    /// Caller serializes appends. Returns the bytes buffered and not yet committed.
+    pub fn append(&self, data: &[u8]) -> StoreResult<usize> {
         let pos = self.wrote_position();
         assert!(pos + data.len() as u64 <= self.file_size, "append past segment end");
-        self.file
-            .write_at(pos, data)
-            .map_err(|e| StoreError::io("write", &self.path, e))?;
+        let buffered = self.write(pos, data)?;
         self.wrote_position.store(pos + data.len() as u64, Ordering::Release);
-        Ok(())
+        Ok(buffered)
+    }
+
+    fn write(&self, pos: u64, data: &[u8]) -> StoreResult<usize> {
+        match &self.buffer {
+            Some(buffer) => Ok(buffer.push(pos, data)),
+            None => self
+                .file
+                .write_at(pos, data)
+                .map(|()| 0)
+                .map_err(|e| StoreError::io("write", &self.path, e)),
+        }
     }
 
     /// Writes the BLANK end-of-file marker at the wrote position and marks the segment full.
     pub fn append_blank(&self, marker: &[u8]) -> StoreResult<()> {
         let pos = self.wrote_position();
-        if self.file_size - pos >= marker.len() as u64 {
-            self.file
-                .write_at(pos, marker)
-                .map_err(|e| StoreError::io("write", &self.path, e))?;
+        let fits = self.file_size - pos >= marker.len() as u64;
+        match &self.buffer {
+            // The rest of the segment is never written: it is committed with the marker.
+            Some(buffer) => buffer.push_last(pos, if fits { marker } else { &[] }, self.file_size),
+            None if fits => {
+                self.write(pos, marker)?;
+            }
+            None => {}
         }
         self.wrote_position.store(self.file_size, Ordering::Release);
         Ok(())
+    }
+
+    /// Writes the write buffer's bytes to the file with one `pwrite` and moves the read position
+    /// past them; returns whether anything was committed. Without a buffer, a no-op. Safe to call
+    /// concurrently (commits are serialized) and concurrently with appends.
+    pub fn commit(&self) -> StoreResult<bool> {
+        let Some(buffer) = &self.buffer else {
+            return Ok(false);
+        };
+        let committed = buffer
+            .commit(|pos, bytes| self.file.write_unmapped(pos, bytes))
+            .map_err(|e| StoreError::io("write", &self.path, e))?;
+        let Some(end) = committed else {
+            return Ok(false);
+        };
+        if end >= self.file_size {
+            buffer.release();
+        }
+        self.committed_position.fetch_max(end, Ordering::AcqRel);
+        Ok(true)
     }
 
     /// Writes `data` at a position inside the segment without moving the wrote position.
@@ -172,14 +259,15 @@ impl MappedFile {
             .map_err(|e| StoreError::io("write", &self.path, e))
     }
 
-    /// A zero-copy view of `len` bytes at segment position `pos`, within the published bytes.
+    /// A zero-copy view of `len` bytes at segment position `pos`, within the readable bytes.
     pub fn view(&self, pos: u64, len: usize) -> StoreResult<Bytes> {
-        let end = pos.checked_add(len as u64).filter(|e| *e <= self.wrote_position());
+        let readable = self.read_position();
+        let end = pos.checked_add(len as u64).filter(|e| *e <= readable);
         if end.is_none() {
             return Err(StoreError::OffsetOutOfRange {
                 phy_offset: (self.start_offset + pos) as i64,
                 min: self.start_offset as i64,
-                max: (self.start_offset + self.wrote_position()) as i64,
+                max: (self.start_offset + readable) as i64,
             });
         }
         self.file
@@ -194,11 +282,13 @@ impl MappedFile {
             .map_err(|e| StoreError::io("read", &self.path, e))
     }
 
-    /// Syncs `[flushed, wrote)` if at least `least_pages` pages are dirty (or the segment is full
-    /// and anything is dirty). Returns the new flushed position. Safe to call concurrently: a
-    /// sync of an overlapping range waits for the pages another one is writing back.
+    /// Commits the write buffer, then syncs `[flushed, read position)` if at least `least_pages`
+    /// pages are dirty (or the segment is full and anything is dirty). Returns the new flushed
+    /// position. Safe to call concurrently: a sync of an overlapping range waits for the pages
+    /// another one is writing back.
     pub fn flush(&self, least_pages: u64) -> StoreResult<u64> {
-        let wrote = self.wrote_position();
+        self.commit()?;
+        let wrote = self.read_position();
         let flushed = self.flushed_position();
         if wrote <= flushed {
             return Ok(flushed);
@@ -260,7 +350,11 @@ impl MappedFile {
         self.file
             .sync_range(pos, self.file_size - pos)
             .map_err(|e| StoreError::io("sync", &self.path, e))?;
+        if let Some(buffer) = &self.buffer {
+            buffer.reset(pos);
+        }
         self.wrote_position.store(pos, Ordering::Release);
+        self.committed_position.store(pos, Ordering::Release);
         self.flushed_position.store(pos, Ordering::Release);
         Ok(())
     }
@@ -299,7 +393,7 @@ pub struct MappedFileQueue {
     fs: Arc<dyn Fs>,
     dir: PathBuf,
     file_size: u64,
-    prewrite: bool,
+    options: SegmentOptions,
     files: RwLock<Vec<Arc<MappedFile>>>,
     allocator: Arc<Allocator>,
     allocator_thread: Mutex<Option<JoinHandle<()>>>,
@@ -307,7 +401,7 @@ pub struct MappedFileQueue {
 
 impl MappedFileQueue {
     /// Loads the segments in `dir` (creating the directory) and starts the background allocator.
-    pub fn load(fs: Arc<dyn Fs>, dir: PathBuf, file_size: u64, prewrite: bool) -> StoreResult<Self> {
+    pub fn load(fs: Arc<dyn Fs>, dir: PathBuf, file_size: u64, options: SegmentOptions) -> StoreResult<Self> {
         fs.create_dir_all(&dir)
             .map_err(|e| StoreError::io("create dir", &dir, e))?;
         let names = fs.list_dir(&dir).map_err(|e| StoreError::io("list dir", &dir, e))?;
@@ -333,6 +427,7 @@ impl MappedFileQueue {
                 dir.join(&name),
                 start,
                 file_size,
+                options,
             )?));
         }
         let allocator = Arc::new(Allocator {
@@ -343,7 +438,7 @@ impl MappedFileQueue {
             fs,
             dir,
             file_size,
-            prewrite,
+            options,
             files: RwLock::new(files),
             allocator,
             allocator_thread: Mutex::new(None),
@@ -356,7 +451,7 @@ impl MappedFileQueue {
         let alloc = Arc::clone(&self.allocator);
         let fs = Arc::clone(&self.fs);
         let dir = self.dir.clone();
-        let (size, prewrite) = (self.file_size, self.prewrite);
+        let (size, options) = (self.file_size, self.options);
         let spawned = std::thread::Builder::new()
             .name("ferromq-allocate-mapped-file".into())
             .spawn(move || loop {
@@ -373,7 +468,7 @@ impl MappedFileQueue {
                         st = alloc.cond.wait(st).unwrap_or_else(|e| e.into_inner());
                     }
                 };
-                let created = MappedFile::create(fs.as_ref(), &dir, wanted, size, prewrite);
+                let created = MappedFile::create(fs.as_ref(), &dir, wanted, size, options);
                 let mut st = alloc.state.lock().unwrap_or_else(|e| e.into_inner());
                 st.in_progress = None;
                 match created {
@@ -423,9 +518,24 @@ impl MappedFileQueue {
     pub fn min_offset(&self) -> u64 {
         self.first().map_or(0, |f| f.start_offset())
     }
-    /// End of published data.
+    /// End of readable data (appended, and committed with a write buffer).
+    ///
+    /// With write buffers the appender may have moved on to later segments while the tail of an
+    /// earlier one is still uncommitted: readable data ends in the oldest segment that is not
+    /// fully readable. Segments are committed in order (a segment's BLANK marker only by the
+    /// flush, after the segments before it), so a fully readable segment has only fully readable
+    /// ones before it, and the search stops at the first one from the newest end.
     pub fn max_offset(&self) -> u64 {
-        self.last().map_or(0, |f| f.start_offset() + f.wrote_position())
+        let files = self.files.read().unwrap_or_else(|e| e.into_inner());
+        let mut end = None;
+        for f in files.iter().rev() {
+            let readable = f.read_position();
+            if readable >= f.file_size() {
+                return end.unwrap_or(f.start_offset() + f.file_size());
+            }
+            end = Some(f.start_offset() + readable);
+        }
+        end.unwrap_or(0)
     }
     /// End of durable data.
     pub fn flushed_offset(&self) -> u64 {
@@ -467,7 +577,7 @@ impl MappedFileQueue {
         };
         let file = match ready {
             Some(f) => f,
-            None => MappedFile::create(self.fs.as_ref(), &self.dir, start, self.file_size, self.prewrite)?,
+            None => MappedFile::create(self.fs.as_ref(), &self.dir, start, self.file_size, self.options)?,
         };
         let file = Arc::new(file);
         self.files
@@ -499,7 +609,7 @@ impl MappedFileQueue {
                 keep.push(file);
             } else if file.start_offset() <= offset && !(offset == file.start_offset() && offset > 0 && keep.is_empty())
             {
-                file.truncate_to(offset - file.start_offset(), self.prewrite)?;
+                file.truncate_to(offset - file.start_offset(), self.options.prewrite)?;
                 keep.push(file);
             } else {
                 tracing::warn!(file = %file.path().display(), offset, "deleting segment past the recovered end");
@@ -530,6 +640,11 @@ impl MappedFileQueue {
             deleted += 1;
         }
         Ok(deleted)
+    }
+
+    /// How this queue's segments are created and written.
+    pub fn options(&self) -> SegmentOptions {
+        self.options
     }
 
     /// The file system of this queue.
@@ -564,7 +679,7 @@ mod tests {
     fn segments_roll_over_and_reload_contiguously() {
         let fs: Arc<dyn Fs> = Arc::new(SimFs::new());
         let dir = PathBuf::from("/s/commitlog");
-        let q = MappedFileQueue::load(Arc::clone(&fs), dir.clone(), 4096, false).unwrap();
+        let q = MappedFileQueue::load(Arc::clone(&fs), dir.clone(), 4096, SegmentOptions::default()).unwrap();
         for i in 0..10u8 {
             let f = q.last_or_create(0).unwrap();
             f.append(&[i; 1024]).unwrap();
@@ -574,7 +689,7 @@ mod tests {
         let v = q.find(5 * 1024).unwrap().view(1024, 1024).unwrap();
         assert!(v.iter().all(|b| *b == 5));
         drop(q);
-        let q = MappedFileQueue::load(fs, dir, 4096, false).unwrap();
+        let q = MappedFileQueue::load(fs, dir, 4096, SegmentOptions::default()).unwrap();
         let starts: Vec<u64> = q.files().iter().map(|f| f.start_offset()).collect();
         assert_eq!(&starts[..3], &[0, 4096, 8192]);
     }
@@ -585,7 +700,7 @@ mod tests {
         let sim = SimFs::new();
         sim.set_capacity(6000);
         let fs: Arc<dyn Fs> = Arc::new(sim);
-        let q = MappedFileQueue::load(fs, PathBuf::from("/s/cl"), 4096, false).unwrap();
+        let q = MappedFileQueue::load(fs, PathBuf::from("/s/cl"), 4096, SegmentOptions::default()).unwrap();
         q.last_or_create(0).unwrap().append(&[1; 4096]).unwrap();
         assert!(matches!(
             q.last_or_create(0),
