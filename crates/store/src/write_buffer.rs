@@ -138,7 +138,7 @@ mod tests {
     #[test]
     fn commits_write_appended_bytes_in_order_at_their_positions() {
         let buf = WriteBuffer::new(100);
-        let mut file = vec![0u8; 200];
+        let mut file = [0u8; 200];
         assert_eq!(buf.commit(|_, _| panic!("nothing to write")).unwrap(), None);
         assert_eq!(buf.push(100, &[1, 2, 3]), 3);
         assert_eq!(buf.push(103, &[4]), 4);
