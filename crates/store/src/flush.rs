@@ -193,8 +193,8 @@ pub const SYNC_WORKERS: u64 = 2;
 /// How long a running group commit must have taken before a second, overlapping one may start.
 /// A fast fsync (a few hundred microseconds for a group of ~0.3 MB here) is better followed by
 /// one larger group commit than overlapped by a small one: fewer syscalls, device requests and
-/// wake-ups per put (docs/benchmarks.md: +5-30 % throughput, -0.6 us CPU per put with a fast
-/// disk); a slow one is overlapped as before.
+/// wake-ups per put (docs/benchmarks.md: about 0.4 us less CPU per put with a fast disk); a slow
+/// one is overlapped as before.
 pub const OVERLAP_AFTER: Duration = Duration::from_millis(1);
 
 #[derive(Default)]
