@@ -108,7 +108,10 @@ impl WriteBuffer {
             taken.extend_from_slice(&st.bytes);
             st.bytes = taken;
             st.start = start;
-            st.closing = closing;
+            if closing.is_some() {
+                // Otherwise keep a close buffered during the failed write.
+                st.closing = closing;
+            }
             return Err(e);
         }
         taken.clear();
@@ -170,6 +173,28 @@ mod tests {
             .unwrap();
         assert_eq!(end, Some(3));
         assert_eq!(seen, vec![(0, vec![1, 2, 3])]);
+    }
+
+    // Goal: a segment closed (BLANK marker buffered) while a commit's write fails is still
+    // reported closed by the next commit. Method: push_last from inside the failing write.
+    #[test]
+    fn close_buffered_during_a_failed_commit_survives_it() {
+        let buf = WriteBuffer::new(0);
+        buf.push(0, &[1; 4]);
+        let err = buf.commit(|_, _| {
+            buf.push_last(4, &[2; 2], 16);
+            Err(io::Error::other("EIO"))
+        });
+        assert!(err.is_err());
+        let mut seen = Vec::new();
+        let end = buf
+            .commit(|pos, data| {
+                seen.push((pos, data.to_vec()));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(end, Some(16));
+        assert_eq!(seen, vec![(0, vec![1, 1, 1, 1, 2, 2])]);
     }
 
     // Goal: reset moves the append position and drops uncommitted bytes (recovery cut).
