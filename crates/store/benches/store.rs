@@ -24,23 +24,26 @@
 //!
 //! Run: `cargo bench -p ferromq-store --bench store [-- section...]`.
 //! Knobs: `FERROMQ_BENCH_DIR` (disk to use), `FERROMQ_BENCH_SECS` (seconds per round, default
-//! 1.0), `FERROMQ_BENCH_ROUNDS` (rounds per figure, default 3), `FERROMQ_BENCH_STORE_ONLY` (async:
-//! skip the baselines, for profiling the put path).
+//! 1.0), `FERROMQ_BENCH_ROUNDS` (rounds per figure, default 3), `FERROMQ_BENCH_STORE_ONLY` (async
+//! and sync: skip the baselines, for profiling the put path), `FERROMQ_BENCH_SYNC_CALLBACKS` (sync:
+//! run only the "256 in flight, 1 thread + callbacks" row and its single-stream baseline).
 
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Barrier, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ferromq_protocol::message::MessageRecord;
 use ferromq_store::fs::real::RealFs;
-use ferromq_store::{FlushDiskType, FlushOutcome, MessageStore, MessageStoreConfig, PutMessageStatus};
+use ferromq_store::{FlushDiskType, MessageStore, MessageStoreConfig};
 
 #[path = "store_sections/queues.rs"]
 mod queues;
+#[path = "store_sections/sync.rs"]
+mod sync;
 use queues::queues_50k;
+use sync::sync_put;
 
 const BODY: usize = 1024;
 const SEGMENT: u64 = 256 << 20;
@@ -282,197 +285,6 @@ fn async_put(ctx: &mut Ctx) {
         format!("pwrite loop {}", kmsg(p.rate)),
         d / p.rate,
     );
-}
-
-fn sync_put(ctx: &mut Ctx) {
-    eprintln!("sync: SYNC_FLUSH group commit, long-lived appender threads");
-    let root = ctx.path("sync");
-    let store = Arc::new(open(root.clone(), true));
-    let recs = Arc::new(records("SyncTopic", (0..256).map(|i| i % 8)));
-    let record_bytes = store.put_message(&recs[0]).unwrap().append.wrote_bytes;
-    let raw_len: u64 = 64 << 20;
-    let raw = fresh_file(&ctx.path("sync-raw"), raw_len);
-    let zeros = vec![0u8; 1 << 20];
-    for at in (0..raw_len).step_by(zeros.len()) {
-        raw.write_all_at(&zeros, at).unwrap();
-    }
-    raw.sync_all().unwrap();
-    for n in [1usize, 16, 256] {
-        let stop = Arc::new(AtomicBool::new(true));
-        let quit = Arc::new(AtomicBool::new(false));
-        let done = Arc::new(AtomicU64::new(0));
-        let barrier = Arc::new(Barrier::new(n + 1));
-        let threads: Vec<_> = (0..n)
-            .map(|t| {
-                let (store, recs, stop, quit, done, barrier) = (
-                    Arc::clone(&store),
-                    Arc::clone(&recs),
-                    Arc::clone(&stop),
-                    Arc::clone(&quit),
-                    Arc::clone(&done),
-                    Arc::clone(&barrier),
-                );
-                std::thread::spawn(move || loop {
-                    barrier.wait();
-                    if quit.load(Ordering::Acquire) {
-                        return;
-                    }
-                    let mut count = 0;
-                    while !stop.load(Ordering::Relaxed) {
-                        let r = store.put_message(&recs[t % recs.len()]).unwrap();
-                        assert_eq!(r.wait_status(), PutMessageStatus::PutOk);
-                        count += 1;
-                    }
-                    done.fetch_add(count, Ordering::AcqRel);
-                    barrier.wait();
-                })
-            })
-            .collect();
-        let chunk = vec![7u8; n * record_bytes];
-        let (mut store_r, mut raw_r, mut callback_r, mut raw2_r) = (vec![], vec![], vec![], vec![]);
-        // The disk's fsync rate swings within seconds (other tenants): alternate in half-length
-        // slices, twice as many.
-        let slice = ctx.round() / 2;
-        for _ in 0..ctx.rounds * 2 - 1 {
-            let mut at = 0u64;
-            raw_r.push(run_for(slice, |_| {
-                if at + chunk.len() as u64 > raw_len {
-                    at = 0;
-                }
-                raw.write_all_at(&chunk, at).unwrap();
-                raw.sync_data().unwrap();
-                at += chunk.len() as u64;
-            }));
-            done.store(0, Ordering::Release);
-            stop.store(false, Ordering::Release);
-            let start = Instant::now();
-            barrier.wait();
-            std::thread::sleep(slice);
-            stop.store(true, Ordering::Release);
-            barrier.wait();
-            store_r.push(done.load(Ordering::Acquire) as f64 / start.elapsed().as_secs_f64());
-            if n == 256 {
-                callback_r.push(callbacks_slice(&store, &recs, n, slice));
-                raw2_r.push(overlapping_raw_slice(&raw, raw_len, &chunk, slice));
-            }
-        }
-        quit.store(true, Ordering::Release);
-        barrier.wait();
-        threads.into_iter().for_each(|t| t.join().unwrap());
-        let (s, r) = (median(store_r), median(raw_r));
-        ctx.row(
-            format!("sync put, {n} appenders"),
-            format!("{} {}", kmsg(s), mbs(s * record_bytes as f64)),
-            format!(
-                "{} KiB/fdatasync {:.1}k/s {}",
-                chunk.len() / 1024,
-                r / 1e3,
-                mbs(r * chunk.len() as f64)
-            ),
-            s * record_bytes as f64 / (r * chunk.len() as f64),
-        );
-        if !callback_r.is_empty() {
-            let c = median_by(&callback_r, |m| m.rate);
-            let cpu = median_by(&callback_r, |m| m.process_us);
-            let r2 = median(raw2_r);
-            ctx.row(
-                format!("sync put, {n} in flight, 1 thread + callbacks"),
-                format!("{} {}", kmsg(c), mbs(c * record_bytes as f64)),
-                format!("{} KiB/fdatasync {}", chunk.len() / 1024, mbs(r * chunk.len() as f64)),
-                c * record_bytes as f64 / (r * chunk.len() as f64),
-            );
-            ctx.row(
-                "  CPU per sync put (whole process)",
-                format!("{cpu:.2} us"),
-                format!("at this rate {:.0}% of one core", cpu * c / 1e4),
-                f64::NAN,
-            );
-            ctx.row(
-                "  same vs 2 overlapping write+fdatasync loops",
-                format!("{} {}", kmsg(c), mbs(c * record_bytes as f64)),
-                format!("2 x {} KiB/fdatasync {}", chunk.len() / 2048, mbs(r2)),
-                c * record_bytes as f64 / r2,
-            );
-        }
-    }
-    drop(store);
-    std::fs::remove_dir_all(&root).unwrap();
-}
-
-/// Median of one field of [`Measured`] values.
-fn median_by(v: &[Measured], f: impl Fn(&Measured) -> f64) -> f64 {
-    median(v.iter().map(f).collect())
-}
-
-/// Two threads each looping `write half a window + fdatasync` on their own half of `raw`: the
-/// disk's group-commit bandwidth with two fsyncs in flight (how the store's flush service
-/// works). Returns bytes per second.
-fn overlapping_raw_slice(raw: &std::fs::File, raw_len: u64, chunk: &[u8], dur: Duration) -> f64 {
-    let half = &chunk[..chunk.len() / 2];
-    let bytes = AtomicU64::new(0);
-    let start = Instant::now();
-    std::thread::scope(|s| {
-        for t in 0..2u64 {
-            let bytes = &bytes;
-            s.spawn(move || {
-                let (base, len) = (t * raw_len / 2, raw_len / 2);
-                let mut at = 0u64;
-                while start.elapsed() < dur {
-                    if at + half.len() as u64 > len {
-                        at = 0;
-                    }
-                    raw.write_all_at(half, base + at).unwrap();
-                    raw.sync_data().unwrap();
-                    at += half.len() as u64;
-                    bytes.fetch_add(half.len() as u64, Ordering::Relaxed);
-                }
-            });
-        }
-    });
-    bytes.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
-}
-
-/// SYNC_FLUSH puts from one thread keeping `max` in flight, completed by ticket callbacks (how the
-/// broker waits); returns completed puts per second and the process CPU time per put.
-fn callbacks_slice(store: &MessageStore, recs: &[MessageRecord], max: usize, dur: Duration) -> Measured {
-    let in_flight = Arc::new((Mutex::new(0usize), Condvar::new()));
-    let wake_at = max * 3 / 4;
-    let (t0, p0) = (
-        cpu_ns(libc::CLOCK_THREAD_CPUTIME_ID),
-        cpu_ns(libc::CLOCK_PROCESS_CPUTIME_ID),
-    );
-    let start = Instant::now();
-    let mut puts = 0u64;
-    while start.elapsed() < dur {
-        {
-            let mut n = in_flight.0.lock().unwrap();
-            while *n >= max {
-                n = in_flight.1.wait(n).unwrap();
-            }
-            *n += 1;
-        }
-        let r = store.put_message(&recs[puts as usize % recs.len()]).unwrap();
-        puts += 1;
-        let counter = Arc::clone(&in_flight);
-        r.ticket.on_complete(move |outcome| {
-            assert_eq!(outcome, FlushOutcome::Flushed);
-            let mut n = counter.0.lock().unwrap();
-            *n -= 1;
-            if *n == wake_at {
-                counter.1.notify_one();
-            }
-        });
-    }
-    let mut n = in_flight.0.lock().unwrap();
-    while *n > 0 {
-        n = in_flight.1.wait_timeout(n, Duration::from_millis(1)).unwrap().0;
-    }
-    let per_put = |ns: u64| ns as f64 / 1e3 / puts as f64;
-    Measured {
-        rate: puts as f64 / start.elapsed().as_secs_f64(),
-        thread_us: per_put(cpu_ns(libc::CLOCK_THREAD_CPUTIME_ID) - t0),
-        process_us: per_put(cpu_ns(libc::CLOCK_PROCESS_CPUTIME_ID) - p0),
-    }
 }
 
 fn catch_up_read(ctx: &mut Ctx) {

@@ -8,7 +8,8 @@
 //!   marker fills the tail of a segment that cannot hold it). Encoding uses a per-thread reusable buffer, and the newest segment is cached under the put
 //!   lock, so a single put allocates nothing and takes one lock;
 //! - [`CommitLog::view`]: zero-copy reads by physical offset;
-//! - [`CommitLog::flush`]: syncs the written range (called only by the flush service);
+//! - [`CommitLog::flush`]: commits the segments' write buffers (SYNC_FLUSH), notifies dispatch,
+//!   and syncs the written range (called by the flush service);
 //! - [`CommitLog::recover`]: scans from an offset, validating every record (magic, size, CRC,
 //!   stored physical offset), truncates at the first invalid byte and reports each record.
 //!
@@ -31,7 +32,7 @@ use ferromq_protocol::message::{
 
 use crate::error::{StoreError, StoreResult};
 use crate::fs::Fs;
-use crate::mapped_file::{MappedFile, MappedFileQueue};
+use crate::mapped_file::{MappedFile, MappedFileQueue, SegmentOptions};
 use crate::record_crc;
 use crate::wakeup::Wakeup;
 
@@ -118,6 +119,10 @@ thread_local! {
 /// (a blocking pool) hold at most this much each.
 const KEEP_ENCODE_BUF_BYTES: usize = 256 << 10;
 
+/// Buffered bytes at which the appender commits a write buffer itself (the flush service
+/// normally commits long before: a group commit holds ~0.3 MiB at 256 sends in flight).
+const COMMIT_BUFFERED_BYTES: usize = 8 << 20;
+
 /// The CommitLog.
 #[derive(Debug)]
 pub struct CommitLog {
@@ -145,11 +150,11 @@ impl CommitLog {
         fs: Arc<dyn Fs>,
         dir: std::path::PathBuf,
         file_size: u64,
-        prewrite: bool,
+        options: SegmentOptions,
         max_message_size: usize,
         append_prop_crc: bool,
     ) -> StoreResult<Self> {
-        let queue = MappedFileQueue::load(fs, dir, file_size, prewrite)?;
+        let queue = MappedFileQueue::load(fs, dir, file_size, options)?;
         Ok(CommitLog {
             queue,
             put: Mutex::new(PutState::default()),
@@ -160,6 +165,12 @@ impl CommitLog {
             flushed_timestamp: AtomicI64::new(0),
             appended: Wakeup::default(),
         })
+    }
+
+    /// Whether appends go to write buffers (SYNC_FLUSH): they become readable (and dispatch is
+    /// notified) when a flush commits them, not when the put returns.
+    pub fn buffers_appends(&self) -> bool {
+        self.queue.options().write_buffer
     }
 
     fn lock_put(&self) -> std::sync::MutexGuard<'_, PutState> {
@@ -245,6 +256,18 @@ impl CommitLog {
     /// only the three assigned fields and the record CRC are patched and the bytes copied into the
     /// segment with one write.
     pub fn put_batch(&self, records: &[MessageRecord], now_ms: i64) -> StoreResult<AppendResult> {
+        self.put_batch_sized(records, now_ms, &mut Vec::new())
+    }
+
+    /// [`CommitLog::put_batch`] that also pushes the size of each record of a batch (of more
+    /// than one record) onto `sizes`, in order: where the records lie, without reading them back
+    /// (under SYNC_FLUSH they are readable only once a flush committed them).
+    pub fn put_batch_sized(
+        &self,
+        records: &[MessageRecord],
+        now_ms: i64,
+        sizes: &mut Vec<usize>,
+    ) -> StoreResult<AppendResult> {
         if records.is_empty() {
             return Err(StoreError::Encode("empty batch".into()));
         }
@@ -252,7 +275,7 @@ impl CommitLog {
             let Ok(mut buf) = cell.try_borrow_mut() else {
                 return None;
             };
-            let result = self.encode_and_append(records, now_ms, &mut buf);
+            let result = self.encode_and_append(records, now_ms, &mut buf, sizes);
             if buf.capacity() > KEEP_ENCODE_BUF_BYTES {
                 *buf = Vec::new();
             }
@@ -261,7 +284,7 @@ impl CommitLog {
         match reused {
             Ok(Some(result)) => result,
             // Thread-local storage being torn down (or re-entered): use a one-off buffer.
-            _ => self.encode_and_append(records, now_ms, &mut Vec::new()),
+            _ => self.encode_and_append(records, now_ms, &mut Vec::new(), sizes),
         }
     }
 
@@ -270,6 +293,7 @@ impl CommitLog {
         records: &[MessageRecord],
         now_ms: i64,
         buf: &mut Vec<u8>,
+        sizes: &mut Vec<usize>,
     ) -> StoreResult<AppendResult> {
         buf.clear();
         for r in records {
@@ -328,10 +352,20 @@ impl CommitLog {
                 matches!(header.kind(), RecordKind::Message(_)) && header.total_size as usize == size,
                 "record validated before write"
             );
+            if records.len() > 1 {
+                sizes.push(size);
+            }
             pos += size;
         }
         assert_eq!(pos, buf.len(), "every encoded byte belongs to a record");
-        file.append(buf)?;
+        let buffered = file.append(buf)?;
+        if buffered >= COMMIT_BUFFERED_BYTES {
+            // The flush service falls behind (a slow disk): bound the buffer's memory by
+            // committing here, under the put lock, like a flush would.
+            if file.commit()? {
+                self.appended.notify();
+            }
+        }
         if let (Some(next), Some(r)) = (single_next, records.first()) {
             st.set_queue_offset(&r.topic, r.queue_id, next);
         }
@@ -413,13 +447,32 @@ impl CommitLog {
         self.view(phy_offset, size)
     }
 
-    /// Bytes from `phy_offset` to the end of its segment's published data (for dispatch).
+    /// Bytes from `phy_offset` to the end of its segment's readable data (for dispatch); `None`
+    /// when there are none.
     pub fn view_to_segment_end(&self, phy_offset: u64) -> Option<(Arc<MappedFile>, Bytes)> {
         let file = self.queue.find(phy_offset)?;
         let pos = phy_offset - file.start_offset();
-        let len = file.wrote_position().checked_sub(pos)?;
+        let len = file.read_position().checked_sub(pos).filter(|len| *len > 0)?;
         let bytes = file.view(pos, usize::try_from(len).ok()?).ok()?;
         Some((file, bytes))
+    }
+
+    /// Commits every write buffer (SYNC_FLUSH), without syncing: everything appended so far
+    /// becomes readable. Notifies dispatch when anything was committed.
+    pub fn commit(&self) -> StoreResult<()> {
+        if !self.buffers_appends() {
+            return Ok(());
+        }
+        let mut committed = false;
+        for f in self.queue.files() {
+            if f.read_position() < f.file_size() {
+                committed |= f.commit()?;
+            }
+        }
+        if committed {
+            self.appended.notify();
+        }
+        Ok(())
     }
 
     /// Syncs written data if at least `least_pages` dirty pages (0 = all); returns the durable offset.
@@ -437,6 +490,10 @@ impl CommitLog {
                 continue;
             }
             let least = if i == last_index { least_pages } else { 0 };
+            // Commit first and tell dispatch, which then reads the bytes while the fsync runs.
+            if f.commit()? {
+                self.appended.notify();
+            }
             let pos = f.flush(least)?;
             durable = f.start_offset() + pos;
             if pos < f.file_size() {

@@ -14,7 +14,7 @@ fn log(fs: &SimFs, size: u64) -> CommitLog {
         Arc::new(fs.clone()),
         PathBuf::from("/s/commitlog"),
         size,
-        false,
+        SegmentOptions::default(),
         4096,
         true,
     )
@@ -182,7 +182,7 @@ fn flipped_body_byte_is_cut_with_and_without_the_record_crc_property() {
             Arc::new(fs.clone()),
             PathBuf::from("/s/commitlog"),
             64 * 1024,
-            false,
+            SegmentOptions::default(),
             4096,
             prop_crc,
         )

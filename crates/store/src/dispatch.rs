@@ -34,9 +34,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use ferromq_protocol::message::{
-    java_hash, peek_record_header, properties, property_value, sys_flag, MessageRecord, RecordKind,
-};
+use ferromq_protocol::message::{java_hash, peek_record_header, properties, sys_flag, MessageRecord, RecordKind};
 
 use crate::checkpoint::CheckpointData;
 use crate::consume_queue::{CqBatch, CqEntry};
@@ -60,16 +58,47 @@ pub fn tags_code(record: &MessageRecord, delay_levels_ms: &[i64]) -> i64 {
     )
 }
 
+/// The properties dispatch reads, found in one pass over the encoded string (rather than one
+/// `property_value` scan each). As with `property_value`, the last valid pair of a name wins.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct DispatchProps<'a> {
+    tags: Option<&'a str>,
+    delay: Option<&'a str>,
+    uniq_key: Option<&'a str>,
+    keys: Option<&'a str>,
+}
+
+impl<'a> DispatchProps<'a> {
+    fn scan(props: &'a str) -> Self {
+        let mut out = DispatchProps::default();
+        for (name, value) in properties::pairs(props) {
+            let slot = match name {
+                properties::TAGS => &mut out.tags,
+                properties::DELAY => &mut out.delay,
+                properties::UNIQ_KEY => &mut out.uniq_key,
+                properties::KEYS => &mut out.keys,
+                _ => continue,
+            };
+            *slot = Some(value);
+        }
+        out
+    }
+}
+
 /// [`tags_code`] from the borrowed fields of a record.
 fn tags_code_of(topic: &str, props: &str, store_timestamp: i64, delay_levels_ms: &[i64]) -> i64 {
+    tags_code_from(topic, &DispatchProps::scan(props), store_timestamp, delay_levels_ms)
+}
+
+fn tags_code_from(topic: &str, props: &DispatchProps<'_>, store_timestamp: i64, delay_levels_ms: &[i64]) -> i64 {
     if topic == SCHEDULE_TOPIC {
-        let level = property_value(props, properties::DELAY).and_then(|d| d.parse::<usize>().ok());
+        let level = props.delay.and_then(|d| d.parse::<usize>().ok());
         if let Some(level) = level.filter(|l| *l > 0) {
             let idx = level.min(delay_levels_ms.len()).saturating_sub(1);
             return store_timestamp + delay_levels_ms.get(idx).copied().unwrap_or(0);
         }
     }
-    property_value(props, properties::TAGS).map_or(0, |t| i64::from(java_hash(t)))
+    props.tags.map_or(0, |t| i64::from(java_hash(t)))
 }
 
 /// Most records one dispatch batch holds before its ConsumeQueue entries are written and
@@ -79,18 +108,18 @@ const MAX_BATCH_RECORDS: usize = 4096;
 /// Builds the IndexFile entries of one record and appends its ConsumeQueue entry via `batch`.
 fn dispatch_view(inner: &StoreInner, r: &RecordView<'_>, size: i32, batch: &mut CqBatch) -> StoreResult<()> {
     let tx = sys_flag::transaction_type(r.sys_flag);
+    let props = DispatchProps::scan(r.properties);
     if tx == sys_flag::TRANSACTION_NOT_TYPE || tx == sys_flag::TRANSACTION_COMMIT_TYPE {
         let entry = CqEntry {
             phy_offset: r.phy_offset,
             size,
-            tags_code: tags_code_of(r.topic, r.properties, r.store_timestamp, &inner.delay_levels_ms),
+            tags_code: tags_code_from(r.topic, &props, r.store_timestamp, &inner.delay_levels_ms),
         };
         batch.push(&inner.cq, r.topic, r.queue_id, r.queue_offset, entry, r.store_timestamp)?;
     }
     if let Some(index) = &inner.index {
         if tx != sys_flag::TRANSACTION_ROLLBACK_TYPE {
-            let uniq = property_value(r.properties, properties::UNIQ_KEY);
-            let keys = property_value(r.properties, properties::KEYS);
+            let (uniq, keys) = (props.uniq_key, props.keys);
             if uniq.is_some() || keys.is_some() {
                 let mut list: Vec<&str> = Vec::new();
                 list.extend(uniq);
@@ -331,5 +360,31 @@ mod tests {
             1_010_000,
             "levels above the table clamp to the last"
         );
+    }
+
+    // Goal: the one-pass scan finds exactly what `property_value` finds for each name (last
+    // valid pair wins, pairs without a name or value are skipped). Method: compare both on
+    // hand-written strings, including repeated and malformed pairs.
+    #[test]
+    fn one_pass_property_scan_agrees_with_property_value() {
+        use ferromq_protocol::message::property_value;
+        let cases = [
+            "",
+            "TAGS\u{1}A\u{2}KEYS\u{1}k1 k2\u{2}UNIQ_KEY\u{1}U1\u{2}DELAY\u{1}3\u{2}",
+            "TAGS\u{1}A\u{2}TAGS\u{1}B\u{2}TAGS\u{1}\u{2}",
+            "\u{1}x\u{2}KEYS\u{2}UNIQ_KEY\u{1}U\u{1}V\u{2}garbage",
+            "WAIT\u{1}true\u{2}__CRC32#\u{1}0000012345",
+        ];
+        for props in cases {
+            let scanned = DispatchProps::scan(props);
+            assert_eq!(scanned.tags, property_value(props, properties::TAGS), "{props:?}");
+            assert_eq!(scanned.delay, property_value(props, properties::DELAY), "{props:?}");
+            assert_eq!(
+                scanned.uniq_key,
+                property_value(props, properties::UNIQ_KEY),
+                "{props:?}"
+            );
+            assert_eq!(scanned.keys, property_value(props, properties::KEYS), "{props:?}");
+        }
     }
 }

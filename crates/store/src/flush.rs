@@ -6,9 +6,9 @@
 //!   async broker can bridge it to a future without blocking a runtime thread;
 //! - [`FlushService`]: under SYNC_FLUSH, [`SYNC_WORKERS`] group-commit threads. A worker starts
 //!   an fsync as soon as a ticket waits past what the running fsyncs cover (it does not wait
-//!   for a window to fill), so while one fsync runs the appends made meanwhile already get the
-//!   next one; each completes every ticket its durable offset covers, in one pass, outside the
-//!   lock. Under ASYNC_FLUSH one thread flushes every `flushIntervalCommitLog` ms once
+//!   for a window to fill) and none runs; once the running one has taken [`OVERLAP_AFTER`] (a
+//!   slow disk), the appends made meanwhile get a second, overlapping one. Each completes every
+//!   ticket its durable offset covers, in one pass, outside the lock. Under ASYNC_FLUSH one thread flushes every `flushIntervalCommitLog` ms once
 //!   `flushCommitLogLeastPages` pages are dirty, and everything every
 //!   `flushCommitLogThoroughInterval` ms.
 //!
@@ -185,10 +185,17 @@ pub struct FlushSettings {
 pub type FlushFn = Arc<dyn Fn(u64) -> StoreResult<u64> + Send + Sync>;
 
 /// Group commits kept in flight at once under SYNC_FLUSH. A second fsync started while the first
-/// runs covers the appends made meanwhile, so appenders never wait for a whole fsync before
-/// theirs can start; on the virtio disk measured here two overlapping `write + fdatasync`
-/// streams moved 1.6-4x the bytes of one (docs/benchmarks.md).
+/// runs covers the appends made meanwhile, so appenders do not wait for a whole slow fsync
+/// before theirs can start; on the virtio disk measured here two overlapping `write + fdatasync`
+/// streams moved 1.6-4x the bytes of one when the disk was slow (docs/benchmarks.md).
 pub const SYNC_WORKERS: u64 = 2;
+
+/// How long a running group commit must have taken before a second, overlapping one may start.
+/// A fast fsync (a few hundred microseconds for a group of ~0.3 MB here) is better followed by
+/// one larger group commit than overlapped by a small one: fewer syscalls, device requests and
+/// wake-ups per put (docs/benchmarks.md: about 0.4 us less CPU per put with a fast disk); a slow
+/// one is overlapped as before.
+pub const OVERLAP_AFTER: Duration = Duration::from_millis(1);
 
 #[derive(Default)]
 struct Pending {
@@ -203,6 +210,8 @@ struct Pending {
     /// completed), in start order.
     started: u64,
     applied: u64,
+    /// Start times of the running (started, not yet applied) group commits, oldest first.
+    running: std::collections::VecDeque<Instant>,
     /// Sync workers blocked waiting for requests, and whether one was signalled already.
     idle: u32,
     signalled: bool,
@@ -212,9 +221,24 @@ struct Pending {
 }
 
 impl Pending {
+    /// Whether a request waits past what the running group commits cover and a worker slot is
+    /// free (maybe not yet usable: see [`Pending::overlap_wait`]).
+    fn wants_start(&self) -> bool {
+        self.requested > self.covered && self.started - self.applied < SYNC_WORKERS
+    }
+
+    /// How long a worker must still wait before it may start a group commit that overlaps the
+    /// running one; zero when it may start now (or nothing runs).
+    fn overlap_wait(&self) -> Duration {
+        match self.running.front() {
+            Some(oldest) => OVERLAP_AFTER.saturating_sub(oldest.elapsed()),
+            None => Duration::ZERO,
+        }
+    }
+
     /// Whether a sync worker may start a group commit now.
     fn can_start(&self) -> bool {
-        self.requested > self.covered && self.started - self.applied < SYNC_WORKERS
+        self.wants_start() && self.overlap_wait().is_zero()
     }
 }
 
@@ -322,10 +346,11 @@ impl FlushService {
         }
         p.tickets.push(ticket.clone());
         p.requested = p.requested.max(offset);
-        // Signal an idle worker only if it can start a group commit, and only once until it
-        // runs (requests arriving while both group commits run just queue, without a futex
-        // syscall each).
-        if p.idle > 0 && !p.signalled && p.can_start() {
+        // Signal an idle worker only if it may start a group commit, and only once until it
+        // runs (requests arriving while both group commits run, or while a worker waits out
+        // the overlap delay, just queue, without a futex syscall each). A worker told while a
+        // group commit runs waits out the rest of `OVERLAP_AFTER` itself.
+        if p.idle > 0 && !p.signalled && p.wants_start() {
             p.signalled = true;
             self.shared.requests.notify_one();
         }
@@ -397,7 +422,16 @@ fn run_sync(settings: FlushSettings, flush: &FlushFn, shared: &Shared, failed: &
             }
             while !p.can_start() && !p.shutdown && !p.halt {
                 p.idle += 1;
-                p = wait_timeout(&shared.requests, p, settings.interval);
+                let timeout = if p.wants_start() {
+                    // Work waits but a group commit runs: start an overlapping one once it has
+                    // taken `OVERLAP_AFTER`, unless it ends first (its worker then starts the
+                    // next). Requests need not signal meanwhile.
+                    p.signalled = true;
+                    p.overlap_wait().max(Duration::from_micros(50))
+                } else {
+                    settings.interval
+                };
+                p = wait_timeout(&shared.requests, p, timeout);
                 p.idle -= 1;
                 p.signalled = false;
                 if !p.can_start() {
@@ -412,6 +446,7 @@ fn run_sync(settings: FlushSettings, flush: &FlushFn, shared: &Shared, failed: &
             }
             let seq = p.started;
             p.started += 1;
+            p.running.push_back(Instant::now());
             p.covered = p.requested;
             // Another worker can start the next group commit as soon as more requests arrive.
             (seq, p.requested)
@@ -433,6 +468,7 @@ fn run_sync(settings: FlushSettings, flush: &FlushFn, shared: &Shared, failed: &
             p = shared.order.wait(p).unwrap_or_else(|e| e.into_inner());
         }
         p.applied += 1;
+        p.running.pop_front();
         shared.order.notify_all();
         // A failure of this or an earlier group commit fails every waiting ticket.
         let durable = result.filter(|_| !failed.load(Ordering::Acquire));
@@ -460,7 +496,7 @@ fn run_sync(settings: FlushSettings, flush: &FlushFn, shared: &Shared, failed: &
             }
             None => done.extend(p.tickets.drain(..).map(|t| (t, FlushOutcome::Failed))),
         }
-        let wake = p.idle > 0 && !p.signalled && p.can_start();
+        let wake = p.idle > 0 && !p.signalled && p.wants_start();
         if wake {
             p.signalled = true;
             shared.requests.notify_one();

@@ -113,14 +113,18 @@ fn wait_until(what: &str, cond: impl Fn() -> bool) {
     }
 }
 
-// Goal: a request arriving while a group commit runs starts a second, overlapping one at once
-// (it does not wait for the first to end), and both tickets complete Flushed. Method: a flush
-// function that holds its first call until a second call has started.
+// Goal: a request arriving while a group commit runs starts a second, overlapping one once the
+// first has run for OVERLAP_AFTER (it does not wait for the first to end, nor overlap a fast
+// one at once), and both tickets complete Flushed. Method: a flush function that holds its first
+// call until a second call has started, and records when each call started.
 #[test]
 fn a_request_during_a_running_group_commit_starts_an_overlapping_one() {
     let second_started = Arc::new(AtomicBool::new(false));
     let s = Arc::clone(&second_started);
+    let starts = Arc::new(Mutex::new(Vec::new()));
+    let st = Arc::clone(&starts);
     let (f, calls, _, max_running) = instrumented(move |n| {
+        st.lock().unwrap().push(Instant::now());
         if n == 0 {
             let start = Instant::now();
             while !s.load(Ordering::SeqCst) && start.elapsed() < Duration::from_secs(5) {
@@ -141,6 +145,11 @@ fn a_request_during_a_running_group_commit_starts_an_overlapping_one() {
         max_running.load(Ordering::SeqCst),
         2,
         "the two group commits overlapped"
+    );
+    let starts = starts.lock().unwrap();
+    assert!(
+        starts[1].duration_since(starts[0]) >= OVERLAP_AFTER,
+        "the second started only once the first had run for OVERLAP_AFTER"
     );
 }
 

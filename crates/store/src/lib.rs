@@ -21,6 +21,7 @@
 //! - [`checkpoint`]: RocketMQ's checkpoint plus FerroMQ fields guarded by a CRC;
 //! - [`store`]: the `MessageStore` facade, with dispatch (reput), recovery and retention threads;
 //! - `wakeup`: the put -> dispatch notification, free of syscalls while dispatch is awake;
+//! - `write_buffer`: the SYNC_FLUSH append buffer committed by the flush service;
 //! - `signal`: the retention thread's wait and the store-wide shutdown signal.
 //!
 //! Write path (why `write_at`, not `&mut [u8]` into the mapping): the CommitLog encodes a record
@@ -28,7 +29,10 @@
 //! [`fs::StoreFile::write_at`]. On the real file system that is a bounds-checked `memcpy` into a
 //! `MAP_SHARED` mapping of a preallocated segment — page-cache speed, no syscall; on `SimFs` the
 //! same call lands in the unsynced overlay, so crash tests observe exactly the writes and syncs the
-//! production code issues. Reads are `Bytes` views that keep the mapping alive (`Bytes::from_owner`).
+//! production code issues. Under SYNC_FLUSH the append goes to a per-segment user-space buffer
+//! instead (`write_buffer`), which the flush service writes with one `pwrite` per group commit
+//! before its fsync; readers and dispatch see a SYNC_FLUSH segment only up to that committed end.
+//! Reads are `Bytes` views that keep the mapping alive (`Bytes::from_owner`).
 //!
 //! Invariants:
 //! - all file access goes through [`fs::Fs`]; `unsafe` lives only in [`fs::real`];
@@ -57,6 +61,7 @@ mod retention;
 mod signal;
 pub mod store;
 mod wakeup;
+mod write_buffer;
 
 pub use config::{FlushDiskType, MessageStoreConfig};
 pub use consume_queue::{ArrivalListener, CqEntry};

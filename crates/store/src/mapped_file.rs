@@ -2,27 +2,31 @@
 //! and the ordered queue of them that makes up the CommitLog.
 //!
 //! Components:
-//! - [`MappedFile`]: one preallocated segment with a wrote position (published bytes) and a
-//!   flushed position (durable bytes);
-//! - [`MappedFileQueue`]: the ordered segments of one directory; finds the segment of an offset,
-//!   creates the next one (taking a pre-created one from the background allocator when ready),
-//!   truncates a dirty tail, deletes expired heads.
+//! - [`MappedFile`]: one preallocated segment with a wrote position (appended bytes), a read
+//!   position (bytes readers may see) and a flushed position (durable bytes);
+//! - [`SegmentOptions`]: pre-writing and the SYNC_FLUSH write buffer;
+//! - [`MappedFileQueue`] (`mapped_file_queue.rs`): the ordered segments of one directory; finds
+//!   the segment of an offset, creates the next one (taking a pre-created one from the
+//!   background allocator when ready), truncates a dirty tail, deletes expired heads.
 //!
 //! Invariants:
 //! - segments are contiguous: `segment[i+1].start == segment[i].start + file_size`;
 //! - a segment is preallocated before any write (no sparse mapping), and with `prewrite` it is
 //!   zero-filled and synced first, so later syncs only overwrite allocated blocks;
-//! - `flushed_position <= wrote_position <= file_size`.
+//! - `flushed_position <= read_position <= wrote_position <= file_size`; without a write buffer
+//!   the read position is the wrote position, with one it is the committed position (bytes
+//!   written to the file by [`MappedFile::commit`]): appended bytes still in the buffer are not
+//!   in the file, so nothing may read them.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, RwLock};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
 use crate::error::{StoreError, StoreResult};
 use crate::fs::{Fs, StoreFile};
+use crate::write_buffer::WriteBuffer;
 
 /// Formats an offset as a RocketMQ file name (`UtilAll.offset2FileName`).
 pub fn offset_to_file_name(offset: u64) -> String {
@@ -38,6 +42,17 @@ pub fn file_name_to_offset(name: &str) -> Option<u64> {
 
 const ZERO_CHUNK: usize = 1 << 20;
 
+/// How the segments of a queue are created and written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SegmentOptions {
+    /// Zero-fill and sync a new segment before use, so later syncs only overwrite allocated,
+    /// written blocks (SYNC_FLUSH, `warmMapedFileEnable`).
+    pub prewrite: bool,
+    /// Append into a user-space [`WriteBuffer`] that [`MappedFile::commit`] writes with
+    /// `pwrite` (SYNC_FLUSH): the mapping is only read. With it, pre-writing uses `pwrite` too.
+    pub write_buffer: bool,
+}
+
 /// One segment file.
 #[derive(Debug)]
 pub struct MappedFile {
@@ -46,13 +61,22 @@ pub struct MappedFile {
     start_offset: u64,
     file_size: u64,
     wrote_position: AtomicU64,
+    /// End of the bytes written to the file (equal to `wrote_position` without a buffer).
+    committed_position: AtomicU64,
     flushed_position: AtomicU64,
+    buffer: Option<WriteBuffer>,
 }
 
 impl MappedFile {
     /// Creates (or reuses) the segment starting at `start_offset` in `dir`: preallocates it and,
     /// with `prewrite`, zero-fills and syncs it.
-    pub fn create(fs: &dyn Fs, dir: &Path, start_offset: u64, file_size: u64, prewrite: bool) -> StoreResult<Self> {
+    pub fn create(
+        fs: &dyn Fs,
+        dir: &Path,
+        start_offset: u64,
+        file_size: u64,
+        options: SegmentOptions,
+    ) -> StoreResult<Self> {
         let path = dir.join(offset_to_file_name(start_offset));
         let failed = |source| StoreError::CreateMappedFileFailed {
             path: path.clone(),
@@ -61,29 +85,56 @@ impl MappedFile {
         };
         let file = fs.open(&path, true).map_err(failed)?;
         file.preallocate(file_size).map_err(failed)?;
-        if prewrite {
+        if options.prewrite {
             let zeros = vec![0u8; ZERO_CHUNK];
             let mut pos = 0u64;
             while pos < file_size {
                 let n = (file_size - pos).min(ZERO_CHUNK as u64);
-                file.write_at(pos, zeros.get(..n as usize).unwrap_or(&zeros))
-                    .map_err(failed)?;
+                let chunk = zeros.get(..n as usize).unwrap_or(&zeros);
+                // Without a write buffer the appender writes through the mapping: pre-writing
+                // through it too leaves its pages in the page cache and in the page tables. With
+                // one, the mapping is only read: `pwrite` fills the page cache without faulting
+                // every page of the mapping (a fresh page's fault zero-fills it first).
+                if options.write_buffer {
+                    file.write_unmapped(pos, chunk).map_err(failed)?;
+                } else {
+                    file.write_at(pos, chunk).map_err(failed)?;
+                }
                 pos += n;
             }
             file.sync_range(0, file_size).map_err(failed)?;
         }
-        Ok(MappedFile {
+        Ok(Self::new(path, file, start_offset, file_size, 0, options))
+    }
+
+    fn new(
+        path: PathBuf,
+        file: Arc<dyn StoreFile>,
+        start_offset: u64,
+        file_size: u64,
+        position: u64,
+        options: SegmentOptions,
+    ) -> Self {
+        MappedFile {
             path,
             file,
             start_offset,
             file_size,
-            wrote_position: AtomicU64::new(0),
-            flushed_position: AtomicU64::new(0),
-        })
+            wrote_position: AtomicU64::new(position),
+            committed_position: AtomicU64::new(position),
+            flushed_position: AtomicU64::new(position),
+            buffer: options.write_buffer.then(|| WriteBuffer::new(position)),
+        }
     }
 
     /// Opens an existing segment; positions start at `file_size` (recovery lowers the last one).
-    pub fn open(fs: &dyn Fs, path: PathBuf, start_offset: u64, file_size: u64) -> StoreResult<Self> {
+    pub fn open(
+        fs: &dyn Fs,
+        path: PathBuf,
+        start_offset: u64,
+        file_size: u64,
+        options: SegmentOptions,
+    ) -> StoreResult<Self> {
         let file = fs
             .open(&path, false)
             .map_err(|e| StoreError::io("open segment", &path, e))?;
@@ -98,14 +149,7 @@ impl MappedFile {
                     source,
                 })?;
         }
-        Ok(MappedFile {
-            path,
-            file,
-            start_offset,
-            file_size,
-            wrote_position: AtomicU64::new(file_size),
-            flushed_position: AtomicU64::new(file_size),
-        })
+        Ok(Self::new(path, file, start_offset, file_size, file_size, options))
     }
 
     /// Start offset (the file name).
@@ -124,9 +168,17 @@ impl MappedFile {
     pub fn file(&self) -> &Arc<dyn StoreFile> {
         &self.file
     }
-    /// Bytes written and published in this segment.
+    /// Bytes appended to this segment (the next append's position).
     pub fn wrote_position(&self) -> u64 {
         self.wrote_position.load(Ordering::Acquire)
+    }
+    /// Bytes readers may see: appended and in the file (committed, with a write buffer).
+    pub fn read_position(&self) -> u64 {
+        if self.buffer.is_some() {
+            self.committed_position.load(Ordering::Acquire)
+        } else {
+            self.wrote_position()
+        }
     }
     /// Bytes durable in this segment.
     pub fn flushed_position(&self) -> u64 {
@@ -141,27 +193,61 @@ impl MappedFile {
         self.wrote_position() >= self.file_size
     }
 
-    /// Writes `data` at the wrote position and publishes it. Caller serializes appends.
-    pub fn append(&self, data: &[u8]) -> StoreResult<()> {
+    /// Writes `data` at the wrote position (into the write buffer, if any) and publishes it.
+    /// Caller serializes appends. Returns the bytes buffered and not yet committed.
+    pub fn append(&self, data: &[u8]) -> StoreResult<usize> {
         let pos = self.wrote_position();
         assert!(pos + data.len() as u64 <= self.file_size, "append past segment end");
-        self.file
-            .write_at(pos, data)
-            .map_err(|e| StoreError::io("write", &self.path, e))?;
+        let buffered = self.write(pos, data)?;
         self.wrote_position.store(pos + data.len() as u64, Ordering::Release);
-        Ok(())
+        Ok(buffered)
+    }
+
+    fn write(&self, pos: u64, data: &[u8]) -> StoreResult<usize> {
+        match &self.buffer {
+            Some(buffer) => Ok(buffer.push(pos, data)),
+            None => self
+                .file
+                .write_at(pos, data)
+                .map(|()| 0)
+                .map_err(|e| StoreError::io("write", &self.path, e)),
+        }
     }
 
     /// Writes the BLANK end-of-file marker at the wrote position and marks the segment full.
     pub fn append_blank(&self, marker: &[u8]) -> StoreResult<()> {
         let pos = self.wrote_position();
-        if self.file_size - pos >= marker.len() as u64 {
-            self.file
-                .write_at(pos, marker)
-                .map_err(|e| StoreError::io("write", &self.path, e))?;
+        let fits = self.file_size - pos >= marker.len() as u64;
+        match &self.buffer {
+            // The rest of the segment is never written: it is committed with the marker.
+            Some(buffer) => buffer.push_last(pos, if fits { marker } else { &[] }, self.file_size),
+            None if fits => {
+                self.write(pos, marker)?;
+            }
+            None => {}
         }
         self.wrote_position.store(self.file_size, Ordering::Release);
         Ok(())
+    }
+
+    /// Writes the write buffer's bytes to the file with one `pwrite` and moves the read position
+    /// past them; returns whether anything was committed. Without a buffer, a no-op. Safe to call
+    /// concurrently (commits are serialized) and concurrently with appends.
+    pub fn commit(&self) -> StoreResult<bool> {
+        let Some(buffer) = &self.buffer else {
+            return Ok(false);
+        };
+        let committed = buffer
+            .commit(|pos, bytes| self.file.write_unmapped(pos, bytes))
+            .map_err(|e| StoreError::io("write", &self.path, e))?;
+        let Some(end) = committed else {
+            return Ok(false);
+        };
+        if end >= self.file_size {
+            buffer.release();
+        }
+        self.committed_position.fetch_max(end, Ordering::AcqRel);
+        Ok(true)
     }
 
     /// Writes `data` at a position inside the segment without moving the wrote position.
@@ -172,14 +258,15 @@ impl MappedFile {
             .map_err(|e| StoreError::io("write", &self.path, e))
     }
 
-    /// A zero-copy view of `len` bytes at segment position `pos`, within the published bytes.
+    /// A zero-copy view of `len` bytes at segment position `pos`, within the readable bytes.
     pub fn view(&self, pos: u64, len: usize) -> StoreResult<Bytes> {
-        let end = pos.checked_add(len as u64).filter(|e| *e <= self.wrote_position());
+        let readable = self.read_position();
+        let end = pos.checked_add(len as u64).filter(|e| *e <= readable);
         if end.is_none() {
             return Err(StoreError::OffsetOutOfRange {
                 phy_offset: (self.start_offset + pos) as i64,
                 min: self.start_offset as i64,
-                max: (self.start_offset + self.wrote_position()) as i64,
+                max: (self.start_offset + readable) as i64,
             });
         }
         self.file
@@ -194,11 +281,13 @@ impl MappedFile {
             .map_err(|e| StoreError::io("read", &self.path, e))
     }
 
-    /// Syncs `[flushed, wrote)` if at least `least_pages` pages are dirty (or the segment is full
-    /// and anything is dirty). Returns the new flushed position. Safe to call concurrently: a
-    /// sync of an overlapping range waits for the pages another one is writing back.
+    /// Syncs `[flushed, read position)` if at least `least_pages` pages are dirty (or the segment
+    /// is full and anything is dirty). Returns the new flushed position. Bytes still in a write
+    /// buffer are not synced: the caller commits first (and tells readers). Safe to call
+    /// concurrently: a sync of an overlapping range waits for the pages another one is writing
+    /// back.
     pub fn flush(&self, least_pages: u64) -> StoreResult<u64> {
-        let wrote = self.wrote_position();
+        let wrote = self.read_position();
         let flushed = self.flushed_position();
         if wrote <= flushed {
             return Ok(flushed);
@@ -260,11 +349,19 @@ impl MappedFile {
         self.file
             .sync_range(pos, self.file_size - pos)
             .map_err(|e| StoreError::io("sync", &self.path, e))?;
+        if let Some(buffer) = &self.buffer {
+            buffer.reset(pos);
+        }
         self.wrote_position.store(pos, Ordering::Release);
+        self.committed_position.store(pos, Ordering::Release);
         self.flushed_position.store(pos, Ordering::Release);
         Ok(())
     }
 }
+
+#[path = "mapped_file_queue.rs"]
+mod queue;
+pub use queue::MappedFileQueue;
 
 /// Whether every byte is zero (word at a time).
 fn is_zero(bytes: &[u8]) -> bool {
@@ -274,274 +371,6 @@ fn is_zero(bytes: &[u8]) -> bool {
         .fold(0u64, |acc, w| acc | u64::from_ne_bytes(w.try_into().unwrap_or([1; 8])))
         == 0;
     words_zero && words.remainder().iter().all(|b| *b == 0)
-}
-
-#[derive(Debug, Default)]
-struct AllocatorState {
-    /// Start offset requested for pre-creation.
-    wanted: Option<u64>,
-    /// The segment the allocator is creating right now.
-    in_progress: Option<u64>,
-    /// A pre-created segment ready to be taken.
-    ready: Option<MappedFile>,
-    shutdown: bool,
-}
-
-#[derive(Debug)]
-struct Allocator {
-    state: Mutex<AllocatorState>,
-    cond: Condvar,
-}
-
-/// The ordered segments of one directory (the CommitLog).
-#[derive(Debug)]
-pub struct MappedFileQueue {
-    fs: Arc<dyn Fs>,
-    dir: PathBuf,
-    file_size: u64,
-    prewrite: bool,
-    files: RwLock<Vec<Arc<MappedFile>>>,
-    allocator: Arc<Allocator>,
-    allocator_thread: Mutex<Option<JoinHandle<()>>>,
-}
-
-impl MappedFileQueue {
-    /// Loads the segments in `dir` (creating the directory) and starts the background allocator.
-    pub fn load(fs: Arc<dyn Fs>, dir: PathBuf, file_size: u64, prewrite: bool) -> StoreResult<Self> {
-        fs.create_dir_all(&dir)
-            .map_err(|e| StoreError::io("create dir", &dir, e))?;
-        let names = fs.list_dir(&dir).map_err(|e| StoreError::io("list dir", &dir, e))?;
-        let mut files: Vec<Arc<MappedFile>> = Vec::new();
-        for name in names {
-            let Some(start) = file_name_to_offset(&name) else {
-                continue;
-            };
-            if let Some(prev) = files.last() {
-                if start != prev.start_offset + file_size {
-                    tracing::warn!(dir = %dir.display(), expected = prev.start_offset + file_size, found = start,
-                        "segment gap; ignoring later segments");
-                    break;
-                }
-            } else if start % file_size != 0 {
-                return Err(StoreError::InvalidConfig {
-                    key: "mappedFileSizeCommitLog",
-                    reason: format!("segment {name} is not a multiple of the configured size {file_size}"),
-                });
-            }
-            files.push(Arc::new(MappedFile::open(
-                fs.as_ref(),
-                dir.join(&name),
-                start,
-                file_size,
-            )?));
-        }
-        let allocator = Arc::new(Allocator {
-            state: Mutex::new(AllocatorState::default()),
-            cond: Condvar::new(),
-        });
-        let queue = MappedFileQueue {
-            fs,
-            dir,
-            file_size,
-            prewrite,
-            files: RwLock::new(files),
-            allocator,
-            allocator_thread: Mutex::new(None),
-        };
-        queue.start_allocator();
-        Ok(queue)
-    }
-
-    fn start_allocator(&self) {
-        let alloc = Arc::clone(&self.allocator);
-        let fs = Arc::clone(&self.fs);
-        let dir = self.dir.clone();
-        let (size, prewrite) = (self.file_size, self.prewrite);
-        let spawned = std::thread::Builder::new()
-            .name("ferromq-allocate-mapped-file".into())
-            .spawn(move || loop {
-                let wanted = {
-                    let mut st = alloc.state.lock().unwrap_or_else(|e| e.into_inner());
-                    loop {
-                        if st.shutdown {
-                            return;
-                        }
-                        if let Some(w) = st.wanted.take() {
-                            st.in_progress = Some(w);
-                            break w;
-                        }
-                        st = alloc.cond.wait(st).unwrap_or_else(|e| e.into_inner());
-                    }
-                };
-                let created = MappedFile::create(fs.as_ref(), &dir, wanted, size, prewrite);
-                let mut st = alloc.state.lock().unwrap_or_else(|e| e.into_inner());
-                st.in_progress = None;
-                match created {
-                    Ok(file) => st.ready = Some(file),
-                    // Not fatal: the appender creates the segment itself and reports the error then.
-                    Err(e) => tracing::warn!(error = %e, "pre-creating the next segment failed"),
-                }
-                drop(st);
-                alloc.cond.notify_all();
-            });
-        match spawned {
-            Ok(handle) => *self.allocator_thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle),
-            Err(e) => tracing::warn!(error = %e, "cannot start the segment allocator; segments are created inline"),
-        }
-    }
-
-    /// Stops the background allocator (joins it).
-    pub fn shutdown(&self) {
-        self.allocator.state.lock().unwrap_or_else(|e| e.into_inner()).shutdown = true;
-        self.allocator.cond.notify_all();
-        if let Some(h) = self.allocator_thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            let _ = h.join();
-        }
-    }
-
-    /// Directory of the segments.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-    /// Segment size.
-    pub fn file_size(&self) -> u64 {
-        self.file_size
-    }
-    /// All segments, oldest first.
-    pub fn files(&self) -> Vec<Arc<MappedFile>> {
-        self.files.read().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-    /// The newest segment.
-    pub fn last(&self) -> Option<Arc<MappedFile>> {
-        self.files.read().unwrap_or_else(|e| e.into_inner()).last().cloned()
-    }
-    /// The oldest segment.
-    pub fn first(&self) -> Option<Arc<MappedFile>> {
-        self.files.read().unwrap_or_else(|e| e.into_inner()).first().cloned()
-    }
-    /// Lowest stored offset (start of the first segment).
-    pub fn min_offset(&self) -> u64 {
-        self.first().map_or(0, |f| f.start_offset())
-    }
-    /// End of published data.
-    pub fn max_offset(&self) -> u64 {
-        self.last().map_or(0, |f| f.start_offset() + f.wrote_position())
-    }
-    /// End of durable data.
-    pub fn flushed_offset(&self) -> u64 {
-        self.last().map_or(0, |f| f.start_offset() + f.flushed_position())
-    }
-
-    /// The segment holding `offset`.
-    pub fn find(&self, offset: u64) -> Option<Arc<MappedFile>> {
-        let files = self.files.read().unwrap_or_else(|e| e.into_inner());
-        let first = files.first()?.start_offset();
-        let idx = usize::try_from(offset.checked_sub(first)? / self.file_size).ok()?;
-        files.get(idx).cloned()
-    }
-
-    /// The segment to append to: the last one if it has room, otherwise a new one starting where
-    /// the last ends (or at `start_if_empty`). Takes a pre-created segment when one is ready and
-    /// asks the allocator for the next one.
-    pub fn last_or_create(&self, start_if_empty: u64) -> StoreResult<Arc<MappedFile>> {
-        let last = self.last();
-        let start = match &last {
-            Some(f) if !f.is_full() => return Ok(Arc::clone(f)),
-            Some(f) => f.start_offset() + self.file_size,
-            None => start_if_empty - start_if_empty % self.file_size,
-        };
-        let ready = {
-            let mut st = self.allocator.state.lock().unwrap_or_else(|e| e.into_inner());
-            // Never create a segment the allocator is creating (its zero-fill would race our writes):
-            // cancel a queued request for it and wait for an in-progress creation to finish.
-            if st.wanted == Some(start) {
-                st.wanted = None;
-            }
-            while st.in_progress == Some(start) && !st.shutdown {
-                st = self.allocator.cond.wait(st).unwrap_or_else(|e| e.into_inner());
-            }
-            match st.ready.take() {
-                Some(f) if f.start_offset() == start => Some(f),
-                _ => None,
-            }
-        };
-        let file = match ready {
-            Some(f) => f,
-            None => MappedFile::create(self.fs.as_ref(), &self.dir, start, self.file_size, self.prewrite)?,
-        };
-        let file = Arc::new(file);
-        self.files
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(Arc::clone(&file));
-        self.request_precreate(start + self.file_size);
-        Ok(file)
-    }
-
-    /// Asks the background allocator to create the segment at `start` ahead of need.
-    pub fn request_precreate(&self, start: u64) {
-        let mut st = self.allocator.state.lock().unwrap_or_else(|e| e.into_inner());
-        if st.ready.as_ref().is_some_and(|f| f.start_offset() == start) {
-            return;
-        }
-        st.wanted = Some(start);
-        self.allocator.cond.notify_all();
-    }
-
-    /// Recovery: sets the end of data to `offset`, zero-filling the rest of its segment and
-    /// deleting later segments. Logs what was cut.
-    pub fn truncate_dirty(&self, offset: u64) -> StoreResult<()> {
-        let mut files = self.files.write().unwrap_or_else(|e| e.into_inner());
-        let mut keep = Vec::with_capacity(files.len());
-        for file in files.drain(..) {
-            let end = file.start_offset() + self.file_size;
-            if end <= offset {
-                keep.push(file);
-            } else if file.start_offset() <= offset && !(offset == file.start_offset() && offset > 0 && keep.is_empty())
-            {
-                file.truncate_to(offset - file.start_offset(), self.prewrite)?;
-                keep.push(file);
-            } else {
-                tracing::warn!(file = %file.path().display(), offset, "deleting segment past the recovered end");
-                self.fs
-                    .remove_file(file.path())
-                    .map_err(|e| StoreError::io("remove segment", file.path(), e))?;
-            }
-        }
-        *files = keep;
-        Ok(())
-    }
-
-    /// Deletes the segments that `should_delete` selects, oldest first, stopping at the first it
-    /// keeps; never deletes the newest segment. Returns the number deleted.
-    pub fn delete_head_while(&self, mut should_delete: impl FnMut(&MappedFile) -> bool) -> StoreResult<usize> {
-        let mut files = self.files.write().unwrap_or_else(|e| e.into_inner());
-        let mut deleted = 0;
-        while files.len() > 1 {
-            let Some(first) = files.first() else { break };
-            if !should_delete(first) {
-                break;
-            }
-            let first = files.remove(0);
-            tracing::info!(file = %first.path().display(), "deleting CommitLog segment");
-            self.fs
-                .remove_file(first.path())
-                .map_err(|e| StoreError::io("remove segment", first.path(), e))?;
-            deleted += 1;
-        }
-        Ok(deleted)
-    }
-
-    /// The file system of this queue.
-    pub fn fs(&self) -> &Arc<dyn Fs> {
-        &self.fs
-    }
-}
-
-impl Drop for MappedFileQueue {
-    fn drop(&mut self) {
-        self.shutdown();
-    }
 }
 
 #[cfg(test)]
@@ -564,7 +393,7 @@ mod tests {
     fn segments_roll_over_and_reload_contiguously() {
         let fs: Arc<dyn Fs> = Arc::new(SimFs::new());
         let dir = PathBuf::from("/s/commitlog");
-        let q = MappedFileQueue::load(Arc::clone(&fs), dir.clone(), 4096, false).unwrap();
+        let q = MappedFileQueue::load(Arc::clone(&fs), dir.clone(), 4096, SegmentOptions::default()).unwrap();
         for i in 0..10u8 {
             let f = q.last_or_create(0).unwrap();
             f.append(&[i; 1024]).unwrap();
@@ -574,9 +403,43 @@ mod tests {
         let v = q.find(5 * 1024).unwrap().view(1024, 1024).unwrap();
         assert!(v.iter().all(|b| *b == 5));
         drop(q);
-        let q = MappedFileQueue::load(fs, dir, 4096, false).unwrap();
+        let q = MappedFileQueue::load(fs, dir, 4096, SegmentOptions::default()).unwrap();
         let starts: Vec<u64> = q.files().iter().map(|f| f.start_offset()).collect();
         assert_eq!(&starts[..3], &[0, 4096, 8192]);
+    }
+
+    // Goal: with a write buffer, appended bytes are invisible to readers (view, max_offset) until
+    // committed, also when the appender moved on to later segments while an earlier one's tail
+    // (its BLANK marker) is uncommitted; a commit of a closed segment makes it wholly readable.
+    // Method: append across two 4 KiB segments on SimFs without committing, check the bounds,
+    // commit the later segment first, then the earlier one.
+    #[test]
+    fn buffered_appends_are_readable_only_once_committed_in_order() {
+        let fs: Arc<dyn Fs> = Arc::new(SimFs::new());
+        let options = SegmentOptions {
+            prewrite: true,
+            write_buffer: true,
+        };
+        let q = MappedFileQueue::load(Arc::clone(&fs), PathBuf::from("/s/cl"), 4096, options).unwrap();
+        let first = q.last_or_create(0).unwrap();
+        first.append(&[1; 3000]).unwrap();
+        assert_eq!((first.wrote_position(), first.read_position()), (3000, 0));
+        assert!(first.view(0, 1).is_err());
+        assert_eq!(q.max_offset(), 0);
+        first.append_blank(&[9; 8]).unwrap();
+        let second = q.last_or_create(0).unwrap();
+        assert_eq!(second.append(&[2; 100]).unwrap(), 100);
+        assert!(second.commit().unwrap());
+        assert_eq!(second.read_position(), 100);
+        assert_eq!(q.max_offset(), 0, "the first segment's bytes are not readable yet");
+        assert!(first.commit().unwrap());
+        assert!(!first.commit().unwrap(), "nothing left to commit");
+        assert_eq!(first.read_position(), 4096);
+        assert_eq!(q.max_offset(), 4096 + 100);
+        assert!(first.view(0, 3000).unwrap().iter().all(|b| *b == 1));
+        assert_eq!(first.view(3000, 8).unwrap().as_ref(), &[9; 8]);
+        assert!(second.view(0, 100).unwrap().iter().all(|b| *b == 2));
+        assert_eq!(first.flush(0).unwrap(), 4096);
     }
 
     // Goal: preallocation failure (ENOSPC) is a clean CreateMappedFileFailed error.
@@ -585,7 +448,7 @@ mod tests {
         let sim = SimFs::new();
         sim.set_capacity(6000);
         let fs: Arc<dyn Fs> = Arc::new(sim);
-        let q = MappedFileQueue::load(fs, PathBuf::from("/s/cl"), 4096, false).unwrap();
+        let q = MappedFileQueue::load(fs, PathBuf::from("/s/cl"), 4096, SegmentOptions::default()).unwrap();
         q.last_or_create(0).unwrap().append(&[1; 4096]).unwrap();
         assert!(matches!(
             q.last_or_create(0),

@@ -40,6 +40,7 @@ use crate::error::{StoreError, StoreResult};
 use crate::flush::{FlushService, FlushSettings};
 use crate::fs::Fs;
 use crate::index_file::IndexService;
+use crate::mapped_file::SegmentOptions;
 use crate::signal::Signals;
 use crate::store::{Clock, StoreInner};
 use ferromq_protocol::message::{java_hash, properties, MessageRecord};
@@ -58,12 +59,15 @@ pub(crate) fn open_and_recover(config: MessageStoreConfig, fs: Arc<dyn Fs>, cloc
         .map_err(|e| StoreError::io("create abort marker", &abort, e))?;
 
     let checkpoint = StoreCheckpoint::open(fs.as_ref(), &root.join("checkpoint"))?;
-    let prewrite = config.is_sync_flush() || config.warm_maped_file_enable;
+    let options = SegmentOptions {
+        prewrite: config.is_sync_flush() || config.warm_maped_file_enable,
+        write_buffer: config.is_sync_flush(),
+    };
     let commit_log = CommitLog::load(
         Arc::clone(&fs),
         config.commit_log_dir(),
         config.mapped_file_size_commit_log,
-        prewrite,
+        options,
         config.max_message_size,
         config.enabled_append_prop_crc,
     )?;
@@ -231,7 +235,7 @@ pub(crate) fn open_and_recover(config: MessageStoreConfig, fs: Arc<dyn Fs>, cloc
     inner.cq.delete_below(inner.commit_log.min_offset() as i64)?;
     crate::dispatch::flush_and_checkpoint(&inner)?;
     tracing::info!(end, records_verified = summary.records, redispatched, "store recovered");
-    if prewrite {
+    if options.prewrite {
         // A pre-written segment is zero-filled and synced when created: do that for the segment
         // the next put lands in now, during open, rather than inside the first SYNC_FLUSH send
         // (seconds for a 1 GiB segment, past a client's 3 s send timeout). The one after it is

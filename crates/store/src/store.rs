@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
 use bytes::Bytes;
-use ferromq_protocol::message::{peek_record_header, properties, property_value, MessageRecord};
+use ferromq_protocol::message::{properties, property_value, MessageRecord};
 
 use crate::checkpoint::{CheckpointData, StoreCheckpoint};
 use crate::commit_log::{AppendResult, CommitLog};
@@ -218,12 +218,18 @@ impl MessageStore {
     /// Appends a batch contiguously; queue offsets are consecutive per queue.
     pub fn put_messages(&self, records: &[MessageRecord]) -> StoreResult<PutMessageResult> {
         self.check_writable()?;
-        let append = self.inner.commit_log.put_batch(records, (self.inner.clock)())?;
-        if !self.inner.dispatch_inline() {
+        let mut sizes = Vec::new();
+        let append = self
+            .inner
+            .commit_log
+            .put_batch_sized(records, (self.inner.clock)(), &mut sizes)?;
+        // Buffered (SYNC_FLUSH) appends become readable when the flush commits them, and the
+        // flush wakes dispatch then. Others dispatch here, or wake the dispatch thread.
+        if !self.inner.commit_log.buffers_appends() && !self.inner.dispatch_inline() {
             self.inner.wake_dispatch();
         }
         let ticket = self.inner.flush.request(append.end_offset());
-        let records = self.stored_records(&append)?;
+        let records = Self::stored_records(&append, &sizes);
         Ok(PutMessageResult {
             append,
             records,
@@ -231,31 +237,28 @@ impl MessageStore {
         })
     }
 
-    /// Locations of the records of an append, read back from their stored headers (the store
+    /// Locations of the records of an append, from the sizes the CommitLog encoded (the store
     /// adds properties, so sizes differ from the sizes of the records handed in).
-    fn stored_records(&self, append: &AppendResult) -> StoreResult<Vec<StoredRecord>> {
+    fn stored_records(append: &AppendResult, sizes: &[usize]) -> Vec<StoredRecord> {
         if append.msg_num == 1 {
-            return Ok(vec![StoredRecord {
+            return vec![StoredRecord {
                 phy_offset: append.phy_offset,
                 size: append.wrote_bytes,
-            }]);
+            }];
         }
-        let bytes = self.inner.commit_log.view(append.phy_offset, append.wrote_bytes)?;
         let mut out = Vec::with_capacity(append.msg_num);
-        let mut pos = 0usize;
-        while let Some(rest) = bytes.get(pos..).filter(|r| !r.is_empty()) {
-            let phy_offset = append.phy_offset + pos as i64;
-            let header = peek_record_header(rest).map_err(|e| StoreError::CorruptRecord {
-                phy_offset,
-                reason: e.to_string(),
-            })?;
-            let size = usize::try_from(header.total_size).unwrap_or(0);
-            assert!(size > 0 && size <= rest.len(), "a just-appended record has a sane size");
+        let mut phy_offset = append.phy_offset;
+        for &size in sizes {
             out.push(StoredRecord { phy_offset, size });
-            pos += size;
+            phy_offset += size as i64;
         }
         assert_eq!(out.len(), append.msg_num, "one location per appended record");
-        Ok(out)
+        assert_eq!(
+            phy_offset,
+            append.phy_offset + append.wrote_bytes as i64,
+            "the records fill the append"
+        );
+        out
     }
 
     /// Reads up to `max_count` records / `max_bytes` bytes from a queue, starting at `offset`,
@@ -478,8 +481,10 @@ impl MessageStore {
         Ok(deleted)
     }
 
-    /// Dispatches everything written so far (normally done by the dispatch thread).
+    /// Dispatches everything written so far (normally done by the dispatch thread), committing
+    /// SYNC_FLUSH write buffers first (normally done by the flush service).
     pub fn dispatch_now(&self) -> StoreResult<()> {
+        self.inner.commit_log.commit()?;
         crate::dispatch::dispatch_available(&self.inner).map(|_| ())
     }
 

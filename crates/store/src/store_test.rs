@@ -184,16 +184,24 @@ fn fifty_thousand_queues_stay_within_the_open_file_bound() {
 
 // Goal: a batch put reports the exact offset and stored size of every record (the store adds
 // the `__CRC32#` property, so the sizes handed in are not the sizes stored).
-// Method: put a batch of 3 with different bodies; read each reported location back.
+// Method: put a batch of 3 with different bodies (ASYNC_FLUSH, and SYNC_FLUSH, where the bytes
+// are readable only once the flush committed them); read each reported location back.
 #[test]
 fn batch_put_reports_offset_and_size_of_every_stored_record() {
+    for sync in [false, true] {
+        batch_put_locations(sync);
+    }
+}
+
+fn batch_put_locations(sync: bool) {
     let fs = SimFs::new();
-    let store = MessageStore::open(small_config(false), Arc::new(fs)).unwrap();
+    let store = MessageStore::open(small_config(sync), Arc::new(fs)).unwrap();
     store.put_message(&msg("T", 0, b"first", "")).unwrap();
     let batch: Vec<MessageRecord> = (0..3u8)
         .map(|i| msg("T", 0, &vec![i; 10 + usize::from(i) * 7], "KEYS\u{1}k\u{2}"))
         .collect();
     let put = store.put_messages(&batch).unwrap();
+    assert_eq!(put.wait_status(), PutMessageStatus::PutOk);
     assert_eq!(put.records.len(), 3);
     assert_eq!(put.records[0].phy_offset, put.append.phy_offset);
     assert_eq!(
@@ -207,6 +215,35 @@ fn batch_put_reports_offset_and_size_of_every_stored_record() {
         assert_eq!(store.get_record_at(stored.phy_offset).unwrap().len(), stored.size);
         assert!(stored.size > sent.total_size(), "the store appended a property");
     }
+}
+
+// Goal: under SYNC_FLUSH (appends buffered until a flush commits them) a put becomes readable
+// and is dispatched without any explicit commit: the group commit commits the bytes and
+// notifies the dispatch thread. Method: put, wait for the ticket, then wait (bounded) for the
+// dispatch thread to reach the end and read the message back.
+#[test]
+fn sync_flush_put_is_dispatched_after_its_group_commit() {
+    let fs = SimFs::new();
+    let store = MessageStore::open(small_config(true), Arc::new(fs)).unwrap();
+    for i in 0..5u8 {
+        let put = store.put_message(&msg("T", 1, &[i; 64], "")).unwrap();
+        assert_eq!(put.wait_status(), PutMessageStatus::PutOk);
+        assert!(
+            store.max_phy_offset() >= put.append.end_offset() as i64,
+            "durable implies readable"
+        );
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while store.max_offset_in_queue("T", 1) < 5 {
+        assert!(std::time::Instant::now() < deadline, "dispatch never caught up");
+        std::thread::yield_now();
+    }
+    let got = store.get_messages("T", 1, 0, 32, 1 << 20, None).unwrap();
+    assert_eq!(got.messages.len(), 5);
+    assert_eq!(
+        decode_record(&got.messages[4], true).unwrap().body.as_ref(),
+        &[4u8; 64][..]
+    );
 }
 
 // Goal: deleting a topic removes its ConsumeQueue files and queues (other topics untouched);

@@ -12,7 +12,9 @@
 //! [`StoreFile::write_at`], which on [`real::RealFs`] is a bounds-checked `memcpy` into a shared
 //! mapping of the preallocated segment (page cache, no syscall), and on [`sim::SimFs`] a write into
 //! the file's unsynced overlay, so the simulation observes every write and every sync exactly as
-//! the real path issues them. Reads are [`StoreFile::view`]: a `Bytes` that borrows the mapping
+//! the real path issues them. Under SYNC_FLUSH the CommitLog instead writes whole group commits
+//! with [`StoreFile::write_unmapped`] (`pwrite`; see `crate::write_buffer`), which SimFs
+//! observes the same way. Reads are [`StoreFile::view`]: a `Bytes` that borrows the mapping
 //! (real) or a copy (sim). Durability is [`StoreFile::sync_range`] (`msync(MS_SYNC)` on a mapping,
 //! `fdatasync` otherwise).
 //!
@@ -66,6 +68,13 @@ pub trait StoreFile: Send + Sync + std::fmt::Debug {
     fn preallocate(&self, len: u64) -> io::Result<()>;
     /// Writes all of `data` at `offset` (not yet durable).
     fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()>;
+    /// Writes all of `data` at `offset` through the file descriptor (`pwrite`), never through
+    /// a mapping (not yet durable): the page cache marks only the blocks written dirty, and no
+    /// page of the mapping is faulted in or made writable (so a later sync has no mapped page to
+    /// write-protect). The default is [`StoreFile::write_at`] (files that are never mapped).
+    fn write_unmapped(&self, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.write_at(offset, data)
+    }
     /// Reads exactly `buf.len()` bytes at `offset`; `UnexpectedEof` past the end.
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
     /// A read-only view of `len` bytes at `offset`, without copying where possible.

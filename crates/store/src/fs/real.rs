@@ -120,6 +120,10 @@ impl StoreFile for RealFile {
         self.file.write_all_at(data, offset)
     }
 
+    fn write_unmapped(&self, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.file.write_all_at(data, offset)
+    }
+
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
         if let Some(map) = self.current_map() {
             if let Some(start) = range_in(&map, offset, buf.len()) {

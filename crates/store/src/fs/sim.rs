@@ -289,6 +289,12 @@ impl StoreFile for SimFile {
         })
     }
 
+    // A simulated file is never mapped: a `pwrite` is the same overlay write as `write_at`, so
+    // the crash simulation observes (and may drop or tear) it like any other unsynced write.
+    fn write_unmapped(&self, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.write_at(offset, data)
+    }
+
     fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {
         self.with(|st, p| {
             if st.fail_writes {

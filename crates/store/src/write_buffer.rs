@@ -1,0 +1,244 @@
+//! [`WriteBuffer`]: the user-space append buffer of a SYNC_FLUSH segment (RocketMQ's
+//! `transientStorePoolEnable` idea, applied to group commit).
+//!
+//! Under SYNC_FLUSH every append is followed by an fsync covering it. Appending through the
+//! shared mapping made every group commit expensive: the appender write-faulted each page the
+//! previous `msync` had write-protected, `msync` write-protected them again (TLB shootdowns), and a
+//! write fault marks a whole large folio dirty, so each group commit wrote back far more than it
+//! appended. Instead the appender copies its records into this buffer (a `memcpy` into warm heap
+//! memory) and the flush service *commits* the accumulated bytes with one `pwrite`
+//! ([`crate::fs::StoreFile::write_unmapped`], which dirties only the blocks written) before it
+//! syncs them.
+//!
+//! Invariants:
+//! - the buffer holds exactly the segment bytes `[start, start + len)` that were appended and not
+//!   yet committed; appends arrive at `start + len` (the appender is serialized by the put lock);
+//! - commits are serialized (the commit lock is held across the `pwrite`), so bytes reach the
+//!   file in order and the committed end only grows;
+//! - a failed `pwrite` puts the bytes back: nothing appended is silently dropped.
+
+use std::io;
+use std::sync::{Mutex, MutexGuard};
+
+#[derive(Debug, Default)]
+struct State {
+    /// Segment position of the first buffered byte (the committed end).
+    start: u64,
+    bytes: Vec<u8>,
+    /// The buffer of the previous commit, kept for reuse (no allocation per commit).
+    spare: Vec<u8>,
+    /// The segment's end once its last bytes (the BLANK marker) are buffered: the commit that
+    /// writes them reports this end, since the rest of a closed segment is never written.
+    closing: Option<u64>,
+}
+
+/// Appended, not yet committed bytes of one segment.
+#[derive(Debug, Default)]
+pub struct WriteBuffer {
+    state: Mutex<State>,
+    commit: Mutex<()>,
+}
+
+impl WriteBuffer {
+    /// An empty buffer whose next append lands at segment position `start`.
+    pub fn new(start: u64) -> Self {
+        WriteBuffer {
+            state: Mutex::new(State {
+                start,
+                ..State::default()
+            }),
+            commit: Mutex::new(()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Buffers `data`, which the caller appends at segment position `pos`; returns the number of
+    /// bytes buffered now.
+    pub fn push(&self, pos: u64, data: &[u8]) -> usize {
+        let mut st = self.lock();
+        assert_eq!(
+            st.start + st.bytes.len() as u64,
+            pos,
+            "appends arrive at the end of the buffered bytes"
+        );
+        st.bytes.extend_from_slice(data);
+        st.bytes.len()
+    }
+
+    /// Buffers the segment's last bytes (possibly none) at `pos`; the commit that writes them
+    /// reports `segment_end` as the committed end.
+    pub fn push_last(&self, pos: u64, data: &[u8], segment_end: u64) {
+        self.push(pos, data);
+        self.lock().closing = Some(segment_end);
+    }
+
+    /// Drops any buffered bytes; the next append lands at `start` (recovery truncation).
+    pub fn reset(&self, start: u64) {
+        let _commit = self.commit.lock().unwrap_or_else(|e| e.into_inner());
+        let mut st = self.lock();
+        st.start = start;
+        st.bytes.clear();
+        st.closing = None;
+    }
+
+    /// Writes the buffered bytes with `write(position, bytes)` and returns the new committed end,
+    /// or `None` when nothing was buffered. Appends may continue meanwhile (into the other
+    /// buffer). On an error the bytes stay buffered.
+    pub fn commit(&self, write: impl FnOnce(u64, &[u8]) -> io::Result<()>) -> io::Result<Option<u64>> {
+        let _commit = self.commit.lock().unwrap_or_else(|e| e.into_inner());
+        let (start, mut taken, closing) = {
+            let mut st = self.lock();
+            if st.bytes.is_empty() && st.closing.is_none() {
+                return Ok(None);
+            }
+            let spare = std::mem::take(&mut st.spare);
+            let taken = std::mem::replace(&mut st.bytes, spare);
+            let start = st.start;
+            st.start += taken.len() as u64;
+            (start, taken, st.closing.take())
+        };
+        let end = closing.unwrap_or(start + taken.len() as u64);
+        let result = if taken.is_empty() { Ok(()) } else { write(start, &taken) };
+        let mut st = self.lock();
+        if let Err(e) = result {
+            // Put the bytes back in front of what was appended meanwhile.
+            taken.extend_from_slice(&st.bytes);
+            st.bytes = taken;
+            st.start = start;
+            if closing.is_some() {
+                // Otherwise keep a close buffered during the failed write.
+                st.closing = closing;
+            }
+            return Err(e);
+        }
+        taken.clear();
+        if st.spare.capacity() < taken.capacity() {
+            st.spare = taken;
+        }
+        Ok(Some(end))
+    }
+
+    /// Frees the memory of an empty buffer (a full, committed segment).
+    pub fn release(&self) {
+        let _commit = self.commit.lock().unwrap_or_else(|e| e.into_inner());
+        let mut st = self.lock();
+        if st.bytes.is_empty() {
+            st.bytes = Vec::new();
+            st.spare = Vec::new();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Goal: a commit writes exactly the bytes appended since the previous one, at their segment
+    // position, and reports the new committed end. Method: push, commit into a Vec "file", repeat.
+    #[test]
+    fn commits_write_appended_bytes_in_order_at_their_positions() {
+        let buf = WriteBuffer::new(100);
+        let mut file = [0u8; 200];
+        assert_eq!(buf.commit(|_, _| panic!("nothing to write")).unwrap(), None);
+        assert_eq!(buf.push(100, &[1, 2, 3]), 3);
+        assert_eq!(buf.push(103, &[4]), 4);
+        let mut write = |pos: u64, data: &[u8]| {
+            file[pos as usize..pos as usize + data.len()].copy_from_slice(data);
+            Ok(())
+        };
+        assert_eq!(buf.commit(&mut write).unwrap(), Some(104));
+        buf.push(104, &[5, 6]);
+        assert_eq!(buf.commit(&mut write).unwrap(), Some(106));
+        assert_eq!(&file[99..107], &[0, 1, 2, 3, 4, 5, 6, 0]);
+    }
+
+    // Goal: a failed write loses nothing: the bytes stay buffered ahead of later appends and the
+    // next commit writes them all. Method: fail one commit, append more, commit again.
+    #[test]
+    fn failed_commit_keeps_the_bytes_for_the_next_one() {
+        let buf = WriteBuffer::new(0);
+        buf.push(0, &[1, 2]);
+        let err = buf.commit(|_, _| Err(io::Error::other("EIO"))).unwrap_err();
+        assert_eq!(err.to_string(), "EIO");
+        buf.push(2, &[3]);
+        let mut seen = Vec::new();
+        let end = buf
+            .commit(|pos, data| {
+                seen.push((pos, data.to_vec()));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(end, Some(3));
+        assert_eq!(seen, vec![(0, vec![1, 2, 3])]);
+    }
+
+    // Goal: a segment closed (BLANK marker buffered) while a commit's write fails is still
+    // reported closed by the next commit. Method: push_last from inside the failing write.
+    #[test]
+    fn close_buffered_during_a_failed_commit_survives_it() {
+        let buf = WriteBuffer::new(0);
+        buf.push(0, &[1; 4]);
+        let err = buf.commit(|_, _| {
+            buf.push_last(4, &[2; 2], 16);
+            Err(io::Error::other("EIO"))
+        });
+        assert!(err.is_err());
+        let mut seen = Vec::new();
+        let end = buf
+            .commit(|pos, data| {
+                seen.push((pos, data.to_vec()));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(end, Some(16));
+        assert_eq!(seen, vec![(0, vec![1, 1, 1, 1, 2, 2])]);
+    }
+
+    // Goal: reset moves the append position and drops uncommitted bytes (recovery cut).
+    // Method: push, reset, push at the new position, commit.
+    #[test]
+    fn reset_drops_buffered_bytes_and_moves_the_append_position() {
+        let buf = WriteBuffer::new(0);
+        buf.push(0, &[9; 10]);
+        buf.reset(4);
+        buf.push(4, &[1]);
+        let mut seen = Vec::new();
+        buf.commit(|pos, data| {
+            seen.push((pos, data.to_vec()));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen, vec![(4, vec![1])]);
+    }
+
+    // Goal: the commit that writes a closed segment's last bytes reports the segment's end, also
+    // when there are no last bytes (no room for a BLANK marker). Method: push_last, commit.
+    #[test]
+    fn closing_commit_reports_the_segment_end() {
+        let buf = WriteBuffer::new(0);
+        buf.push(0, &[1; 8]);
+        buf.push_last(8, &[2; 4], 64);
+        let mut seen = Vec::new();
+        let mut write = |pos: u64, data: &[u8]| {
+            seen.push((pos, data.len()));
+            Ok(())
+        };
+        assert_eq!(buf.commit(&mut write).unwrap(), Some(64));
+        assert_eq!(buf.commit(&mut write).unwrap(), None);
+        assert_eq!(seen, vec![(0, 12)]);
+        let empty_tail = WriteBuffer::new(60);
+        empty_tail.push_last(60, &[], 64);
+        assert_eq!(empty_tail.commit(|_, _| panic!("nothing to write")).unwrap(), Some(64));
+    }
+
+    // Goal: appends at any other position than the buffered end are a bug and are caught.
+    #[test]
+    #[should_panic(expected = "appends arrive at the end")]
+    fn append_at_a_gap_is_rejected() {
+        let buf = WriteBuffer::new(0);
+        buf.push(1, &[1]);
+    }
+}
