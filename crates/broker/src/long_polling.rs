@@ -131,8 +131,12 @@ impl PullHoldService {
         while i < list.len() {
             if list.get(i).is_some_and(|w| w.offset < max_offset) {
                 let waiter = list.swap_remove(i);
-                // The pull may have timed out meanwhile; nothing to wake then.
-                let _ = waiter.wake.send(());
+                // The pull may have timed out meanwhile; nothing to wake then. A woken pull is
+                // queued on this thread's worker when a put dispatched inline: a connection
+                // about to busy-poll lets it run first.
+                if waiter.wake.send(()).is_ok() {
+                    ferromq_remoting::note_local_wake();
+                }
             } else {
                 i += 1;
             }

@@ -181,6 +181,7 @@ pub(crate) fn run_request(
         Err(panic) => reply.inline(connection, Some(reply.panicked(panic.as_ref()))),
         Ok(Poll::Pending) => {
             let connection = connection.clone();
+            crate::busy_poll::note_local_wake();
             tokio::spawn(
                 async move {
                     let _permit = permit;

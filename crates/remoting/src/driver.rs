@@ -34,7 +34,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::busy_poll::{poll_read, BusyPoll, Polled};
+use crate::busy_poll::{local_wakes, note_local_wake, poll_read, BusyPoll, Polled};
 use crate::config::ConnectionConfig;
 use crate::connection::Connection;
 use crate::dispatch::{run_request, Dispatcher};
@@ -234,6 +234,7 @@ async fn read_loop(
     let mut chunk = ReadChunk::default();
     let mut busy = BusyPoll::new(config.busy_poll);
     loop {
+        let wakes_before = local_wakes();
         loop {
             match next_frame(&mut buf, config.max_frame_bytes, chunk.bytes()) {
                 Ok(Some(command)) => {
@@ -259,7 +260,8 @@ async fn read_loop(
         }
         let spare = buf.capacity() - buf.len();
         if busy.should_poll() {
-            match poll_read(&read_half, &mut buf, spare, busy.window(), stop).await {
+            let woke = local_wakes() != wakes_before;
+            match poll_read(&read_half, &mut buf, spare, busy.window(), woke, stop).await {
                 Polled::Read(0) => return CloseReason::PeerClosed,
                 Polled::Read(n) => {
                     busy.record(true);
@@ -300,6 +302,8 @@ async fn route(
     stop: &CancellationToken,
 ) -> Result<(), CloseReason> {
     if command.is_response() {
+        // A completed invoke wakes its caller, usually queued on this worker.
+        note_local_wake();
         if let Err(orphan) = connection.shared.pending.complete(command) {
             tracing::debug!(
                 opaque = orphan.opaque,

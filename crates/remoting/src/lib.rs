@@ -69,7 +69,7 @@ mod reader;
 mod server;
 mod writer;
 
-pub use busy_poll::MAX_SKIPPED_POLLS;
+pub use busy_poll::{note_local_wake, MAX_SKIPPED_POLLS, YIELD_EVERY};
 pub use client::RemotingClient;
 pub use config::{ClientConfig, ConfigError, ConnectionConfig, ServerConfig};
 pub use connection::Connection;

@@ -49,9 +49,18 @@ pub fn busy_poll(micros: u64) -> anyhow::Result<Duration> {
     Ok(window)
 }
 
+/// Most runtime threads `--threads` accepts.
+pub const MAX_BENCH_THREADS: usize = 256;
+
 /// `ferromq bench` arguments.
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
+    /// Runtime threads of the load generator. 1 (the default) runs every send, receive and
+    /// busy poll on one thread: no wake-up crosses CPUs inside the client, and the other cores
+    /// are left to the system under test (on this project's 2-core VM one thread drives more
+    /// load than two). Use more against a remote broker on a bigger machine.
+    #[arg(long, global = true, default_value_t = 1)]
+    threads: usize,
     #[command(subcommand)]
     command: BenchCommand,
 }
@@ -164,9 +173,16 @@ impl Budget {
     }
 }
 
-/// Runs `ferromq bench ...` on a fresh multi-threaded runtime.
+/// Runs `ferromq bench ...` on a fresh runtime of `--threads` threads.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = match args.threads {
+        1 => tokio::runtime::Builder::new_current_thread().enable_all().build()?,
+        n if (2..=MAX_BENCH_THREADS).contains(&n) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .build()?,
+        _ => bail!("--threads must be between 1 and {MAX_BENCH_THREADS}"),
+    };
     runtime.block_on(async move {
         match args.command {
             BenchCommand::Producer(args) => producer::run(args).await.map(|_| ()),
