@@ -182,7 +182,9 @@ impl ClientInstance {
                 return Ok(route);
             }
         }
-        self.refresh_publish_route(topic).await
+        // Boxed: the cold path's state (name-server invokes) would otherwise be part of every
+        // send's future, copied on every spawn.
+        Box::pin(self.refresh_publish_route(topic)).await
     }
 
     /// Re-reads the producer route of `topic` from the name servers (with template fallback).

@@ -83,7 +83,8 @@ impl RemotingClient {
         if let Some(connection) = current.as_ref().filter(|c| !c.is_closed()) {
             return Ok(connection.clone());
         }
-        let connection = self.connect(addr).await?;
+        // Boxed: the connect state would otherwise be part of every invoke's future.
+        let connection = Box::pin(self.connect(addr)).await?;
         *current = Some(connection.clone());
         Ok(connection)
     }

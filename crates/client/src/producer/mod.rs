@@ -260,7 +260,7 @@ impl Producer {
         if let Some(addr) = instance.routes().master_addr(broker_name) {
             return Ok(addr);
         }
-        instance.refresh_publish_route(topic).await?;
+        Box::pin(instance.refresh_publish_route(topic)).await?;
         instance
             .routes()
             .master_addr(broker_name)
