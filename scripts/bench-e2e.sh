@@ -6,6 +6,7 @@
 # flight per queue. Prints one JSON summary line per figure.
 #
 #   scripts/bench-e2e.sh [path/to/ferromq]    (default: builds and uses the release binary)
+#   IO_THREADS=1 scripts/bench-e2e.sh ...      (broker runtime threads; default one per CPU)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${1:-}"
@@ -15,7 +16,7 @@ if [[ -z "$bin" ]]; then
   bin="$target/release/ferromq"
 fi
 data="$(mktemp -d /tmp/ferromq-e2e.XXXXXX)"
-"$bin" standalone --data-dir "$data" --namesrv-port 19876 --broker-port 20911 > "$data/standalone.log" 2>&1 &
+"$bin" ${IO_THREADS:+--io-threads "$IO_THREADS"} standalone --data-dir "$data" --namesrv-port 19876 --broker-port 20911 > "$data/standalone.log" 2>&1 &
 pid=$!
 cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$data"; }
 trap cleanup EXIT
@@ -26,6 +27,7 @@ for _ in $(seq 1 300); do
 done
 ns=127.0.0.1:19876
 echo "load: $(uptime)"
+echo "broker runtime threads: ${IO_THREADS:-one per CPU ($(nproc))}"
 echo "rtt: $("$bin" bench rtt --count 20000 --json 2>/dev/null)"
 echo "rtt: $("$bin" bench rtt --count 20000 --busy-poll-us 100 --json 2>/dev/null)"
 for args in "--in-flight 1" "--in-flight 64" "--mode async --in-flight 256"; do
