@@ -240,15 +240,21 @@ mod tests {
         assert!((0..100).all(|_| !p.should_poll()));
     }
 
-    // Goal: a poll returns bytes that arrive during the window, times out on silence, and
-    // reports end of stream. Method: a real loopback pair; the peer writes, then closes.
-    #[tokio::test]
-    async fn poll_read_sees_data_silence_and_eof() {
+    /// A connected loopback pair: the client stream and the server side's halves.
+    async fn loopback_pair() -> (tokio::net::TcpStream, OwnedReadHalf, tokio::net::tcp::OwnedWriteHalf) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let client = tokio::net::TcpStream::connect(addr).await.expect("connect");
         let (server, _) = listener.accept().await.expect("accept");
-        let (read, _write) = server.into_split();
+        let (read, write) = server.into_split();
+        (client, read, write)
+    }
+
+    // Goal: a poll returns bytes that arrive during the window, times out on silence, and
+    // reports end of stream. Method: a real loopback pair; the peer writes, then closes.
+    #[tokio::test]
+    async fn poll_read_sees_data_silence_and_eof() {
+        let (client, read, _write) = loopback_pair().await;
         let stop = CancellationToken::new();
         let mut buf = BytesMut::new();
         let silent = poll_read(&read, &mut buf, 4096, Duration::from_micros(200), false, &stop).await;
@@ -272,11 +278,7 @@ mod tests {
     // with a long window.
     #[tokio::test]
     async fn stop_ends_a_poll() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let _client = tokio::net::TcpStream::connect(addr).await.expect("connect");
-        let (server, _) = listener.accept().await.expect("accept");
-        let (read, _write) = server.into_split();
+        let (_client, read, _write) = loopback_pair().await;
         let stop = CancellationToken::new();
         stop.cancel();
         let mut buf = BytesMut::new();

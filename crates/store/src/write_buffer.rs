@@ -155,6 +155,18 @@ mod tests {
         assert_eq!(&file[99..107], &[0, 1, 2, 3, 4, 5, 6, 0]);
     }
 
+    /// Commits `buf`, recording every write it makes.
+    fn commit_recording(buf: &WriteBuffer) -> (Option<u64>, Vec<(u64, Vec<u8>)>) {
+        let mut seen = Vec::new();
+        let end = buf
+            .commit(|pos, data| {
+                seen.push((pos, data.to_vec()));
+                Ok(())
+            })
+            .unwrap();
+        (end, seen)
+    }
+
     // Goal: a failed write loses nothing: the bytes stay buffered ahead of later appends and the
     // next commit writes them all. Method: fail one commit, append more, commit again.
     #[test]
@@ -164,13 +176,7 @@ mod tests {
         let err = buf.commit(|_, _| Err(io::Error::other("EIO"))).unwrap_err();
         assert_eq!(err.to_string(), "EIO");
         buf.push(2, &[3]);
-        let mut seen = Vec::new();
-        let end = buf
-            .commit(|pos, data| {
-                seen.push((pos, data.to_vec()));
-                Ok(())
-            })
-            .unwrap();
+        let (end, seen) = commit_recording(&buf);
         assert_eq!(end, Some(3));
         assert_eq!(seen, vec![(0, vec![1, 2, 3])]);
     }
@@ -186,13 +192,7 @@ mod tests {
             Err(io::Error::other("EIO"))
         });
         assert!(err.is_err());
-        let mut seen = Vec::new();
-        let end = buf
-            .commit(|pos, data| {
-                seen.push((pos, data.to_vec()));
-                Ok(())
-            })
-            .unwrap();
+        let (end, seen) = commit_recording(&buf);
         assert_eq!(end, Some(16));
         assert_eq!(seen, vec![(0, vec![1, 1, 1, 1, 2, 2])]);
     }
