@@ -122,6 +122,19 @@ fn binary_header_duplicate_keys_keep_the_last_value() {
 }
 
 #[test]
+fn json_header_repeated_and_unsorted_ext_keys_keep_the_last_value() {
+    // Goal: ext fields built in bulk keep the last value of a repeated key and sort keys
+    // written out of order, as one-by-one inserts did. Method: a header with "k" twice among
+    // unsorted keys and a null value (dropped).
+    let header = br#"{"code":10,"extFields":{"z":"1","k":"first","a":"2","k":"second","n":null},"opaque":7}"#;
+    let cmd = decode_json_header(header).unwrap();
+    assert_eq!(cmd.ext_field("k"), Some("second"));
+    let keys: Vec<&str> = cmd.ext_fields.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["a", "k", "z"]);
+    assert_eq!(cmd.opaque, 7);
+}
+
+#[test]
 fn pop_codes_fall_back_to_json_when_binary_was_asked() {
     // Goal: a code beyond i16 is never truncated. Method: ask for ROCKETMQ, check type byte 0.
     let mut cmd = RemotingCommand::request(RequestCode::PopMessage);

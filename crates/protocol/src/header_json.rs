@@ -200,13 +200,16 @@ fn lenient_ext_fields<'de, D: Deserializer<'de>>(d: D) -> Result<ExtFields, D::E
             Ok(ExtFields::new())
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ExtFields, A::Error> {
-            let mut out = ExtFields::new();
+            // Collected first, then built in bulk: senders (fastjson) write keys sorted, which
+            // `BTreeMap::from_iter` turns into one pass instead of a root-to-leaf search per
+            // insert. A repeated key keeps its last value, as inserting one by one would.
+            let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(16).min(64));
             while let Some((key, value)) = map.next_entry::<String, ScalarText>()? {
                 if let Some(value) = value.0 {
-                    out.insert(key, value);
+                    pairs.push((key, value));
                 }
             }
-            Ok(out)
+            Ok(pairs.into_iter().collect())
         }
     }
     d.deserialize_any(MapV)
