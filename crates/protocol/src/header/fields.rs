@@ -100,13 +100,13 @@ impl<'a> FieldWriter<'a> {
         self
     }
 
-    /// Writes the value when present.
     /// Sets `field` to `text` as is.
     pub fn put_text(&mut self, field: &str, text: String) -> &mut Self {
         self.fields.insert(field.to_owned(), text);
         self
     }
 
+    /// Writes the value when present.
     pub fn put_opt<T: std::fmt::Display>(&mut self, field: &str, value: Option<T>) -> &mut Self {
         if let Some(value) = value {
             self.put(field, value);
