@@ -113,60 +113,6 @@ enum Due {
 }
 
 impl ConsumeQueueTable {
-    /// Appends entry `queue_offset` of a queue to its pending tail (dispatch path). The entry is
-    /// readable at once. An entry that does not extend the queue (a re-dispatch after an error,
-    /// or a gap) is written directly after the tail, like [`Self::put`].
-    fn append(
-        &self,
-        batch: &mut CqBatch,
-        topic: &str,
-        queue_id: i32,
-        queue_offset: i64,
-        entry: CqEntry,
-        store_timestamp: i64,
-    ) -> StoreResult<()> {
-        let state = self.state_or_create(topic, queue_id);
-        let mut st = lock(&state);
-        if st.batch_mark != batch.id {
-            st.batch_mark = batch.id;
-            batch.touched.push(Arc::clone(&state));
-        }
-        if st.max_offset == 0 && st.min_offset == 0 && queue_offset > 0 {
-            st.min_offset = queue_offset;
-            st.max_offset = queue_offset;
-        }
-        if queue_offset != st.max_offset {
-            if st.pending_entry(queue_offset) == Some(entry) {
-                return Ok(());
-            }
-            drop(st);
-            self.put(topic, queue_id, queue_offset, entry)?;
-            return Ok(());
-        }
-        let first = st.tail.is_empty();
-        if st.tail.len() == st.tail.capacity() {
-            // Grow by half (at least 8 entries): at most ~1/3 of a tail's buffer is slack,
-            // where doubling would leave up to half of the pending memory unused.
-            let more = (st.tail.len() / 2).max(TAIL_INITIAL_BYTES);
-            st.tail.reserve_exact(more);
-        }
-        st.tail.extend_from_slice(&entry.encode());
-        st.max_offset += 1;
-        drop(st);
-        self.pending.bytes.fetch_add(CQ_UNIT_SIZE as usize, Ordering::Relaxed);
-        if first {
-            self.pending.queues.fetch_add(1, Ordering::Relaxed);
-            lock(&self.pending.order).push_back(TailRef {
-                state,
-                first_offset: queue_offset,
-                first_phy: entry.phy_offset,
-                store_timestamp,
-                started: batch.started,
-            });
-        }
-        Ok(())
-    }
-
     /// Writes a queue's pending tail (if any) and frees its buffer. On an error the tail stays.
     pub(super) fn write_tail(&self, st: &mut QueueState) -> StoreResult<()> {
         if st.tail.is_empty() {
@@ -298,7 +244,10 @@ impl CqBatch {
         }
     }
 
-    /// Appends entry `queue_offset` of a queue, whose record was stored at `store_timestamp`.
+    /// Appends entry `queue_offset` of a queue, whose record was stored at `store_timestamp`, to
+    /// its pending tail (dispatch path). The entry is readable at once. An entry that does not
+    /// extend the queue (a re-dispatch after an error, or a gap) is written directly after the
+    /// tail, like [`ConsumeQueueTable::put`].
     pub fn push(
         &mut self,
         cq: &ConsumeQueueTable,
@@ -308,7 +257,46 @@ impl CqBatch {
         entry: CqEntry,
         store_timestamp: i64,
     ) -> StoreResult<()> {
-        cq.append(self, topic, queue_id, queue_offset, entry, store_timestamp)
+        let state = cq.state_or_create(topic, queue_id);
+        let mut st = lock(&state);
+        if st.batch_mark != self.id {
+            st.batch_mark = self.id;
+            self.touched.push(Arc::clone(&state));
+        }
+        if st.max_offset == 0 && st.min_offset == 0 && queue_offset > 0 {
+            st.min_offset = queue_offset;
+            st.max_offset = queue_offset;
+        }
+        if queue_offset != st.max_offset {
+            if st.pending_entry(queue_offset) == Some(entry) {
+                return Ok(());
+            }
+            drop(st);
+            cq.put(topic, queue_id, queue_offset, entry)?;
+            return Ok(());
+        }
+        let first = st.tail.is_empty();
+        if st.tail.len() == st.tail.capacity() {
+            // Grow by half (at least 8 entries): at most ~1/3 of a tail's buffer is slack,
+            // where doubling would leave up to half of the pending memory unused.
+            let more = (st.tail.len() / 2).max(TAIL_INITIAL_BYTES);
+            st.tail.reserve_exact(more);
+        }
+        st.tail.extend_from_slice(&entry.encode());
+        st.max_offset += 1;
+        drop(st);
+        cq.pending.bytes.fetch_add(CQ_UNIT_SIZE as usize, Ordering::Relaxed);
+        if first {
+            cq.pending.queues.fetch_add(1, Ordering::Relaxed);
+            lock(&cq.pending.order).push_back(TailRef {
+                state,
+                first_offset: queue_offset,
+                first_phy: entry.phy_offset,
+                store_timestamp,
+                started: self.started,
+            });
+        }
+        Ok(())
     }
 
     /// Ends the batch: fills [`CqBatch::arrived`], writes the tails that reached
