@@ -12,7 +12,7 @@ use ferromq_protocol::body::DataVersion;
 use ferromq_protocol::header::broker_to_client::NotifyConsumerIdsChangedRequestHeader;
 use ferromq_protocol::message::{MessageRecord, UniqIdGenerator};
 use ferromq_protocol::{RemotingCommand, RequestCode};
-use ferromq_remoting::{CancellationToken, Connection};
+use ferromq_remoting::{BatchHook, CancellationToken, Connection};
 use ferromq_store::store::status_of;
 use ferromq_store::{FlushTicket, MessageStore, MessageStoreConfig, PutMessageResult, PutMessageStatus};
 use tokio::sync::oneshot;
@@ -38,6 +38,15 @@ pub const NOTIFY_TIMEOUT: Duration = Duration::from_millis(500);
 /// Extra time granted beyond `syncFlushTimeout` before a SYNC_FLUSH put answers
 /// FLUSH_DISK_TIMEOUT (the flush thread reports its own timeout first in normal operation).
 pub const FLUSH_WAIT_MARGIN: Duration = Duration::from_millis(100);
+
+/// [`MessageStore::publish`] as a batch-end hook.
+struct PublishHook(BatchHook);
+
+impl std::fmt::Debug for PublishHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PublishHook")
+    }
+}
 
 /// Shared broker state.
 #[derive(Debug)]
@@ -73,6 +82,8 @@ pub struct Broker {
     pub delay_levels_ms: Vec<i64>,
     /// Cancelled when the broker starts shutting down.
     pub shutdown: CancellationToken,
+    /// Publishes the store's appended records; deferred to the end of a connection's batch.
+    publish: PublishHook,
     /// Start time, ms.
     pub boot_timestamp: i64,
     /// Delayed delivery (None when `scheduleMessageEnable` is off).
@@ -123,6 +134,10 @@ impl Broker {
         } else {
             None
         };
+        let publish = PublishHook({
+            let store = Arc::clone(&store);
+            Arc::new(move || store.publish())
+        });
         let broker = Broker {
             flow: SendFlowControl::new(&config),
             uniq_ids: UniqIdGenerator::for_this_process(store_host.ip()),
@@ -140,6 +155,7 @@ impl Broker {
             store_host,
             delay_levels_ms,
             shutdown,
+            publish,
             boot_timestamp: now_ms(),
             schedule,
             config_version: Mutex::new(DataVersion::new(now_ms())),
@@ -178,13 +194,23 @@ impl Broker {
     /// Appends records (one message, or a batch stored contiguously) through flow control and
     /// waits for durability under SYNC_FLUSH without blocking a runtime thread.
     /// The result lists every stored record's offset and size (batch msgIds).
+    ///
+    /// With `batch` (the connection a send request came on), the records are published (made
+    /// readable: one `pwrite` and one dispatch pass, see [`MessageStore::publish`]) at the end
+    /// of the batch of requests read from that connection, before their responses are written;
+    /// without, before this returns.
     pub async fn put_records(
         &self,
         records: Vec<MessageRecord>,
+        batch: Option<&Connection>,
     ) -> Result<(PutMessageResult, PutMessageStatus), BrokerError> {
         let store = Arc::clone(&self.store);
         let started = std::time::Instant::now();
-        let result = self.flow.run(move || store.put_messages(&records)).await?;
+        let result = match batch {
+            // Published once for the whole batch of requests read from the connection.
+            Some(_) => self.flow.run(move || store.put_messages_unpublished(&records)).await?,
+            None => self.flow.run(move || store.put_messages(&records)).await?,
+        };
         let result = match result {
             Ok(result) => result,
             Err(error) => {
@@ -192,6 +218,9 @@ impl Broker {
                 return Err(BrokerError::Store(error));
             }
         };
+        if let Some(connection) = batch {
+            connection.defer_to_batch_end(&self.publish.0);
+        }
         let timeout = Duration::from_millis(self.store_config.sync_flush_timeout) + FLUSH_WAIT_MARGIN;
         let status = wait_flush(&result.ticket, timeout).await;
         self.metrics

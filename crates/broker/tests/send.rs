@@ -7,6 +7,7 @@ use common::*;
 use ferromq_protocol::body::{decode_body, TopicConfig};
 use ferromq_protocol::header::admin::GetTopicConfigRequestHeader;
 use ferromq_protocol::header::consumer_offset::{GetMaxOffsetRequestHeader, GetMaxOffsetResponseHeader};
+use ferromq_protocol::header::pull_message::PULL_FLAG_SUBSCRIPTION;
 use ferromq_protocol::header::query_message::ViewMessageRequestHeader;
 use ferromq_protocol::header::send_message::SendMessageResponseHeader;
 use ferromq_protocol::message::{encode_batch, parse_offset_msg_id, BatchMessage};
@@ -233,5 +234,58 @@ async fn unknown_code_is_not_supported_and_connection_stays_open() -> anyhow::Re
     assert!(response.remark.is_some_and(|r| r.contains("9999")));
     assert_eq!(client.connected_addrs().len(), 1);
     send_ok(&client, &broker.addr_text, send_v2("StillOpen", 0, b"x", "")).await?;
+    broker.stop().await
+}
+
+// Goal: sends read in one batch are published (readable, max offset moved) before their
+// responses leave, so a sender that got SEND_OK finds its messages. The broker defers the
+// store's publish (one pwrite + dispatch) to the end of the batch; the flush service would
+// publish only after `flushIntervalCommitLog` (set to an hour here, so it cannot help).
+// Method: write 32 SEND_MESSAGE_V2 frames with one write on a raw socket, read the 32
+// responses, then ask for the queue's max offset and pull without suspending.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_sends_are_readable_once_answered() -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir()?;
+    let mut store = store_config(dir.path());
+    store.flush_interval_commit_log = 3_600_000;
+    let broker = start_broker_with(broker_config(), store).await?;
+    let (client, _) = client()?;
+    let addr = broker.addr_text.clone();
+    // Create the topic first (auto-creation answers from TBW102).
+    send_ok(&client, &addr, send_v2("BatchEnd", 0, b"first", "")).await?;
+
+    let n = 32;
+    let mut out = BytesMut::new();
+    for i in 0..n {
+        let mut request = send_v2("BatchEnd", 0, format!("m{i}").as_bytes(), "");
+        request.opaque = 1000 + i;
+        ferromq_protocol::frame::encode_frame(&request, &mut out)?;
+    }
+    let mut stream = tokio::net::TcpStream::connect(&addr).await?;
+    stream.write_all(&out).await?;
+    let mut input = BytesMut::new();
+    let mut answered = 0;
+    while answered < n {
+        match ferromq_protocol::frame::decode_frame(&mut input, ferromq_protocol::MAX_FRAME_BYTES)? {
+            Some(response) => {
+                assert_eq!(response.code, ResponseCode::Success.as_i32(), "{:?}", response.remark);
+                answered += 1;
+            }
+            None => {
+                anyhow::ensure!(stream.read_buf(&mut input).await? > 0, "broker closed the connection");
+            }
+        }
+    }
+    assert_eq!(max_offset(&client, &addr, "BatchEnd", 0).await?, 1 + i64::from(n));
+    let response = client
+        .invoke(
+            &addr,
+            pull_request(&pull_header("G", "BatchEnd", 0, 1, PULL_FLAG_SUBSCRIPTION)),
+            RPC,
+        )
+        .await?;
+    assert_eq!(response.code, ResponseCode::Success.as_i32(), "{:?}", response.remark);
+    assert_eq!(records(&response)?.len(), n as usize);
     broker.stop().await
 }

@@ -23,6 +23,7 @@ use ferromq_protocol::RemotingCommand;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::batch_end::{BatchHook, BatchHooks};
 use crate::error::RemotingError;
 use crate::pending::{InsertError, PendingGuard, PendingTable};
 use crate::writer::{Outbound, OutboundFrame};
@@ -53,6 +54,8 @@ pub(crate) struct Shared {
     /// Cancelled once the connection is fully closed.
     pub(crate) closed: CancellationToken,
     pub(crate) bytes_read: AtomicU64,
+    /// Work deferred to the end of the reader's current batch of requests.
+    pub(crate) batch: BatchHooks,
 }
 
 impl Connection {
@@ -75,6 +78,7 @@ impl Connection {
                 abort,
                 closed: CancellationToken::new(),
                 bytes_read: AtomicU64::new(0),
+                batch: BatchHooks::default(),
             }),
         }
     }
@@ -117,6 +121,13 @@ impl Connection {
     /// Bytes read from the peer so far.
     pub fn bytes_read(&self) -> u64 {
         self.shared.bytes_read.load(Ordering::Relaxed)
+    }
+
+    /// Runs `hook` once at the end of the batch of requests the reader is running (before
+    /// their responses are written), or now if it is not running one; see
+    /// [`crate::batch_end`].
+    pub fn defer_to_batch_end(&self, hook: &BatchHook) {
+        self.shared.batch.defer(hook);
     }
 
     fn closed_error(&self) -> RemotingError {

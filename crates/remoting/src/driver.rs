@@ -235,6 +235,7 @@ async fn read_loop(
     let mut busy = BusyPoll::new(config.busy_poll);
     loop {
         let wakes_before = local_wakes();
+        let batch = shared.batch.open();
         loop {
             match next_frame(&mut buf, config.max_frame_bytes, chunk.bytes()) {
                 Ok(Some(command)) => {
@@ -246,7 +247,9 @@ async fn read_loop(
                 Err(error) => return CloseReason::Malformed(error),
             }
         }
-        // Every complete frame is handled: their inline responses leave in one write.
+        // Every complete frame is handled: the work they deferred runs, then their inline
+        // responses leave in one write.
+        drop(batch);
         if let Err(error) = shared.outbound.flush_now() {
             return CloseReason::WriteFailed(error);
         }
@@ -316,7 +319,9 @@ async fn route(
     let permit = match Arc::clone(in_flight).try_acquire_owned() {
         Ok(permit) => permit,
         Err(_) => {
-            // Answers already produced must not wait for a slow request to free a permit.
+            // Answers already produced must not wait for a slow request to free a permit (nor
+            // for the end of the batch to run the work they deferred).
+            connection.shared.batch.run_pending();
             connection
                 .shared
                 .outbound

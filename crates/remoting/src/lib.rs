@@ -57,6 +57,7 @@
 
 #![warn(missing_docs)]
 
+pub mod batch_end;
 mod busy_poll;
 mod client;
 pub mod config;
@@ -69,6 +70,7 @@ mod reader;
 mod server;
 mod writer;
 
+pub use batch_end::BatchHook;
 pub use busy_poll::{note_local_wake, MAX_SKIPPED_POLLS, YIELD_EVERY};
 pub use client::RemotingClient;
 pub use config::{ClientConfig, ConfigError, ConnectionConfig, ServerConfig};

@@ -8,8 +8,10 @@
 //!   marker fills the tail of a segment that cannot hold it). Encoding uses a per-thread reusable buffer, and the newest segment is cached under the put
 //!   lock, so a single put allocates nothing and takes one lock;
 //! - [`CommitLog::view`]: zero-copy reads by physical offset;
-//! - [`CommitLog::flush`]: commits the segments' write buffers (SYNC_FLUSH), notifies dispatch,
-//!   and syncs the written range (called by the flush service);
+//! - [`CommitLog::commit`]: writes the segments' write buffers (one `pwrite` each) so that their
+//!   bytes become readable (called by a publish under ASYNC_FLUSH);
+//! - [`CommitLog::flush`]: commits, notifies dispatch, and syncs the written range (called by the
+//!   flush service);
 //! - [`CommitLog::recover`]: scans from an offset, validating every record (magic, size, CRC,
 //!   stored physical offset), truncates at the first invalid byte and reports each record.
 //!
@@ -119,7 +121,7 @@ thread_local! {
 /// (a blocking pool) hold at most this much each.
 const KEEP_ENCODE_BUF_BYTES: usize = 256 << 10;
 
-/// Buffered bytes at which the appender commits a write buffer itself (the flush service
+/// Buffered bytes at which the appender commits the write buffers itself (a publish or a flush
 /// normally commits long before: a group commit holds ~0.3 MiB at 256 sends in flight).
 const COMMIT_BUFFERED_BYTES: usize = 8 << 20;
 
@@ -167,8 +169,8 @@ impl CommitLog {
         })
     }
 
-    /// Whether appends go to write buffers (SYNC_FLUSH): they become readable (and dispatch is
-    /// notified) when a flush commits them, not when the put returns.
+    /// Whether appends go to write buffers: they become readable when a commit writes them (a
+    /// publish under ASYNC_FLUSH, a group commit under SYNC_FLUSH), not when the append returns.
     pub fn buffers_appends(&self) -> bool {
         self.queue.options().write_buffer
     }
@@ -360,9 +362,9 @@ impl CommitLog {
         assert_eq!(pos, buf.len(), "every encoded byte belongs to a record");
         let buffered = file.append(buf)?;
         if buffered >= COMMIT_BUFFERED_BYTES {
-            // The flush service falls behind (a slow disk): bound the buffer's memory by
-            // committing here, under the put lock, like a flush would.
-            if file.commit()? {
+            // Nobody committed for a long while (a slow disk under SYNC_FLUSH): bound the
+            // buffer's memory by committing here, under the put lock, like a flush would.
+            if self.commit()? {
                 self.appended.notify();
             }
         }
@@ -457,22 +459,17 @@ impl CommitLog {
         Some((file, bytes))
     }
 
-    /// Commits every write buffer (SYNC_FLUSH), without syncing: everything appended so far
-    /// becomes readable. Notifies dispatch when anything was committed.
-    pub fn commit(&self) -> StoreResult<()> {
+    /// Commits the write buffers, oldest segment first, without syncing: everything appended so
+    /// far becomes readable. Returns whether anything was committed (the caller dispatches).
+    pub fn commit(&self) -> StoreResult<bool> {
         if !self.buffers_appends() {
-            return Ok(());
+            return Ok(false);
         }
         let mut committed = false;
-        for f in self.queue.files() {
-            if f.read_position() < f.file_size() {
-                committed |= f.commit()?;
-            }
+        for f in self.queue.uncommitted() {
+            committed |= f.commit()?;
         }
-        if committed {
-            self.appended.notify();
-        }
-        Ok(())
+        Ok(committed)
     }
 
     /// Syncs written data if at least `least_pages` dirty pages (0 = all); returns the durable offset.

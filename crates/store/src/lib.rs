@@ -21,17 +21,20 @@
 //! - [`checkpoint`]: RocketMQ's checkpoint plus FerroMQ fields guarded by a CRC;
 //! - [`store`]: the `MessageStore` facade, with dispatch (reput), recovery and retention threads;
 //! - `wakeup`: the put -> dispatch notification, free of syscalls while dispatch is awake;
-//! - `write_buffer`: the SYNC_FLUSH append buffer committed by the flush service;
+//! - `write_buffer`: the CommitLog's append buffer, committed by a publish (ASYNC_FLUSH) or by the
+//!   flush service (SYNC_FLUSH);
 //! - `signal`: the retention thread's wait and the store-wide shutdown signal.
 //!
-//! Write path (why `write_at`, not `&mut [u8]` into the mapping): the CommitLog encodes a record
-//! outside the put lock, patches offsets and time under it, and hands the bytes to
-//! [`fs::StoreFile::write_at`]. On the real file system that is a bounds-checked `memcpy` into a
-//! `MAP_SHARED` mapping of a preallocated segment — page-cache speed, no syscall; on `SimFs` the
-//! same call lands in the unsynced overlay, so crash tests observe exactly the writes and syncs the
-//! production code issues. Under SYNC_FLUSH the append goes to a per-segment user-space buffer
-//! instead (`write_buffer`), which the flush service writes with one `pwrite` per group commit
-//! before its fsync; readers and dispatch see a SYNC_FLUSH segment only up to that committed end.
+//! Write path (why a write buffer and `pwrite`, not `&mut [u8]` into the mapping): the CommitLog
+//! encodes a record outside the put lock, patches offsets and time under it, and copies the bytes
+//! into the segment's user-space write buffer (`write_buffer`). A *commit* writes the buffered
+//! bytes with one [`fs::StoreFile::write_unmapped`] (`pwrite`): under ASYNC_FLUSH a publish does
+//! (at once in `put_messages`; the broker publishes once per batch of requests read from a
+//! connection), under SYNC_FLUSH the flush service, once per group commit, before its fsync.
+//! Readers and dispatch see a segment only up to its committed end. Writing through the mapping
+//! instead cost a page fault per fresh page (15.7 µs per 4 KiB here, read-ahead zero-filling large
+//! folios) against 1.2 µs per 4 KiB for a 64 KiB `pwrite`. On `SimFs` the same calls land in the
+//! unsynced overlay, so crash tests observe exactly the writes and syncs the production code issues.
 //! Reads are `Bytes` views that keep the mapping alive (`Bytes::from_owner`).
 //!
 //! Invariants:

@@ -4,7 +4,7 @@
 //! Components:
 //! - [`MappedFile`]: one preallocated segment with a wrote position (appended bytes), a read
 //!   position (bytes readers may see) and a flushed position (durable bytes);
-//! - [`SegmentOptions`]: pre-writing and the SYNC_FLUSH write buffer;
+//! - [`SegmentOptions`]: pre-writing and the write buffer;
 //! - [`MappedFileQueue`] (`mapped_file_queue.rs`): the ordered segments of one directory; finds
 //!   the segment of an offset, creates the next one (taking a pre-created one from the
 //!   background allocator when ready), truncates a dirty tail, deletes expired heads.

@@ -149,6 +149,16 @@ impl MappedFileQueue {
     pub fn files(&self) -> Vec<Arc<MappedFile>> {
         self.files.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
+    /// The segments that may hold appended bytes not yet committed (write buffers), oldest first:
+    /// those after the newest fully readable one.
+    pub fn uncommitted(&self) -> Vec<Arc<MappedFile>> {
+        let files = self.files.read().unwrap_or_else(|e| e.into_inner());
+        let from = files
+            .iter()
+            .rposition(|f| f.read_position() >= f.file_size())
+            .map_or(0, |i| i + 1);
+        files.get(from..).map(<[_]>::to_vec).unwrap_or_default()
+    }
     /// The newest segment.
     pub fn last(&self) -> Option<Arc<MappedFile>> {
         self.files.read().unwrap_or_else(|e| e.into_inner()).last().cloned()

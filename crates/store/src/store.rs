@@ -215,19 +215,27 @@ impl MessageStore {
         self.put_messages(std::slice::from_ref(record))
     }
 
-    /// Appends a batch contiguously; queue offsets are consecutive per queue.
+    /// Appends a batch contiguously; queue offsets are consecutive per queue. The records are
+    /// readable when this returns under ASYNC_FLUSH (under SYNC_FLUSH once their group commit
+    /// wrote them).
     pub fn put_messages(&self, records: &[MessageRecord]) -> StoreResult<PutMessageResult> {
+        let result = self.put_messages_unpublished(records)?;
+        self.publish();
+        Ok(result)
+    }
+
+    /// Appends like [`MessageStore::put_messages`] but leaves the records in the write buffer:
+    /// the caller calls [`MessageStore::publish`] soon after, once for many puts (the broker
+    /// does at the end of each batch of requests read from a connection), so that their bytes
+    /// reach the page cache in one `pwrite`. Until then nobody reads them; the flush service
+    /// commits them at the latest when it next runs.
+    pub fn put_messages_unpublished(&self, records: &[MessageRecord]) -> StoreResult<PutMessageResult> {
         self.check_writable()?;
         let mut sizes = Vec::new();
         let append = self
             .inner
             .commit_log
             .put_batch_sized(records, (self.inner.clock)(), &mut sizes)?;
-        // Buffered (SYNC_FLUSH) appends become readable when the flush commits them, and the
-        // flush wakes dispatch then. Others dispatch here, or wake the dispatch thread.
-        if !self.inner.commit_log.buffers_appends() && !self.inner.dispatch_inline() {
-            self.inner.wake_dispatch();
-        }
         let ticket = self.inner.flush.request(append.end_offset());
         let records = Self::stored_records(&append, &sizes);
         Ok(PutMessageResult {
@@ -235,6 +243,34 @@ impl MessageStore {
             records,
             ticket,
         })
+    }
+
+    /// Makes everything appended so far readable under ASYNC_FLUSH: commits the write buffers
+    /// with one `pwrite`, then builds the ConsumeQueue and IndexFile entries on this thread
+    /// when no other thread is dispatching (otherwise wakes the dispatch thread). Cheap when
+    /// nothing is pending. Under SYNC_FLUSH the flush service commits (one `pwrite` per group
+    /// commit) and wakes dispatch, so this does nothing.
+    ///
+    /// A failed commit keeps the bytes buffered (the next commit retries them; a flush that
+    /// fails too refuses further writes) and is logged, not returned: the records were appended
+    /// and have their offsets, so failing their put would only make the sender send them again.
+    pub fn publish(&self) {
+        let inner = &self.inner;
+        if inner.config.is_sync_flush() {
+            return;
+        }
+        match inner.commit_log.commit() {
+            Ok(true) => {}
+            // Nothing new: another thread committed (and dispatches) these bytes.
+            Ok(false) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "committing the CommitLog write buffer failed; retried by the next commit");
+                return;
+            }
+        }
+        if !inner.dispatch_inline() {
+            inner.wake_dispatch();
+        }
     }
 
     /// Locations of the records of an append, from the sizes the CommitLog encoded (the store
@@ -482,7 +518,7 @@ impl MessageStore {
     }
 
     /// Dispatches everything written so far (normally done by the dispatch thread), committing
-    /// SYNC_FLUSH write buffers first (normally done by the flush service).
+    /// the write buffers first (normally done by a publish or the flush service).
     pub fn dispatch_now(&self) -> StoreResult<()> {
         self.inner.commit_log.commit()?;
         crate::dispatch::dispatch_available(&self.inner).map(|_| ())

@@ -148,6 +148,61 @@ fn put_dispatches_inline_so_the_entry_is_readable_when_it_returns() {
     }
 }
 
+// Goal: unpublished puts (ASYNC_FLUSH) stay unreadable until `publish`, which makes all of them
+// readable at once, in order, across a CommitLog segment boundary, dispatching on the calling
+// thread. Method: flush service effectively off (1 h interval); 300 puts of ~1 KiB (more than
+// the 128 KiB segment) without publishing, check nothing is visible, publish, read them all.
+#[test]
+fn unpublished_puts_become_readable_together_on_publish() {
+    let mut c = small_config(false);
+    c.flush_interval_commit_log = 3_600_000;
+    let store = MessageStore::open(c, Arc::new(SimFs::new())).unwrap();
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    let h = Arc::clone(&heard);
+    store.register_arrival_listener(Arc::new(move |_: &str, _: i32, max: i64| {
+        h.lock().unwrap().push((std::thread::current().id(), max));
+    }));
+    let body = vec![7u8; 1000];
+    for i in 0..300i64 {
+        let put = store.put_messages_unpublished(&[msg("Later", 0, &body, "")]).unwrap();
+        assert_eq!(put.append.queue_offset, i, "offsets are assigned at append");
+    }
+    assert_eq!(store.max_phy_offset(), 0, "nothing committed: the bytes are buffered");
+    assert_eq!(
+        store.max_offset_in_queue("Later", 0),
+        0,
+        "nothing readable before publish"
+    );
+    store.publish();
+    assert_eq!(store.max_offset_in_queue("Later", 0), 300);
+    let last = *heard.lock().unwrap().last().expect("listener called");
+    assert_eq!(
+        last,
+        (std::thread::current().id(), 300),
+        "dispatched by the publishing thread"
+    );
+    let mut next = 0;
+    while next < 300 {
+        let got = store.get_messages("Later", 0, next, 32, 1 << 20, None).unwrap();
+        assert_eq!(got.status, GetMessageStatus::Found, "at {next}");
+        for (record, offset) in got.messages.iter().zip(&got.queue_offsets) {
+            assert_eq!(*offset, next);
+            assert_eq!(
+                decode_record(record, true).unwrap().body.as_ref(),
+                &body[..],
+                "record {next}"
+            );
+            next += 1;
+        }
+    }
+    store.publish();
+    assert_eq!(
+        store.max_offset_in_queue("Later", 0),
+        300,
+        "a second publish finds nothing new"
+    );
+}
+
 // Goal: 50,000 queues do not hold one open file (or mapping) each: the ConsumeQueue file cache
 // stays within maxOpenConsumeQueueFiles, and every queue is still readable.
 // Method: one message per queue over SimFs with 1-entry CQ files, then read a sample back.

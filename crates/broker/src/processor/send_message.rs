@@ -62,9 +62,9 @@ pub async fn process(
         header.queue_id
     };
     if is_batch {
-        send_batch(&broker, &request, &header, &topic_config, queue_id, peer).await
+        send_batch(&broker, &request, &header, &topic_config, queue_id, &ctx).await
     } else {
-        send_one(&broker, &request, &header, &topic_config, queue_id, peer).await
+        send_one(&broker, &request, &header, &topic_config, queue_id, &ctx).await
     }
 }
 
@@ -227,8 +227,9 @@ async fn send_one(
     header: &SendMessageRequestHeader,
     topic_config: &TopicConfig,
     queue_id: i32,
-    peer: SocketAddr,
+    ctx: &RequestContext,
 ) -> Result<RemotingCommand, BrokerError> {
+    let peer = ctx.peer_addr();
     let raw_props = header.properties.as_deref().unwrap_or("");
     let body = request.body.to_bytes();
     check_sizes(broker, body.len(), raw_props)?;
@@ -254,7 +255,7 @@ async fn send_one(
     record.properties = encode_properties(&props);
     check_sizes(broker, 0, &record.properties)?;
 
-    let (put, status) = broker.put_records(vec![record]).await?;
+    let (put, status) = broker.put_records(vec![record], Some(ctx.connection())).await?;
     let msg_id = create_offset_msg_id(broker.store_host, put.append.phy_offset);
     respond(request, status, msg_id, queue_id, put.append.queue_offset, Some(uniq))
 }
@@ -265,8 +266,9 @@ async fn send_batch(
     header: &SendMessageRequestHeader,
     topic_config: &TopicConfig,
     queue_id: i32,
-    peer: SocketAddr,
+    ctx: &RequestContext,
 ) -> Result<RemotingCommand, BrokerError> {
+    let peer = ctx.peer_addr();
     if header.topic.len() > TOPIC_MAX_LENGTH {
         return Err(BrokerError::IllegalBatch {
             reason: "message topic length too long",
@@ -296,7 +298,7 @@ async fn send_batch(
         check_sizes(broker, 0, &record.properties)?;
         records.push(record);
     }
-    let (put, status) = broker.put_records(records).await?;
+    let (put, status) = broker.put_records(records, Some(ctx.connection())).await?;
     // The store reports where each record landed: its sizes include properties it appends.
     let msg_ids: Vec<String> = put
         .records
