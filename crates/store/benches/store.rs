@@ -3,10 +3,12 @@
 //! machine is shared and absolute numbers drift.
 //!
 //! Sections (pass names to run a subset: `async sync read queues recovery`):
-//! - `async`: 1 KiB ASYNC_FLUSH `put_message` vs a `pwrite` page-cache loop; CPU per put of the
-//!   put thread and of the whole process next to the CPU per record of that loop and of a `memcpy`
-//!   into a mapping of a fresh file (the store writes through a mapping; on this VM page faults
-//!   on never-touched memory cost several times more than on recycled pages, so that figure
+//! - `async`: 1 KiB ASYNC_FLUSH `put_message` (each put published: one `pwrite` + dispatch) and
+//!   `put_messages_unpublished` published every 32 puts (the broker's way: once per batch of
+//!   requests read from a connection) vs a `pwrite` page-cache loop; CPU per put of the put thread
+//!   and of the whole process next to the CPU per record of that loop and of a `memcpy` into a
+//!   mapping of a fresh file (how the store wrote before it used a write buffer; on this VM page
+//!   faults on never-touched file pages cost ~13x a `pwrite` of the same bytes, so that figure
 //!   swings); also the rate with dispatch (ConsumeQueue + IndexFile) caught up;
 //! - `sync`: SYNC_FLUSH group commit with 1, 16 and 256 long-lived appender threads (each waits for
 //!   its ticket), and 256 in flight from one thread completed by ticket callbacks (the broker's
@@ -223,6 +225,7 @@ fn async_put(ctx: &mut Ctx) {
     };
     let store_only = std::env::var_os("FERROMQ_BENCH_STORE_ONLY").is_some();
     let (mut store_r, mut with_dispatch, mut pwrite_r, mut mmap_r) = (vec![], vec![], vec![], vec![]);
+    let mut batched_r = vec![];
     let buf = vec![7u8; record_bytes as usize];
     for round in 0..ctx.rounds {
         let path = ctx.path(&format!("raw-{round}"));
@@ -259,10 +262,30 @@ fn async_put(ctx: &mut Ctx) {
         with_dispatch.push(m.rate * put_time / start.elapsed().as_secs_f64());
         drop(store);
         std::fs::remove_dir_all(&root).unwrap();
+
+        let root = ctx.path(&format!("async-batched-{round}"));
+        let store = open(root.clone(), false);
+        store.put_message(&recs[0]).unwrap();
+        batched_r.push(measure(ctx.round(), |i| {
+            store
+                .put_messages_unpublished(std::slice::from_ref(&recs[i as usize % recs.len()]))
+                .unwrap();
+            if i % 32 == 31 {
+                store.publish();
+            }
+        }));
+        store.publish();
+        drop(store);
+        std::fs::remove_dir_all(&root).unwrap();
     }
     let s = med(&store_r);
+    let b = med(&batched_r);
     if store_only {
         eprintln!("  store only: {:.0} msg/s, {:.2} us CPU/put", s.rate, s.thread_us);
+        eprintln!(
+            "  published every 32: {:.0} msg/s, {:.2} us CPU/put",
+            b.rate, b.thread_us
+        );
         return;
     }
     let (p, m) = (med(&pwrite_r), med(&mmap_r));
@@ -277,6 +300,17 @@ fn async_put(ctx: &mut Ctx) {
         format!("{:.2} / {:.2} us", s.thread_us, s.process_us),
         format!("pwrite {:.2} us, memcpy {:.2} us", p.thread_us, m.thread_us),
         p.thread_us / s.thread_us,
+    );
+    ctx.row(
+        "async put, published every 32 puts",
+        format!(
+            "{} {}, {:.2} us CPU/put",
+            kmsg(b.rate),
+            mbs(b.rate * record_bytes),
+            b.thread_us
+        ),
+        format!("pwrite loop {}", kmsg(p.rate)),
+        b.rate / p.rate,
     );
     let d = median(with_dispatch);
     ctx.row(
