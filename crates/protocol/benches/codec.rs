@@ -1,12 +1,16 @@
 //! Criterion benches for the header codecs — one SEND_MESSAGE_V2 request header (13 ext fields,
 //! as a Java producer sends it) encoded and decoded with JSON and ROCKETMQ serialization — and
-//! for the stored message record (1 KiB body, three properties) encoded and decoded.
+//! for the stored message record (1 KiB body, three properties) encoded and decoded. The
+//! `typed_*` benches add the typed-header step on each side: a producer building the request
+//! from a `SendMessageRequestHeaderV2` and encoding it, a broker decoding the frame and then the
+//! typed header, and the broker building and encoding its `SendMessageResponseHeader`.
 //! Run: `cargo bench -p ferromq-protocol --bench codec`.
 
 use bytes::{Bytes, BytesMut};
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use ferromq_protocol::command::LanguageCode;
 use ferromq_protocol::frame::{decode_command, decode_frame, encode_head, MAX_FRAME_BYTES};
+use ferromq_protocol::header::send_message::{SendMessageRequestHeaderV2, SendMessageResponseHeader};
 use ferromq_protocol::message::{decode_record, encode_record, MessageRecord, DEFAULT_MAX_MESSAGE_BYTES};
 use ferromq_protocol::{RemotingCommand, RequestCode, SerializeType};
 
@@ -61,6 +65,76 @@ fn bench_headers(c: &mut Criterion) {
     }
 }
 
+fn typed_send_header() -> SendMessageRequestHeaderV2 {
+    SendMessageRequestHeaderV2 {
+        producer_group: "please_rename_unique_group_name".into(),
+        topic: "TopicTest".into(),
+        default_topic: "TBW102".into(),
+        default_topic_queue_nums: 4,
+        queue_id: 3,
+        sys_flag: 0,
+        born_timestamp: 1_700_000_000_000,
+        flag: 0,
+        properties: Some(
+            "UNIQ_KEY\u{1}7F0000010B7C18B4AAC27E3A16C80000\u{2}WAIT\u{1}true\u{2}TAGS\u{1}TagA\u{2}".into(),
+        ),
+        reconsume_times: Some(0),
+        unit_mode: Some(false),
+        max_reconsume_times: None,
+        batch: Some(false),
+        broker_name: Some("broker-a".into()),
+    }
+}
+
+fn bench_typed(c: &mut Criterion) {
+    for (name, st) in [("json", SerializeType::Json), ("rocketmq", SerializeType::RocketMq)] {
+        let header = typed_send_header();
+        let mut buf = BytesMut::with_capacity(4096);
+        c.bench_function(&format!("typed_request_encode_{name}"), |b| {
+            b.iter(|| {
+                let mut cmd = RemotingCommand::request(RequestCode::SendMessageV2).with_header(black_box(&header));
+                cmd.serialize_type = st;
+                buf.clear();
+                encode_head(&cmd, &mut buf).unwrap();
+                black_box(buf.len())
+            })
+        });
+        let mut cmd = RemotingCommand::request(RequestCode::SendMessageV2).with_header(&header);
+        cmd.serialize_type = st;
+        let mut frame = BytesMut::new();
+        encode_head(&cmd, &mut frame).unwrap();
+        let frame = frame.freeze();
+        let decoded = decode_command(frame.slice(4..)).unwrap();
+        assert_eq!(decoded.decode_header::<SendMessageRequestHeaderV2>().unwrap(), header);
+        c.bench_function(&format!("typed_request_decode_{name}"), |b| {
+            b.iter(|| {
+                let cmd = decode_command(frame.slice(4..)).unwrap();
+                black_box(cmd.decode_header::<SendMessageRequestHeaderV2>().unwrap())
+            })
+        });
+        let response_header = SendMessageResponseHeader {
+            msg_id: "7F00000100002A9F0000000000000010".into(),
+            queue_id: 3,
+            queue_offset: 1_000_000,
+            transaction_id: None,
+            batch_uniq_id: None,
+            recall_handle: None,
+            delay_time: None,
+            msg_region: Some("DefaultRegion".into()),
+            trace_on: Some(true),
+        };
+        c.bench_function(&format!("typed_response_encode_{name}"), |b| {
+            b.iter(|| {
+                let response = RemotingCommand::response_to(&decoded, ferromq_protocol::ResponseCode::Success)
+                    .with_header(black_box(&response_header));
+                buf.clear();
+                encode_head(&response, &mut buf).unwrap();
+                black_box(buf.len())
+            })
+        });
+    }
+}
+
 fn sample_record() -> MessageRecord {
     let mut record = MessageRecord::new("TopicTest", Bytes::from(vec![b'x'; 1024]));
     record.queue_id = 3;
@@ -99,5 +173,5 @@ fn bench_records(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench_headers, bench_records);
+criterion_group!(benches, bench_headers, bench_typed, bench_records);
 criterion_main!(benches);
