@@ -248,7 +248,7 @@ pub(crate) mod tests_support {
         header.encode(&mut fields);
         for field in required {
             let mut partial = fields.clone();
-            proptest::prop_assert!(partial.remove(*field).is_some(), "required field {} not written", field);
+            proptest::prop_assert!(partial.remove(field), "required field {} not written", field);
             let result = H::decode(&partial);
             proptest::prop_assert_eq!(result.err(), Some(HeaderError::MissingField { field }));
         }
