@@ -87,6 +87,12 @@ impl ExtFields {
         }
     }
 
+    /// Makes room for `fields` more fields totalling `text_bytes` more bytes of keys and values.
+    pub fn reserve(&mut self, fields: usize, text_bytes: usize) {
+        self.spans.reserve(fields);
+        self.text.reserve(text_bytes);
+    }
+
     /// Number of fields.
     pub fn len(&self) -> usize {
         self.spans.len()
@@ -236,6 +242,11 @@ impl ValueText<'_> {
     /// Appends `s`.
     pub fn push_str(&mut self, s: &str) {
         self.text.push_str(s);
+    }
+
+    /// Appends `c`.
+    pub fn push_char(&mut self, c: char) {
+        self.text.push(c);
     }
 
     /// Appends the decimal text of `value`, as `to_string` (and Java's `String.valueOf`) would.

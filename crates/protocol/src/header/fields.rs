@@ -137,6 +137,11 @@ pub trait FieldValue: Sized {
     fn read(reader: &FieldReader<'_>, field: &'static str) -> Result<Self, HeaderError>;
     /// Writes the value under `field` (optional values only when present).
     fn write(&self, writer: &mut FieldWriter<'_>, field: &str);
+    /// At least the length of the text [`FieldValue::write`] writes (0 when it writes none),
+    /// so that a header reserves its fields' arena once.
+    fn text_len_hint(&self) -> usize {
+        16
+    }
 }
 
 macro_rules! field_value {
@@ -149,6 +154,9 @@ macro_rules! field_value {
             fn write(&self, writer: &mut FieldWriter<'_>, field: &str) {
                 writer.put_field_text(field, self);
             }
+            fn text_len_hint(&self) -> usize {
+                FieldText::text_len_hint(self)
+            }
         }
 
         impl FieldValue for Option<$ty> {
@@ -160,6 +168,9 @@ macro_rules! field_value {
                 if let Some(value) = self {
                     writer.put_field_text(field, value);
                 }
+            }
+            fn text_len_hint(&self) -> usize {
+                self.as_ref().map_or(0, FieldText::text_len_hint)
             }
         }
     };
@@ -174,11 +185,16 @@ field_value!(bool, bool, opt_bool_result);
 pub(crate) trait FieldText {
     /// Appends the text Java's `String.valueOf` would give.
     fn write_text(&self, out: &mut ValueText<'_>);
+    /// An upper bound of that text's length.
+    fn text_len_hint(&self) -> usize;
 }
 
 impl FieldText for String {
     fn write_text(&self, out: &mut ValueText<'_>) {
         out.push_str(self);
+    }
+    fn text_len_hint(&self) -> usize {
+        self.len()
     }
 }
 
@@ -186,17 +202,26 @@ impl FieldText for bool {
     fn write_text(&self, out: &mut ValueText<'_>) {
         out.push_str(if *self { "true" } else { "false" });
     }
+    fn text_len_hint(&self) -> usize {
+        5
+    }
 }
 
 impl FieldText for i32 {
     fn write_text(&self, out: &mut ValueText<'_>) {
         out.push_integer(i64::from(*self));
     }
+    fn text_len_hint(&self) -> usize {
+        11
+    }
 }
 
 impl FieldText for i64 {
     fn write_text(&self, out: &mut ValueText<'_>) {
         out.push_integer(*self);
+    }
+    fn text_len_hint(&self) -> usize {
+        20
     }
 }
 

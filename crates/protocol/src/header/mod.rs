@@ -117,6 +117,9 @@ macro_rules! command_header {
 
             #[allow(unused_variables, unused_mut)]
             fn encode(&self, fields: &mut $crate::command::ExtFields) {
+                // One reservation for every field's key and value: no arena growth below.
+                let text = 0 $( + $wire.len() + $crate::header::FieldValue::text_len_hint(&self.$field) )*;
+                fields.reserve(Self::FIELD_NAMES.len(), text);
                 let mut writer = $crate::header::FieldWriter::new(fields);
                 $( $crate::header::FieldValue::write(&self.$field, &mut writer, $wire); )*
             }
