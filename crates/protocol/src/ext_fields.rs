@@ -238,7 +238,12 @@ pub struct ValueText<'a> {
     text: &'a mut String,
 }
 
-impl ValueText<'_> {
+impl<'a> ValueText<'a> {
+    /// Append-only access to `text` (a string built outside an arena, e.g. a remark).
+    pub(crate) fn new(text: &'a mut String) -> Self {
+        ValueText { text }
+    }
+
     /// Appends `s`.
     pub fn push_str(&mut self, s: &str) {
         self.text.push_str(s);

@@ -5,17 +5,23 @@
 //! set every known client accepts. Input: lenient — unknown keys ignored, missing numbers
 //! default to 0, ext-field values that are numbers or booleans are kept as their text and
 //! null values are dropped.
+//!
+//! Components: [`encode_json_header`]; [`decode_json_header`]: a one-pass parser for the
+//! common header shape (`header_json_fast.rs`) in front of [`decode_json_header_general`], a
+//! hand-written serde visitor with the accepted language of the serde-derived struct it
+//! replaced (which survives as the test-only reference `header_json_reference.rs`). Both write
+//! ext fields straight into the [`ExtFields`] arena: two allocations per header whatever its
+//! field count.
 
 use std::fmt;
 use std::fmt::Write as _;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
 use crate::command::{Body, ExtFields, LanguageCode, RemotingCommand, SerializeType};
 use crate::error::CodecError;
-use crate::ext_fields::{ExtFieldsBuilder, ValueText};
+use crate::ext_fields::ExtFieldsBuilder;
 
 /// Appends the JSON header of `cmd` to `out`.
 pub fn encode_json_header(cmd: &RemotingCommand, out: &mut Vec<u8>) {
@@ -98,12 +104,23 @@ pub(crate) fn push_json_str(out: &mut Vec<u8>, s: &str) {
 
 /// Decodes a JSON header; the body is attached by the caller.
 ///
-/// One pass of serde_json over the bytes: keys and values of `extFields` are appended straight
-/// into the [`ExtFields`] arena (sized from the header length, which bounds it), so the whole
-/// header costs two allocations plus one for a remark. The accepted input is exactly what a
-/// serde-derived struct with all fields defaulted accepts: an object (or a positional array)
-/// with each known key at most once, unknown keys ignored.
+/// The header shape every known client sends (flat object, known keys once, string
+/// ext-field values) takes a one-pass parser (`header_json_fast.rs`); anything else goes to
+/// [`decode_json_header_general`], whose verdict is the reference. Both write ext fields
+/// straight into the [`ExtFields`] arena.
 pub fn decode_json_header(header: &[u8]) -> Result<RemotingCommand, CodecError> {
+    match crate::header_json_fast::decode_fast(header) {
+        Some(cmd) => Ok(cmd),
+        None => decode_json_header_general(header),
+    }
+}
+
+/// The general JSON header decoder: one pass of serde_json, keys and values of `extFields`
+/// appended into the arena (sized from the header length, which bounds it), so a header costs
+/// two allocations plus serde_json's scratch buffer for escaped strings and one for a remark.
+/// It accepts exactly what a serde-derived struct with all fields defaulted accepts: an object
+/// (or a positional array) with each known key at most once, unknown keys ignored.
+pub fn decode_json_header_general(header: &[u8]) -> Result<RemotingCommand, CodecError> {
     let mut de = serde_json::Deserializer::from_slice(header);
     let cmd = HeaderSeed {
         text_capacity: header.len(),
@@ -310,10 +327,8 @@ impl<'de> Visitor<'de> for ExtFieldsSeed {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ExtFields, A::Error> {
-        // Values arrive as raw JSON text borrowed from the input (serde_json has checked its
-        // syntax, escapes and UTF-8); strings are unescaped straight into the arena, so not
-        // even serde_json's scratch buffer grows for the `\u0001`-escaped properties of
-        // every send. Keys (short, rarely escaped) go through serde_json's own string parse.
+        // Unescaped text is copied from the input, escaped text from serde_json's scratch
+        // buffer (which grows a few times for a long escaped string): no allocation per field.
         // A field takes at least 8 bytes of JSON (`"k":"v",`), which bounds the span count;
         // the guess is capped for huge headers.
         let spans = map.size_hint().unwrap_or(self.text_capacity / 16 + 1).min(64);
@@ -324,19 +339,7 @@ impl<'de> Visitor<'de> for ExtFieldsSeed {
                 break;
             }
             let key_end = fields.mark();
-            let raw = map.next_value::<&'de RawValue>()?.get();
-            let present = if raw.starts_with('"') {
-                push_unescaped(&mut fields.text(), raw).map_err(de::Error::custom)?;
-                true
-            } else {
-                // Numbers, booleans and null (and the containers rejected as before) take
-                // serde_json's own path, so their text is exactly what it was.
-                let mut de = serde_json::Deserializer::from_str(raw);
-                ValueSeed(&mut fields)
-                    .deserialize(&mut de)
-                    .and_then(|present| de.end().map(|()| present))
-                    .map_err(de::Error::custom)?
-            };
+            let present = map.next_value_seed(ValueSeed(&mut fields))?;
             if present {
                 fields.commit(key_start, key_end);
             } else {
@@ -345,78 +348,6 @@ impl<'de> Visitor<'de> for ExtFieldsSeed {
         }
         Ok(fields.finish())
     }
-}
-
-/// Appends the content of the JSON string literal `raw` (quotes included, syntax already
-/// checked by serde_json: valid UTF-8, no control characters, every escape one of the RFC 8259
-/// escapes with four hex digits after `\u`). Fails, as serde_json's string parse does, on a
-/// `\u` surrogate that is not part of a leading + trailing pair.
-fn push_unescaped(out: &mut ValueText<'_>, raw: &str) -> Result<(), &'static str> {
-    let mut rest = raw
-        .strip_prefix('"')
-        .and_then(|r| r.strip_suffix('"'))
-        .ok_or("not a JSON string")?;
-    while let Some(at) = rest.find('\\') {
-        out.push_str(rest.get(..at).ok_or("bad escape")?);
-        let escape = rest.get(at + 1..).ok_or("bad escape")?;
-        let mut chars = escape.chars();
-        let unescaped = match chars.next() {
-            Some('"') => '"',
-            Some('\\') => '\\',
-            Some('/') => '/',
-            Some('b') => '\u{8}',
-            Some('f') => '\u{c}',
-            Some('n') => '\n',
-            Some('r') => '\r',
-            Some('t') => '\t',
-            Some('u') => {
-                let (c, used) = unicode_escape(escape.get(1..).ok_or("bad escape")?)?;
-                out.push_char(c);
-                rest = escape.get(1 + used..).ok_or("bad escape")?;
-                continue;
-            }
-            _ => return Err("invalid escape"),
-        };
-        out.push_char(unescaped);
-        rest = chars.as_str();
-    }
-    out.push_str(rest);
-    Ok(())
-}
-
-/// Decodes the `XXXX` (and a following `\uXXXX` for a surrogate pair) at the start of `s`:
-/// the character and the bytes used.
-fn unicode_escape(s: &str) -> Result<(char, usize), &'static str> {
-    let first = hex4(s)?;
-    match first {
-        0xD800..=0xDBFF => {
-            let second = s
-                .get(4..6)
-                .filter(|b| *b == "\\u")
-                .and_then(|_| s.get(6..))
-                .ok_or("unexpected end of hex escape")
-                .and_then(hex4)?;
-            if !(0xDC00..=0xDFFF).contains(&second) {
-                return Err("lone leading surrogate in hex escape");
-            }
-            let code = 0x1_0000 + ((u32::from(first) - 0xD800) << 10) + (u32::from(second) - 0xDC00);
-            char::from_u32(code).map(|c| (c, 10)).ok_or("invalid code point")
-        }
-        0xDC00..=0xDFFF => Err("lone trailing surrogate in hex escape"),
-        _ => char::from_u32(u32::from(first))
-            .map(|c| (c, 4))
-            .ok_or("invalid code point"),
-    }
-}
-
-/// Four hex digits at the start of `s`.
-fn hex4(s: &str) -> Result<u16, &'static str> {
-    let digits = s.get(..4).ok_or("unexpected end of hex escape")?;
-    digits.bytes().try_fold(0u16, |acc, b| {
-        let digit = char::from(b).to_digit(16).ok_or("invalid hex escape")?;
-        // Four digits of at most 15 fit a u16; the cast cannot truncate.
-        Ok((acc << 4) | digit as u16)
-    })
 }
 
 /// Appends an ext-field key to the arena.

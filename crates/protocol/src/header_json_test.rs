@@ -1,23 +1,38 @@
-//! Differential tests: the arena decoder against the serde-derive reference it replaced
-//! (`header_json_reference.rs`), on hand-picked edge cases, the fuzz corpus, generated header
-//! shapes and arbitrary bytes. Both must accept the same inputs and agree on the result.
+//! Differential tests: the arena decoders — the fast path and the general serde path, each
+//! on its own — against the serde-derive reference they replaced (`header_json_reference.rs`),
+//! on hand-picked edge cases, the fuzz corpus, generated header shapes and mutated bytes. The
+//! general path must accept exactly what the reference accepts, with the same result; the fast
+//! path may decline (`None`) but whatever it returns must equal the reference's result.
 
 use proptest::prelude::*;
 
 use super::reference::reference_decode;
 use super::*;
+use crate::header_json_fast::decode_fast;
 
-fn assert_same(input: &[u8]) {
-    let new = decode_json_header(input);
+/// Checks both paths against the reference; true when the fast path took the input.
+fn assert_same(input: &[u8]) -> bool {
     let old = reference_decode(input);
-    match (&new, &old) {
+    let general = decode_json_header_general(input);
+    match (&general, &old) {
         (Ok(new), Ok(old)) => assert_eq!(new, old, "input {:?}", String::from_utf8_lossy(input)),
         (Err(_), Err(_)) => {}
         _ => panic!(
-            "decoders disagree on {:?}: new {new:?}, reference {old:?}",
+            "decoders disagree on {:?}: general {general:?}, reference {old:?}",
             String::from_utf8_lossy(input)
         ),
     }
+    let fast = decode_fast(input);
+    if let Some(fast) = &fast {
+        assert_eq!(
+            Ok(fast),
+            old.as_ref(),
+            "fast path on {:?} differs from the reference",
+            String::from_utf8_lossy(input)
+        );
+    }
+    assert_eq!(decode_json_header(input).ok(), old.ok());
+    fast.is_some()
 }
 
 #[test]
@@ -90,9 +105,11 @@ fn edge_cases_decode_exactly_as_the_reference_decoder() {
         " ",
         "{\"extFields\":{\"a\":\"\u{7f}\u{80}\"}}",
     ];
+    let mut fast = 0;
     for case in cases {
-        assert_same(case.as_bytes());
+        fast += usize::from(assert_same(case.as_bytes()));
     }
+    assert!(fast >= 10, "the fast path took only {fast} of the edge cases");
     assert_same(b"{\"extFields\":{\"a\":\"\xff\"}}");
     assert_same(b"{\"extFields\":{\"a\xc3\":\"v\"}}");
 }
@@ -106,7 +123,7 @@ fn fuzz_corpus_decodes_exactly_as_the_reference_decoder() {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
         assert!(decode_json_header(&bytes).is_ok(), "seeds are valid headers");
-        assert_same(&bytes);
+        assert!(assert_same(&bytes), "the fast path declined a real client header");
         seen += 1;
     }
     assert!(seen > 0, "no corpus files in {}", dir.display());
@@ -165,7 +182,109 @@ fn json_header() -> impl Strategy<Value = String> {
     })
 }
 
+/// A JSON string literal of `s`, with some characters written as `\uXXXX` or `\/`.
+fn escaped(s: &str, style: u8) -> String {
+    let mut out = String::from("\"");
+    for (i, c) in s.chars().enumerate() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '/' if style.is_multiple_of(2) => out.push_str("\\/"),
+            c if (c as u32) < 0x20 || (style > 128 && i % 3 == 0 && (c as u32) < 0x1_0000) => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// What clients send: the known keys in any order, each once, random whitespace, string (or
+/// null) ext values with escapes. The fast path must take all of these.
+fn client_header() -> impl Strategy<Value = String> {
+    let ws = || prop_oneof![4 => Just(""), 1 => Just(" "), 1 => Just("\n\t\r ")];
+    let ext = proptest::collection::vec(
+        (
+            "[\\PC]{0,4}|[a-n]",
+            proptest::option::weighted(0.9, "[\\PC\\u{1}\\u{2}/\"\\\\]{0,40}"),
+            any::<u8>(),
+            ws(),
+        ),
+        0..16,
+    )
+    .prop_map(|kv| {
+        let body: Vec<String> = kv
+            .iter()
+            .map(|(k, v, style, w)| {
+                let value = v.as_ref().map_or("null".to_owned(), |v| escaped(v, *style));
+                format!("{w}{}{w}:{w}{value}{w}", escaped(k, *style))
+            })
+            .collect();
+        format!("{{{}}}", body.join(","))
+    });
+    let members = (
+        any::<i32>(),
+        any::<i32>(),
+        any::<i32>(),
+        any::<i32>(),
+        prop_oneof![Just("JAVA"), Just("GO"), Just("CPP"), Just("NOPE")],
+        proptest::option::of("[\\PC]{0,12}"),
+        ext,
+        any::<u8>(),
+    );
+    (members, Just(()).prop_perturb(|_, mut rng| rng.next_u64()), ws()).prop_map(
+        |((code, opaque, flag, version, language, remark, ext, style), seed, w)| {
+            let mut parts = vec![
+                format!("\"code\":{w}{code}"),
+                format!("\"opaque\":{opaque}"),
+                format!("\"flag\"{w}:{flag}"),
+                format!("\"version\":{version}"),
+                format!("\"language\":\"{language}\""),
+                format!("\"extFields\":{w}{ext}"),
+                "\"serializeTypeCurrentRPC\":\"JSON\"".to_owned(),
+            ];
+            parts.push(match remark {
+                Some(remark) => format!("\"remark\":{}", escaped(&remark, style)),
+                None => "\"remark\":null".to_owned(),
+            });
+            // Drop some members and rotate the rest: any subset, any starting key.
+            let keep = seed as usize % 256;
+            let mut kept: Vec<String> = parts
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| keep & (1 << i) != 0)
+                .map(|(_, p)| p)
+                .collect();
+            let len = kept.len().max(1);
+            kept.rotate_left((seed >> 8) as usize % len);
+            format!("{w}{{{w}{}{w}}}{w}", kept.join(&format!("{w},{w}")))
+        },
+    )
+}
+
 proptest! {
+    // Goal: the fast path takes every header in the shape clients send, and decodes it
+    // exactly as the reference does. Method: generated client-shaped headers.
+    #[test]
+    fn client_shaped_headers_take_the_fast_path(header in client_header()) {
+        prop_assert!(assert_same(header.as_bytes()), "fast path declined {}", header);
+    }
+
+    // Goal: one changed byte in a client-shaped header never makes the two paths disagree
+    // with the reference. Method: mutate one byte at random.
+    #[test]
+    fn mutated_client_headers_decode_exactly_as_the_reference(
+        header in client_header(),
+        at in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+    ) {
+        let mut bytes = header.into_bytes();
+        let i = at.index(bytes.len());
+        bytes[i] = byte;
+        assert_same(&bytes);
+    }
+
     // Goal: generated header shapes — wrong types, repeats, nulls, nested values — get the
     // same verdict and result from both decoders. Method: random objects as above.
     #[test]
