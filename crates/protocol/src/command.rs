@@ -1,14 +1,12 @@
 //! `RemotingCommand`: the logical content of one remoting frame (reference 1.2).
 
-use std::collections::BTreeMap;
-
 use bytes::{Bytes, BytesMut};
 
 use crate::code::{RequestCode, ResponseCode};
 
 /// The "custom header" of a command: string keys to string values, sorted for determinism
-/// (fastjson also writes them sorted).
-pub type ExtFields = BTreeMap<String, String>;
+/// (fastjson also writes them sorted). Defined in [`crate::ext_fields`].
+pub use crate::ext_fields::ExtFields;
 
 /// Version FerroMQ stamps on the commands it sends: `V5_3_3` (reference 1.5). Clients
 /// refuse SQL92 subscriptions against brokers reporting less than 228.
@@ -307,11 +305,11 @@ impl RemotingCommand {
 
     /// One ext field's value.
     pub fn ext_field(&self, key: &str) -> Option<&str> {
-        self.ext_fields.get(key).map(String::as_str)
+        self.ext_fields.get(key)
     }
 
-    /// Sets one ext field.
-    pub fn put_ext_field(&mut self, key: impl Into<String>, value: impl Into<String>) {
-        self.ext_fields.insert(key.into(), value.into());
+    /// Sets one ext field (replacing an earlier value).
+    pub fn put_ext_field(&mut self, key: impl AsRef<str>, value: impl AsRef<str>) {
+        self.ext_fields.insert(key, value);
     }
 }

@@ -88,11 +88,18 @@ pub fn effective_serialize_type(cmd: &RemotingCommand) -> SerializeType {
     }
 }
 
+/// Room for the header of `cmd` in either serialization (JSON escapes aside), so that it is
+/// written with one allocation.
+fn header_capacity(cmd: &RemotingCommand) -> usize {
+    let remark = cmd.remark.as_ref().map_or(0, String::len);
+    160 + remark + cmd.ext_fields.text_len() + 6 * cmd.ext_fields.len()
+}
+
 /// Writes the length word, header tag and header of `cmd` into `dst`, but not the body,
 /// so that the caller can send body segments with a vectored write.
 pub fn encode_head(cmd: &RemotingCommand, dst: &mut BytesMut) -> Result<(), CodecError> {
     let serialize_type = effective_serialize_type(cmd);
-    let mut header = Vec::with_capacity(256);
+    let mut header = Vec::with_capacity(header_capacity(cmd));
     match serialize_type {
         SerializeType::Json => encode_json_header(cmd, &mut header),
         SerializeType::RocketMq => encode_binary_header(cmd, &mut header)?,
@@ -117,7 +124,7 @@ pub fn encode_head(cmd: &RemotingCommand, dst: &mut BytesMut) -> Result<(), Code
 /// callers that send the body segments separately with a vectored write.
 pub fn encode_head_bytes(cmd: &RemotingCommand) -> Result<Bytes, CodecError> {
     let serialize_type = effective_serialize_type(cmd);
-    let mut out = Vec::with_capacity(256);
+    let mut out = Vec::with_capacity(8 + header_capacity(cmd));
     out.extend_from_slice(&[0u8; 8]);
     match serialize_type {
         SerializeType::Json => encode_json_header(cmd, &mut out),

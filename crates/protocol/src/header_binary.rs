@@ -4,8 +4,9 @@
 //! UTF-8 (0 = none), i32 ext-fields length + repeated `{u16 key len, key, i32 value len,
 //! value}`. Duplicate keys: the last one wins.
 
-use crate::command::{Body, ExtFields, LanguageCode, RemotingCommand, SerializeType};
+use crate::command::{Body, LanguageCode, RemotingCommand, SerializeType};
 use crate::error::CodecError;
+use crate::ext_fields::ExtFieldsBuilder;
 
 /// True when `cmd` fits the binary header (code and version are i16 there).
 pub fn fits_binary_header(cmd: &RemotingCommand) -> bool {
@@ -16,7 +17,7 @@ pub fn fits_binary_header(cmd: &RemotingCommand) -> bool {
 pub fn encode_binary_header(cmd: &RemotingCommand, out: &mut Vec<u8>) -> Result<(), CodecError> {
     let code = i16::try_from(cmd.code).map_err(|_| CodecError::Unencodable("code does not fit i16"))?;
     let version = i16::try_from(cmd.version).map_err(|_| CodecError::Unencodable("version does not fit i16"))?;
-    let ext_len: usize = cmd.ext_fields.iter().map(|(k, v)| 2 + k.len() + 4 + v.len()).sum();
+    let ext_len: usize = 6 * cmd.ext_fields.len() + cmd.ext_fields.text_len();
     out.reserve(21 + cmd.remark.as_ref().map_or(0, String::len) + ext_len);
     out.extend_from_slice(&code.to_be_bytes());
     out.push(cmd.language.as_u8());
@@ -78,11 +79,9 @@ impl<'a> Reader<'a> {
         let n = self.i32(what)?;
         usize::try_from(n).map_err(|_| CodecError::InvalidBinaryHeader { what, at })
     }
-    fn string(&mut self, n: usize, what: &'static str) -> Result<String, CodecError> {
+    fn str(&mut self, n: usize, what: &'static str) -> Result<&'a str, CodecError> {
         let bytes = self.take(n, what)?;
-        std::str::from_utf8(bytes)
-            .map(str::to_owned)
-            .map_err(|_| CodecError::InvalidUtf8 { what })
+        std::str::from_utf8(bytes).map_err(|_| CodecError::InvalidUtf8 { what })
     }
 }
 
@@ -96,21 +95,24 @@ pub fn decode_binary_header(header: &[u8]) -> Result<RemotingCommand, CodecError
     let flag = r.i32("flag")?;
     let remark_len = r.len("remark length")?;
     let remark = if remark_len > 0 {
-        Some(r.string(remark_len, "remark")?)
+        Some(r.str(remark_len, "remark")?.to_owned())
     } else {
         None
     };
     let ext_len = r.len("ext fields length")?;
     let ext = r.take(ext_len, "ext fields")?;
-    let mut fields = ExtFields::new();
+    // Keys and values are copied into one arena no larger than the ext block. The span count
+    // is guessed from a typical 16-byte field, capped so a huge block reserves little up front.
+    let mut fields = ExtFieldsBuilder::with_capacity((ext.len() / 16 + 1).min(64), ext.len());
     let mut e = Reader { buf: ext, pos: 0 };
     while e.pos < ext.len() {
         let key_len = usize::from(u16::from_be_bytes(e.array("ext key length")?));
-        let key = e.string(key_len, "ext key")?;
+        let key = e.str(key_len, "ext key")?;
         let value_len = e.len("ext value length")?;
-        let value = e.string(value_len, "ext value")?;
-        fields.insert(key, value);
+        let value = e.str(value_len, "ext value")?;
+        fields.push(key, value);
     }
+    let fields = fields.finish();
     Ok(RemotingCommand {
         code: i32::from(code),
         language: LanguageCode::from_u8(language),

@@ -5,18 +5,27 @@
 //! set every known client accepts. Input: lenient — unknown keys ignored, missing numbers
 //! default to 0, ext-field values that are numbers or booleans are kept as their text and
 //! null values are dropped.
+//!
+//! Components: [`encode_json_header`]; [`decode_json_header`]: a one-pass parser for the
+//! common header shape (`header_json_fast.rs`) in front of [`decode_json_header_general`], a
+//! hand-written serde visitor with the accepted language of the serde-derived struct it
+//! replaced (which survives as the test-only reference `header_json_reference.rs`). Both write
+//! ext fields straight into the [`ExtFields`] arena: two allocations per header whatever its
+//! field count.
 
 use std::fmt;
+use std::fmt::Write as _;
 
-use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
 use crate::command::{Body, ExtFields, LanguageCode, RemotingCommand, SerializeType};
 use crate::error::CodecError;
+use crate::ext_fields::ExtFieldsBuilder;
 
 /// Appends the JSON header of `cmd` to `out`.
 pub fn encode_json_header(cmd: &RemotingCommand, out: &mut Vec<u8>) {
-    out.reserve(128 + cmd.ext_fields.iter().map(|(k, v)| k.len() + v.len() + 6).sum::<usize>());
+    out.reserve(128 + cmd.ext_fields.text_len() + 6 * cmd.ext_fields.len());
     out.extend_from_slice(b"{\"code\":");
     push_int(out, i64::from(cmd.code));
     out.extend_from_slice(b",\"extFields\":{");
@@ -93,124 +102,336 @@ pub(crate) fn push_json_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
-#[derive(Deserialize)]
-struct WireHeader {
-    #[serde(default)]
-    code: i32,
-    #[serde(default, deserialize_with = "language")]
-    language: LanguageCode,
-    #[serde(default)]
-    version: i32,
-    #[serde(default)]
-    opaque: i32,
-    #[serde(default)]
-    flag: i32,
-    #[serde(default)]
-    remark: Option<String>,
-    #[serde(default, rename = "extFields", deserialize_with = "lenient_ext_fields")]
-    ext_fields: ExtFields,
-}
-
 /// Decodes a JSON header; the body is attached by the caller.
+///
+/// The header shape every known client sends (flat object, known keys once, string
+/// ext-field values) takes a one-pass parser (`header_json_fast.rs`); anything else goes to
+/// [`decode_json_header_general`], whose verdict is the reference. Both write ext fields
+/// straight into the [`ExtFields`] arena.
 pub fn decode_json_header(header: &[u8]) -> Result<RemotingCommand, CodecError> {
-    let wire: WireHeader = serde_json::from_slice(header).map_err(|e| CodecError::InvalidJsonHeader(e.to_string()))?;
-    Ok(RemotingCommand {
-        code: wire.code,
-        language: wire.language,
-        version: wire.version,
-        opaque: wire.opaque,
-        flag: wire.flag,
-        remark: wire.remark,
-        ext_fields: wire.ext_fields,
-        serialize_type: SerializeType::Json,
-        body: Body::empty(),
-    })
-}
-
-fn language<'de, D: Deserializer<'de>>(d: D) -> Result<LanguageCode, D::Error> {
-    struct V;
-    impl<'de> Visitor<'de> for V {
-        type Value = LanguageCode;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a language name or number")
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<LanguageCode, E> {
-            Ok(LanguageCode::from_name(v))
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<LanguageCode, E> {
-            Ok(u8::try_from(v)
-                .map(LanguageCode::from_u8)
-                .unwrap_or(LanguageCode::Other))
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<LanguageCode, E> {
-            Ok(u8::try_from(v)
-                .map(LanguageCode::from_u8)
-                .unwrap_or(LanguageCode::Other))
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<LanguageCode, E> {
-            Ok(LanguageCode::Other)
-        }
+    match crate::header_json_fast::decode_fast(header) {
+        Some(cmd) => Ok(cmd),
+        None => decode_json_header_general(header),
     }
-    d.deserialize_any(V)
 }
 
-fn lenient_ext_fields<'de, D: Deserializer<'de>>(d: D) -> Result<ExtFields, D::Error> {
-    struct ScalarText(Option<String>);
-    impl<'de> Deserialize<'de> for ScalarText {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct V;
-            impl<'de> Visitor<'de> for V {
-                type Value = ScalarText;
-                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                    f.write_str("a string, number, boolean or null")
+/// The general JSON header decoder: one pass of serde_json, keys and values of `extFields`
+/// appended into the arena (sized from the header length, which bounds it), so a header costs
+/// two allocations plus serde_json's scratch buffer for escaped strings and one for a remark.
+/// It accepts exactly what a serde-derived struct with all fields defaulted accepts: an object
+/// (or a positional array) with each known key at most once, unknown keys ignored.
+pub fn decode_json_header_general(header: &[u8]) -> Result<RemotingCommand, CodecError> {
+    let mut de = serde_json::Deserializer::from_slice(header);
+    let cmd = HeaderSeed {
+        text_capacity: header.len(),
+    }
+    .deserialize(&mut de)
+    .and_then(|cmd| de.end().map(|()| cmd))
+    .map_err(|e| CodecError::InvalidJsonHeader(e.to_string()))?;
+    Ok(cmd)
+}
+
+/// The header keys we read, in the positional order of the array form.
+const FIELDS: &[&str] = &["code", "language", "version", "opaque", "flag", "remark", "extFields"];
+
+/// One top-level key.
+enum Field {
+    Code,
+    Language,
+    Version,
+    Opaque,
+    Flag,
+    Remark,
+    ExtFields,
+    Ignored,
+}
+
+impl<'de> Deserialize<'de> for Field {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Field;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("field identifier")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Field, E> {
+                Ok(match v {
+                    "code" => Field::Code,
+                    "language" => Field::Language,
+                    "version" => Field::Version,
+                    "opaque" => Field::Opaque,
+                    "flag" => Field::Flag,
+                    "remark" => Field::Remark,
+                    "extFields" => Field::ExtFields,
+                    _ => Field::Ignored,
+                })
+            }
+        }
+        d.deserialize_identifier(V)
+    }
+}
+
+/// Deserializes a whole header; `text_capacity` sizes the ext-field arena.
+struct HeaderSeed {
+    text_capacity: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for HeaderSeed {
+    type Value = RemotingCommand;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<RemotingCommand, D::Error> {
+        d.deserialize_struct("RemotingCommand", FIELDS, self)
+    }
+}
+
+/// Sets a top-level field once; a repeated key is an error, as for serde-derived structs.
+fn once<T, E: de::Error>(slot: &mut Option<T>, name: &'static str, value: T) -> Result<(), E> {
+    if slot.is_some() {
+        return Err(E::duplicate_field(name));
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+impl<'de> Visitor<'de> for HeaderSeed {
+    type Value = RemotingCommand;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a remoting command header object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RemotingCommand, A::Error> {
+        let (mut code, mut language, mut version, mut opaque) = (None, None, None, None);
+        let (mut flag, mut remark, mut ext_fields) = (None, None, None);
+        while let Some(field) = map.next_key::<Field>()? {
+            match field {
+                Field::Code => once(&mut code, "code", map.next_value::<i32>()?)?,
+                Field::Language => once(&mut language, "language", map.next_value::<Language>()?.0)?,
+                Field::Version => once(&mut version, "version", map.next_value::<i32>()?)?,
+                Field::Opaque => once(&mut opaque, "opaque", map.next_value::<i32>()?)?,
+                Field::Flag => once(&mut flag, "flag", map.next_value::<i32>()?)?,
+                Field::Remark => once(&mut remark, "remark", map.next_value::<Option<String>>()?)?,
+                Field::ExtFields => {
+                    // Checked before parsing, so a repeat never parses a second arena.
+                    if ext_fields.is_some() {
+                        return Err(de::Error::duplicate_field("extFields"));
+                    }
+                    ext_fields = Some(map.next_value_seed(ExtFieldsSeed {
+                        text_capacity: self.text_capacity,
+                    })?);
                 }
-                fn visit_str<E: de::Error>(self, v: &str) -> Result<ScalarText, E> {
-                    Ok(ScalarText(Some(v.to_owned())))
-                }
-                fn visit_string<E: de::Error>(self, v: String) -> Result<ScalarText, E> {
-                    Ok(ScalarText(Some(v)))
-                }
-                fn visit_i64<E: de::Error>(self, v: i64) -> Result<ScalarText, E> {
-                    Ok(ScalarText(Some(v.to_string())))
-                }
-                fn visit_u64<E: de::Error>(self, v: u64) -> Result<ScalarText, E> {
-                    Ok(ScalarText(Some(v.to_string())))
-                }
-                fn visit_f64<E: de::Error>(self, v: f64) -> Result<ScalarText, E> {
-                    Ok(ScalarText(Some(v.to_string())))
-                }
-                fn visit_bool<E: de::Error>(self, v: bool) -> Result<ScalarText, E> {
-                    Ok(ScalarText(Some(v.to_string())))
-                }
-                fn visit_unit<E: de::Error>(self) -> Result<ScalarText, E> {
-                    Ok(ScalarText(None))
+                Field::Ignored => {
+                    map.next_value::<de::IgnoredAny>()?;
                 }
             }
-            d.deserialize_any(V)
         }
+        Ok(RemotingCommand {
+            code: code.unwrap_or_default(),
+            language: language.unwrap_or_default(),
+            version: version.unwrap_or_default(),
+            opaque: opaque.unwrap_or_default(),
+            flag: flag.unwrap_or_default(),
+            remark: remark.unwrap_or_default(),
+            ext_fields: ext_fields.unwrap_or_default(),
+            serialize_type: SerializeType::Json,
+            body: Body::empty(),
+        })
     }
 
-    struct MapV;
-    impl<'de> Visitor<'de> for MapV {
-        type Value = ExtFields;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("an object of string values or null")
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<ExtFields, E> {
-            Ok(ExtFields::new())
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ExtFields, A::Error> {
-            // Collected first, then built in bulk: senders (fastjson) write keys sorted, which
-            // `BTreeMap::from_iter` turns into one pass instead of a root-to-leaf search per
-            // insert. A repeated key keeps its last value, as inserting one by one would.
-            let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(16).min(64));
-            while let Some((key, value)) = map.next_entry::<String, ScalarText>()? {
-                if let Some(value) = value.0 {
-                    pairs.push((key, value));
-                }
-            }
-            Ok(pairs.into_iter().collect())
-        }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RemotingCommand, A::Error> {
+        // The positional form serde-derived structs accept: fields in `FIELDS` order, missing
+        // trailing ones defaulted.
+        let code = seq.next_element::<i32>()?.unwrap_or_default();
+        let language = seq.next_element::<Language>()?.map(|l| l.0).unwrap_or_default();
+        let version = seq.next_element::<i32>()?.unwrap_or_default();
+        let opaque = seq.next_element::<i32>()?.unwrap_or_default();
+        let flag = seq.next_element::<i32>()?.unwrap_or_default();
+        let remark = seq.next_element::<Option<String>>()?.unwrap_or_default();
+        let ext_fields = seq
+            .next_element_seed(ExtFieldsSeed {
+                text_capacity: self.text_capacity,
+            })?
+            .unwrap_or_default();
+        Ok(RemotingCommand {
+            code,
+            language,
+            version,
+            opaque,
+            flag,
+            remark,
+            ext_fields,
+            serialize_type: SerializeType::Json,
+            body: Body::empty(),
+        })
     }
-    d.deserialize_any(MapV)
 }
+
+/// `language`: a name, a number (ROCKETMQ byte), or null (`OTHER`).
+struct Language(LanguageCode);
+
+impl<'de> Deserialize<'de> for Language {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Language;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a language name or number")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Language, E> {
+                Ok(Language(LanguageCode::from_name(v)))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Language, E> {
+                Ok(Language(
+                    u8::try_from(v)
+                        .map(LanguageCode::from_u8)
+                        .unwrap_or(LanguageCode::Other),
+                ))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Language, E> {
+                Ok(Language(
+                    u8::try_from(v)
+                        .map(LanguageCode::from_u8)
+                        .unwrap_or(LanguageCode::Other),
+                ))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Language, E> {
+                Ok(Language(LanguageCode::Other))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `extFields`: an object of scalar values, or null (empty).
+struct ExtFieldsSeed {
+    text_capacity: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for ExtFieldsSeed {
+    type Value = ExtFields;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<ExtFields, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ExtFieldsSeed {
+    type Value = ExtFields;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object of string values or null")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<ExtFields, E> {
+        Ok(ExtFields::new())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ExtFields, A::Error> {
+        // Unescaped text is copied from the input, escaped text from serde_json's scratch
+        // buffer (which grows a few times for a long escaped string): no allocation per field.
+        // A field takes at least 8 bytes of JSON (`"k":"v",`), which bounds the span count;
+        // the guess is capped for huge headers.
+        let spans = map.size_hint().unwrap_or(self.text_capacity / 16 + 1).min(64);
+        let mut fields = ExtFieldsBuilder::with_capacity(spans, self.text_capacity);
+        loop {
+            let key_start = fields.mark();
+            if map.next_key_seed(KeySeed(&mut fields))?.is_none() {
+                break;
+            }
+            let key_end = fields.mark();
+            let present = map.next_value_seed(ValueSeed(&mut fields))?;
+            if present {
+                fields.commit(key_start, key_end);
+            } else {
+                fields.rollback(key_start);
+            }
+        }
+        Ok(fields.finish())
+    }
+}
+
+/// Appends an ext-field key to the arena.
+struct KeySeed<'b>(&'b mut ExtFieldsBuilder);
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_string(self)
+    }
+}
+
+impl Visitor<'_> for KeySeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        self.0.text().push_str(v);
+        Ok(())
+    }
+}
+
+/// Appends an ext-field value to the arena as text; `false` for null (field dropped).
+struct ValueSeed<'b>(&'b mut ExtFieldsBuilder);
+
+impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl Visitor<'_> for ValueSeed<'_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string, number, boolean or null")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
+        self.0.text().push_str(v);
+        Ok(true)
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<bool, E> {
+        self.0.text().push_integer(v);
+        Ok(true)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<bool, E> {
+        match i64::try_from(v) {
+            Ok(v) => self.0.text().push_integer(v),
+            Err(_) => {
+                let _ = write!(self.0.text(), "{v}");
+            }
+        }
+        Ok(true)
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<bool, E> {
+        // `Display` of f64 is the text `to_string` gave before.
+        let _ = write!(self.0.text(), "{v}");
+        Ok(true)
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<bool, E> {
+        self.0.text().push_str(if v { "true" } else { "false" });
+        Ok(true)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+}
+
+#[cfg(test)]
+#[path = "header_json_reference.rs"]
+mod reference;
+
+#[cfg(test)]
+#[path = "header_json_test.rs"]
+mod tests;

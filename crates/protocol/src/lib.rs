@@ -5,6 +5,7 @@
 //! Components:
 //! - [`frame`]: incremental frame decoder and encoder (16 MiB limit);
 //! - [`command`]: [`RemotingCommand`] and its parts (language, flags, ext fields, body);
+//! - [`ext_fields`]: [`ExtFields`], the custom header map kept in one text arena;
 //! - [`header_json`] / [`header_binary`]: the two header serializations;
 //! - [`code`]: request and response codes;
 //! - [`header`]: typed request/response headers over ext fields;
@@ -20,10 +21,12 @@ pub mod body;
 pub mod code;
 pub mod command;
 pub mod error;
+pub mod ext_fields;
 pub mod frame;
 pub mod header;
 pub mod header_binary;
 pub mod header_json;
+mod header_json_fast;
 pub mod message;
 
 pub use code::{RequestCode, ResponseCode};

@@ -138,6 +138,6 @@ mod tests {
             ..Default::default()
         }
         .encode(&mut fields);
-        assert_eq!(fields.get("isForce").map(String::as_str), Some("true"));
+        assert_eq!(fields.get("isForce"), Some("true"));
     }
 }

@@ -44,7 +44,7 @@ mod tests {
             ..Default::default()
         }
         .encode(&mut fields);
-        assert_eq!(fields.get("clientID").map(String::as_str), Some("10.0.0.5@1"));
+        assert_eq!(fields.get("clientID"), Some("10.0.0.5@1"));
         assert!(!fields.contains_key("clientId"));
     }
 }

@@ -117,6 +117,9 @@ macro_rules! command_header {
 
             #[allow(unused_variables, unused_mut)]
             fn encode(&self, fields: &mut $crate::command::ExtFields) {
+                // One reservation for every field's key and value: no arena growth below.
+                let text = 0 $( + $wire.len() + $crate::header::FieldValue::text_len_hint(&self.$field) )*;
+                fields.reserve(Self::FIELD_NAMES.len(), text);
                 let mut writer = $crate::header::FieldWriter::new(fields);
                 $( $crate::header::FieldValue::write(&self.$field, &mut writer, $wire); )*
             }
@@ -248,7 +251,7 @@ pub(crate) mod tests_support {
         header.encode(&mut fields);
         for field in required {
             let mut partial = fields.clone();
-            proptest::prop_assert!(partial.remove(*field).is_some(), "required field {} not written", field);
+            proptest::prop_assert!(partial.remove(field), "required field {} not written", field);
             let result = H::decode(&partial);
             proptest::prop_assert_eq!(result.err(), Some(HeaderError::MissingField { field }));
         }

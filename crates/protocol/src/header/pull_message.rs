@@ -123,7 +123,7 @@ mod tests {
     fn non_numeric_queue_offset_is_an_invalid_field() {
         // Goal: Long.parseLong failure is InvalidField naming the key. Method: "abc".
         let mut fields = java_pull_fields();
-        fields.insert("queueOffset".into(), "abc".into());
+        fields.insert("queueOffset", "abc");
         assert!(matches!(
             PullMessageRequestHeader::decode(&fields),
             Err(HeaderError::InvalidField {

@@ -284,9 +284,9 @@ mod tests {
         };
         let mut fields = ExtFields::new();
         header.encode(&mut fields);
-        assert_eq!(fields.get("MSG_REGION").map(String::as_str), Some("DefaultRegion"));
-        assert_eq!(fields.get("TRACE_ON").map(String::as_str), Some("true"));
-        assert_eq!(fields.get("queueOffset").map(String::as_str), Some("7"));
+        assert_eq!(fields.get("MSG_REGION"), Some("DefaultRegion"));
+        assert_eq!(fields.get("TRACE_ON"), Some("true"));
+        assert_eq!(fields.get("queueOffset"), Some("7"));
         assert!(!fields.contains_key("batchUniqId"));
     }
 }

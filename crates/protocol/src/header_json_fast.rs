@@ -1,0 +1,265 @@
+//! Fast path of the JSON header decoder: one pass over the header shape every known client
+//! sends, writing ext fields straight into the [`ExtFields`] arena.
+//!
+//! Accepted (anything else returns `None` and the caller falls back to the serde_json
+//! decoder, which then accepts or rejects exactly as before):
+//! - one object, JSON whitespace around tokens, nothing after it;
+//! - `code`, `opaque`, `flag`, `version`: JSON integers that fit an `i32`;
+//! - `language`: a string without escapes; `remark`: a string or null;
+//!   `serializeTypeCurrentRPC`: a string (ignored);
+//! - `extFields`: an object of string or null values (null drops the field);
+//! - each top-level key at most once, written without escapes; no other key.
+//!
+//! Strings: RFC 8259 escapes; a `\u` escape of a surrogate, a control character, invalid
+//! UTF-8 or a missing quote all fall back. Invariant: whatever this returns, the serde_json
+//! decoder returns too (the differential tests in `header_json_test.rs` hold it to that).
+
+use crate::command::{Body, LanguageCode, RemotingCommand, SerializeType};
+use crate::ext_fields::{ExtFields, ExtFieldsBuilder, ValueText};
+
+/// Decodes `input` when it has the common shape; `None` means "use the general decoder".
+pub(crate) fn decode_fast(input: &[u8]) -> Option<RemotingCommand> {
+    let mut p = Parser { s: input, pos: 0 };
+    let mut cmd = RemotingCommand {
+        code: 0,
+        language: LanguageCode::Java,
+        version: 0,
+        opaque: 0,
+        flag: 0,
+        remark: None,
+        ext_fields: ExtFields::new(),
+        serialize_type: SerializeType::Json,
+        body: Body::empty(),
+    };
+    let mut seen = 0u8;
+    p.ws();
+    p.eat(b'{')?;
+    p.ws();
+    if !p.eat_if(b'}') {
+        loop {
+            let key = p.plain_string()?;
+            p.ws();
+            p.eat(b':')?;
+            p.ws();
+            let bit = match key {
+                b"code" => {
+                    cmd.code = p.i32()?;
+                    1
+                }
+                b"opaque" => {
+                    cmd.opaque = p.i32()?;
+                    2
+                }
+                b"flag" => {
+                    cmd.flag = p.i32()?;
+                    4
+                }
+                b"version" => {
+                    cmd.version = p.i32()?;
+                    8
+                }
+                b"language" => {
+                    cmd.language = LanguageCode::from_name(std::str::from_utf8(p.plain_string()?).ok()?);
+                    16
+                }
+                b"remark" => {
+                    cmd.remark = if p.eat_literal(b"null") {
+                        None
+                    } else {
+                        let mut remark = String::new();
+                        p.string(&mut ValueText::new(&mut remark))?;
+                        Some(remark)
+                    };
+                    32
+                }
+                b"extFields" => {
+                    cmd.ext_fields = p.ext_fields()?;
+                    64
+                }
+                b"serializeTypeCurrentRPC" => {
+                    p.string(&mut Discard)?;
+                    128
+                }
+                _ => return None,
+            };
+            if seen & bit != 0 {
+                return None;
+            }
+            seen |= bit;
+            p.ws();
+            if p.eat_if(b'}') {
+                break;
+            }
+            p.eat(b',')?;
+            p.ws();
+        }
+    }
+    p.ws();
+    (p.pos == input.len()).then_some(cmd)
+}
+
+/// Where a parsed string goes.
+trait Sink {
+    fn push_str(&mut self, s: &str);
+    fn push_char(&mut self, c: char);
+}
+
+impl Sink for ValueText<'_> {
+    fn push_str(&mut self, s: &str) {
+        ValueText::push_str(self, s);
+    }
+    fn push_char(&mut self, c: char) {
+        ValueText::push_char(self, c);
+    }
+}
+
+/// A sink for strings that are only validated.
+struct Discard;
+
+impl Sink for Discard {
+    fn push_str(&mut self, _: &str) {}
+    fn push_char(&mut self, _: char) {}
+}
+
+struct Parser<'a> {
+    s: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.pos).copied()
+    }
+
+    /// Skips JSON whitespace.
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        self.eat_if(byte).then_some(())
+    }
+
+    fn eat_if(&mut self, byte: u8) -> bool {
+        let hit = self.peek() == Some(byte);
+        if hit {
+            self.pos += 1;
+        }
+        hit
+    }
+
+    fn eat_literal(&mut self, literal: &[u8]) -> bool {
+        let hit = self.s.get(self.pos..).is_some_and(|rest| rest.starts_with(literal));
+        if hit {
+            self.pos += literal.len();
+        }
+        hit
+    }
+
+    /// A string without escapes or control characters, as raw bytes (not yet checked UTF-8).
+    fn plain_string(&mut self) -> Option<&'a [u8]> {
+        self.eat(b'"')?;
+        let rest = self.s.get(self.pos..)?;
+        let len = rest.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        if rest.get(len) != Some(&b'"') {
+            return None;
+        }
+        self.pos += len + 1;
+        rest.get(..len)
+    }
+
+    /// A string, unescaped into `out`.
+    fn string(&mut self, out: &mut impl Sink) -> Option<()> {
+        self.eat(b'"')?;
+        loop {
+            let rest = self.s.get(self.pos..)?;
+            let len = rest.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+            // Chunks end at ASCII bytes, so a valid UTF-8 string is valid chunk by chunk.
+            out.push_str(std::str::from_utf8(rest.get(..len)?).ok()?);
+            self.pos += len + 1;
+            match rest.get(len)? {
+                b'"' => return Some(()),
+                b'\\' => {}
+                _ => return None,
+            }
+            let escape = self.peek()?;
+            self.pos += 1;
+            let c = match escape {
+                b'"' => '"',
+                b'\\' => '\\',
+                b'/' => '/',
+                b'b' => '\u{8}',
+                b'f' => '\u{c}',
+                b'n' => '\n',
+                b'r' => '\r',
+                b't' => '\t',
+                b'u' => {
+                    let digits = self.s.get(self.pos..self.pos.checked_add(4)?)?;
+                    self.pos += 4;
+                    let code = digits
+                        .iter()
+                        .try_fold(0u32, |acc, &b| Some((acc << 4) | char::from(b).to_digit(16)?))?;
+                    // Surrogates (pairs included) are left to serde_json.
+                    char::from_u32(code)?
+                }
+                _ => return None,
+            };
+            out.push_char(c);
+        }
+    }
+
+    /// A JSON integer (`-?(0|[1-9][0-9]*)`, no fraction or exponent) that fits an `i32`.
+    fn i32(&mut self) -> Option<i32> {
+        let negative = self.eat_if(b'-');
+        let start = self.pos;
+        let mut value: i64 = 0;
+        while let Some(d @ b'0'..=b'9') = self.peek() {
+            if self.pos - start >= 11 {
+                return None;
+            }
+            value = value * 10 + i64::from(d - b'0');
+            self.pos += 1;
+        }
+        let digits = self.pos - start;
+        if digits == 0 || (digits > 1 && self.s.get(start) == Some(&b'0')) {
+            return None;
+        }
+        if let Some(b'.' | b'e' | b'E') = self.peek() {
+            return None;
+        }
+        i32::try_from(if negative { -value } else { value }).ok()
+    }
+
+    /// `extFields`: an object of string or null values.
+    fn ext_fields(&mut self) -> Option<ExtFields> {
+        self.eat(b'{')?;
+        let rest = self.s.len().saturating_sub(self.pos);
+        let mut fields = ExtFieldsBuilder::with_capacity((rest / 16 + 1).min(64), rest);
+        self.ws();
+        if self.eat_if(b'}') {
+            return Some(fields.finish());
+        }
+        loop {
+            let key_start = fields.mark();
+            self.string(&mut fields.text())?;
+            let key_end = fields.mark();
+            self.ws();
+            self.eat(b':')?;
+            self.ws();
+            if self.eat_literal(b"null") {
+                fields.rollback(key_start);
+            } else {
+                self.string(&mut fields.text())?;
+                fields.commit(key_start, key_end);
+            }
+            self.ws();
+            if self.eat_if(b'}') {
+                return Some(fields.finish());
+            }
+            self.eat(b',')?;
+            self.ws();
+        }
+    }
+}
