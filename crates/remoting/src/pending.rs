@@ -13,6 +13,13 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use ferromq_protocol::RemotingCommand;
 use tokio::sync::oneshot;
 
+/// A response nobody waited for (its request timed out or was never sent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Orphan {
+    pub(crate) opaque: i32,
+    pub(crate) code: i32,
+}
+
 /// Why an entry could not be added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum InsertError {
@@ -65,13 +72,17 @@ impl PendingTable {
         Ok(rx)
     }
 
-    /// Hands a response to its waiter; gives the response back when nobody waits for it.
-    pub(crate) fn complete(&self, response: RemotingCommand) -> Result<(), RemotingCommand> {
+    /// Hands a response to its waiter; names the response (dropped) when nobody waits for it.
+    pub(crate) fn complete(&self, response: RemotingCommand) -> Result<(), Orphan> {
+        let orphan = Orphan {
+            opaque: response.opaque,
+            code: response.code,
+        };
         let waiter = self.lock().as_mut().and_then(|map| map.remove(&response.opaque));
         match waiter {
             // The waiter may have just given up; then the response is dropped like an unknown one.
-            Some(tx) => tx.send(response),
-            None => Err(response),
+            Some(tx) => tx.send(response).map_err(|_| orphan),
+            None => Err(orphan),
         }
     }
 
