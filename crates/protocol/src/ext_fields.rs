@@ -103,14 +103,34 @@ impl ExtFields {
         self.spans.is_empty()
     }
 
+    fn key_bytes(&self, span: &Span) -> &[u8] {
+        self.text
+            .as_bytes()
+            .get(span.key_start..span.key_end)
+            .unwrap_or_default()
+    }
+
     fn search(&self, key: &str) -> Result<usize, usize> {
-        let text = self.text.as_str();
-        self.spans.binary_search_by(|span| span.key(text).cmp(key))
+        // Byte order is `str` order; comparing bytes skips the char-boundary checks.
+        let key = key.as_bytes();
+        self.spans.binary_search_by(|span| self.key_bytes(span).cmp(key))
     }
 
     /// The value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
         let index = self.search(key).ok()?;
+        self.spans.get(index).map(|span| span.value(&self.text))
+    }
+
+    /// The value of `key`, looked for first at position `*hint` (the field after the one read
+    /// last): typed headers read their fields mostly in key order, so most lookups cost one
+    /// comparison. `*hint` moves past the field found.
+    pub fn get_hinted(&self, key: &str, hint: &mut usize) -> Option<&str> {
+        let index = match self.spans.get(*hint) {
+            Some(span) if self.key_bytes(span) == key.as_bytes() => *hint,
+            _ => self.search(key).ok()?,
+        };
+        *hint = index + 1;
         self.spans.get(index).map(|span| span.value(&self.text))
     }
 

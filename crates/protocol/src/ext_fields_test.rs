@@ -223,4 +223,22 @@ proptest! {
         prop_assert_eq!(&bulk, &one_by_one);
         prop_assert_eq!(pairs(&bulk), model.into_iter().collect::<Vec<_>>());
     }
+
+    // Goal: a hinted lookup answers exactly what `get` answers, whatever the hint and the
+    // order of lookups (in key order, hits at the hint; out of order, the search). Method:
+    // random maps and random lookup sequences (present and absent keys), one running hint.
+    #[test]
+    fn hinted_lookups_equal_plain_ones(
+        list in proptest::collection::vec(("[a-f]{1,2}", "[a-z]{0,3}"), 0..20),
+        lookups in proptest::collection::vec("[a-g]{1,2}", 0..40),
+        start in 0usize..25,
+    ) {
+        let fields: ExtFields = list.iter().cloned().collect();
+        let mut hint = start;
+        let mut sorted: Vec<String> = fields.keys().map(str::to_owned).collect();
+        sorted.extend(lookups);
+        for key in &sorted {
+            prop_assert_eq!(fields.get_hinted(key, &mut hint), fields.get(key), "key {}", key);
+        }
+    }
 }

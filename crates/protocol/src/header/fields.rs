@@ -11,9 +11,10 @@ use crate::ext_fields::ValueText;
 use crate::header::HeaderError;
 
 /// Reads typed values out of ext fields with Java's parse semantics.
-#[derive(Clone, Copy)]
 pub struct FieldReader<'a> {
     fields: &'a ExtFields,
+    /// Where the next lookup looks first (see [`ExtFields::get_hinted`]).
+    next: std::cell::Cell<usize>,
 }
 
 fn invalid(field: &'static str, value: &str, expected: &'static str) -> HeaderError {
@@ -36,12 +37,22 @@ pub fn parse_java_bool(value: &str) -> bool {
 impl<'a> FieldReader<'a> {
     /// Wraps ext fields.
     pub fn new(fields: &'a ExtFields) -> Self {
-        FieldReader { fields }
+        FieldReader {
+            fields,
+            next: std::cell::Cell::new(0),
+        }
+    }
+
+    fn get(&self, field: &str) -> Option<&'a str> {
+        let mut hint = self.next.get();
+        let value = self.fields.get_hinted(field, &mut hint);
+        self.next.set(hint);
+        value
     }
 
     /// An optional string field.
     pub fn opt_str(&self, field: &'static str) -> Option<String> {
-        self.fields.get(field).map(str::to_owned)
+        self.get(field).map(str::to_owned)
     }
 
     /// A required string field.
@@ -51,7 +62,7 @@ impl<'a> FieldReader<'a> {
 
     /// An optional `int` (`Integer.parseInt`: optional sign, decimal digits, in range).
     pub fn opt_i32(&self, field: &'static str) -> Result<Option<i32>, HeaderError> {
-        match self.fields.get(field) {
+        match self.get(field) {
             None => Ok(None),
             Some(v) => v.parse::<i32>().map(Some).map_err(|_| invalid(field, v, "int")),
         }
@@ -64,7 +75,7 @@ impl<'a> FieldReader<'a> {
 
     /// An optional `long` (`Long.parseLong`).
     pub fn opt_i64(&self, field: &'static str) -> Result<Option<i64>, HeaderError> {
-        match self.fields.get(field) {
+        match self.get(field) {
             None => Ok(None),
             Some(v) => v.parse::<i64>().map(Some).map_err(|_| invalid(field, v, "long")),
         }
@@ -77,7 +88,7 @@ impl<'a> FieldReader<'a> {
 
     /// An optional `boolean` (`Boolean.parseBoolean`: never fails).
     pub fn opt_bool(&self, field: &'static str) -> Option<bool> {
-        self.fields.get(field).map(parse_java_bool)
+        self.get(field).map(parse_java_bool)
     }
 
     /// A required `boolean`.
