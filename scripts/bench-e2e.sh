@@ -2,7 +2,7 @@
 # End-to-end figures of docs/benchmarks.md in one run against one fresh `ferromq standalone`:
 # loopback RTT baselines (blocking, and both sides busy-polling up to 100 us like FerroMQ's
 # connections; before and after), sync sends with 1 and 64 in flight, async sends with
-# 256 in flight, then catch-up consumption of a 200k-message backlog with 1 and with 4 pulls in
+# 256 in flight (JSON headers, then ROCKETMQ binary headers), then catch-up consumption of a 200k-message backlog with 1 and with 4 pulls in
 # flight per queue. Prints one JSON summary line per figure.
 #
 #   scripts/bench-e2e.sh [path/to/ferromq]    (default: builds and uses the release binary)
@@ -30,7 +30,7 @@ echo "load: $(uptime)"
 echo "broker runtime threads: ${IO_THREADS:-one per CPU ($(nproc))}"
 echo "rtt: $("$bin" bench rtt --count 20000 --json 2>/dev/null)"
 echo "rtt: $("$bin" bench rtt --count 20000 --busy-poll-us 100 --json 2>/dev/null)"
-for args in "--in-flight 1" "--in-flight 64" "--mode async --in-flight 256"; do
+for args in "--in-flight 1" "--in-flight 64" "--mode async --in-flight 256" "--mode async --in-flight 256 --header rocketmq"; do
   # shellcheck disable=SC2086
   echo "producer $args: $("$bin" bench producer -n $ns -t B1 $args --duration 6 --json 2>/dev/null)"
 done

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# CPU time, syscalls and context switches per message of the broker and of the load generator,
+# measured with `perf stat` (Debian package linux-perf) over 3 s of a producer run against one
+# fresh `ferromq standalone`. Throughput on this 2-core machine is CPU-bound, so CPU per message
+# is the figure to compare between two builds (run them alternately).
+#
+#   scripts/bench-cpu.sh path/to/ferromq [producer args]   (default: --mode async --in-flight 256)
+#   IO_THREADS=1 scripts/bench-cpu.sh ...                   (broker runtime threads)
+set -euo pipefail
+bin="$1"; shift
+args=("$@"); [[ ${#args[@]} -eq 0 ]] && args=(--mode async --in-flight 256)
+command -v perf >/dev/null || { echo "perf not found (apt-get install linux-perf)" >&2; exit 1; }
+data="$(mktemp -d /tmp/ferromq-cpu.XXXXXX)"
+"$bin" ${IO_THREADS:+--io-threads "$IO_THREADS"} standalone --data-dir "$data" --namesrv-port 19876 --broker-port 20911 > "$data/standalone.log" 2>&1 &
+broker=$!
+cleanup() { kill "$broker" 2>/dev/null || true; wait "$broker" 2>/dev/null || true; rm -rf "$data"; }
+trap cleanup EXIT
+for _ in $(seq 1 300); do
+  grep -q "standalone ready" "$data/standalone.log" && break
+  kill -0 "$broker" 2>/dev/null || { cat "$data/standalone.log" >&2; exit 1; }
+  sleep 0.1
+done
+"$bin" bench producer -n 127.0.0.1:19876 -t B1 "${args[@]}" --duration 6 --json > "$data/out" 2>/dev/null &
+client=$!
+sleep 2
+events=raw_syscalls:sys_enter,context-switches,task-clock
+perf stat -e "$events" -p "$broker" -o "$data/broker.stat" -- sleep 3 &
+perf_broker=$!
+perf stat -e "$events" -p "$client" -o "$data/client.stat" -- sleep 3 &
+perf_client=$!
+wait "$perf_broker" "$perf_client" "$client"
+python3 - "$data" <<'PY'
+import json, re, sys
+d = sys.argv[1]
+rate = json.load(open(d + "/out"))["msgs_per_sec"]
+n = rate * 3
+for name in ("broker", "client"):
+    r = {}
+    for line in open(f"{d}/{name}.stat"):
+        m = re.match(r"\s*([\d,\.]+)\s+(msec\s+)?(\S+)", line)
+        if m:
+            r[m.group(3)] = float(m.group(1).replace(",", ""))
+    print(f"{name}: {rate:.0f} msg/s  syscalls/msg {r.get('raw_syscalls:sys_enter', 0) / n:.2f}  "
+          f"ctxsw/msg {r.get('context-switches', 0) / n:.3f}  cpu us/msg {r.get('task-clock', 0) * 1e3 / n:.1f}")
+PY
