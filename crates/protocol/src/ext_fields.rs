@@ -148,7 +148,12 @@ impl ExtFields {
     /// Sets `key` to the text `write` appends: the value is formatted straight into the arena.
     /// Returns true when it replaced an earlier value.
     pub fn insert_with(&mut self, key: &str, write: impl FnOnce(&mut ValueText<'_>)) -> bool {
-        let found = self.search(key);
+        // Typed headers write their fields in key order: a key past the last one is appended
+        // without a search.
+        let found = match self.spans.last() {
+            Some(last) if self.key_bytes(last) >= key.as_bytes() => self.search(key),
+            _ => Err(self.spans.len()),
+        };
         let value_start = self.text.len();
         write(&mut ValueText { text: &mut self.text });
         let value_end = self.text.len();
