@@ -24,6 +24,9 @@
 //! - busy polling (`busy_poll`): a reader that ran dry polls its socket for up to
 //!   [`config::DEFAULT_BUSY_POLL`] before its worker may sleep, backing off on quiet
 //!   connections ([`MAX_SKIPPED_POLLS`]); a request/response exchange then needs no wake-up.
+//! - [`batch_end`]: work a request defers to the end of the batch of requests its connection's
+//!   reader decoded from one read ([`Connection::defer_to_batch_end`]), run before the batch's
+//!   responses are written (the broker publishes a batch's appends with one `pwrite`).
 //! - [`RemotingError`] (`error`), settings (`config`).
 //!
 //! Limits (all named, all configurable):
