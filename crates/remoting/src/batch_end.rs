@@ -2,7 +2,7 @@
 //! together.
 //!
 //! A connection's reader decodes every complete frame of one read and runs those requests back to
-//! back before it writes their responses in one write (see [`crate::driver`]). A handler whose
+//! back before it writes their responses in one write (see the `driver` module). A handler whose
 //! requests each leave a little shared work behind can defer that work to the end of the batch
 //! and do it once: the broker appends each message to a user-space buffer and writes the
 //! batch's bytes into the CommitLog with one `pwrite` (and builds their ConsumeQueue entries in
