@@ -331,3 +331,33 @@ proptest! {
         prop_assert_eq!(again, out);
     }
 }
+
+// Goal: the encoder escapes exactly what JSON requires (every control character, `"` and `\`),
+// in fastjson's spelling (`\n`, `\r`, `\t`, else `\u00xx` lower-case), passes everything else
+// through byte for byte (UTF-8 included), and what it writes parses back to the same text.
+// Method: every code point below 0x80 plus some multi-byte ones, one at a time and all together.
+#[test]
+fn string_literals_escape_exactly_what_json_requires() {
+    let mut samples: Vec<String> = (0u8..0x80).map(|b| char::from(b).to_string()).collect();
+    samples.extend(["é€😀", "UNIQ_KEY\u{1}ABC\u{2}WAIT\u{1}true\u{2}", ""].map(str::to_owned));
+    samples.push(samples.concat());
+    for s in &samples {
+        let mut out = Vec::new();
+        super::push_json_str(&mut out, s);
+        let text = std::str::from_utf8(&out).unwrap();
+        let back: String = serde_json::from_str(text).unwrap();
+        assert_eq!(&back, s, "{text}");
+        if let [b] = s.as_bytes() {
+            let expected = match *b {
+                b'"' => "\"\\\"\"".to_owned(),
+                b'\\' => "\"\\\\\"".to_owned(),
+                b'\n' => "\"\\n\"".to_owned(),
+                b'\r' => "\"\\r\"".to_owned(),
+                b'\t' => "\"\\t\"".to_owned(),
+                b if b < 0x20 => format!("\"\\u00{b:02x}\""),
+                _ => format!("\"{s}\""),
+            };
+            assert_eq!(text, expected);
+        }
+    }
+}
