@@ -10,16 +10,9 @@ set -euo pipefail
 bin="$1"; shift
 args=("$@"); [[ ${#args[@]} -eq 0 ]] && args=(--mode async --in-flight 256)
 command -v perf >/dev/null || { echo "perf not found (apt-get install linux-perf)" >&2; exit 1; }
-data="$(mktemp -d /tmp/ferromq-cpu.XXXXXX)"
-"$bin" ${IO_THREADS:+--io-threads "$IO_THREADS"} standalone --data-dir "$data" --namesrv-port 19876 --broker-port 20911 > "$data/standalone.log" 2>&1 &
-broker=$!
-cleanup() { kill "$broker" 2>/dev/null || true; wait "$broker" 2>/dev/null || true; rm -rf "$data"; }
-trap cleanup EXIT
-for _ in $(seq 1 300); do
-  grep -q "standalone ready" "$data/standalone.log" && break
-  kill -0 "$broker" 2>/dev/null || { cat "$data/standalone.log" >&2; exit 1; }
-  sleep 0.1
-done
+# shellcheck source=lib/standalone.sh
+source "$(dirname "$0")/lib/standalone.sh"
+start_standalone "$bin" ferromq-cpu
 "$bin" bench producer -n 127.0.0.1:19876 -t B1 "${args[@]}" --duration 6 --json > "$data/out" 2>/dev/null &
 client=$!
 sleep 2

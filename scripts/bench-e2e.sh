@@ -15,16 +15,9 @@ if [[ -z "$bin" ]]; then
   (cd "$root" && cargo build --release -p ferromq-cli >&2)
   bin="$target/release/ferromq"
 fi
-data="$(mktemp -d /tmp/ferromq-e2e.XXXXXX)"
-"$bin" ${IO_THREADS:+--io-threads "$IO_THREADS"} standalone --data-dir "$data" --namesrv-port 19876 --broker-port 20911 > "$data/standalone.log" 2>&1 &
-pid=$!
-cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$data"; }
-trap cleanup EXIT
-for _ in $(seq 1 300); do
-  grep -q "standalone ready" "$data/standalone.log" && break
-  kill -0 "$pid" 2>/dev/null || { cat "$data/standalone.log" >&2; exit 1; }
-  sleep 0.1
-done
+# shellcheck source=lib/standalone.sh
+source "$root/scripts/lib/standalone.sh"
+start_standalone "$bin" ferromq-e2e
 ns=127.0.0.1:19876
 echo "load: $(uptime)"
 echo "broker runtime threads: ${IO_THREADS:-one per CPU ($(nproc))}"

@@ -13,6 +13,10 @@ use std::time::Duration;
 
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{black_box, Criterion, Throughput};
+#[path = "support/send_header.rs"]
+mod send_header;
+use send_header::typed_send_header;
+
 use ferromq_protocol::command::LanguageCode;
 use ferromq_protocol::frame::{decode_command, decode_frame, encode_head, MAX_FRAME_BYTES};
 use ferromq_protocol::header::send_message::{SendMessageRequestHeaderV2, SendMessageResponseHeader};
@@ -67,27 +71,6 @@ fn bench_headers<M: Measurement + 'static>(c: &mut Criterion<M>) {
             // decode_command takes the frame after its length word, zero-copy.
             b.iter(|| black_box(decode_command(frame.slice(4..)).unwrap()))
         });
-    }
-}
-
-fn typed_send_header() -> SendMessageRequestHeaderV2 {
-    SendMessageRequestHeaderV2 {
-        producer_group: "please_rename_unique_group_name".into(),
-        topic: "TopicTest".into(),
-        default_topic: "TBW102".into(),
-        default_topic_queue_nums: 4,
-        queue_id: 3,
-        sys_flag: 0,
-        born_timestamp: 1_700_000_000_000,
-        flag: 0,
-        properties: Some(
-            "UNIQ_KEY\u{1}7F0000010B7C18B4AAC27E3A16C80000\u{2}WAIT\u{1}true\u{2}TAGS\u{1}TagA\u{2}".into(),
-        ),
-        reconsume_times: Some(0),
-        unit_mode: Some(false),
-        max_reconsume_times: None,
-        batch: Some(false),
-        broker_name: Some("broker-a".into()),
     }
 }
 

@@ -3,6 +3,9 @@
 //! arena-backed `ExtFields` exists for: a header costs a fixed number of allocations whatever
 //! its field count.
 
+#[path = "../benches/support/send_header.rs"]
+mod send_header;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
@@ -54,23 +57,10 @@ fn allocations<T>(f: impl FnOnce() -> T) -> (usize, T) {
 }
 
 fn send_header() -> SendMessageRequestHeaderV2 {
+    // 14 ext fields: the sample plus `maxReconsumeTimes`.
     SendMessageRequestHeaderV2 {
-        producer_group: "please_rename_unique_group_name".into(),
-        topic: "TopicTest".into(),
-        default_topic: "TBW102".into(),
-        default_topic_queue_nums: 4,
-        queue_id: 3,
-        sys_flag: 0,
-        born_timestamp: 1_700_000_000_000,
-        flag: 0,
-        properties: Some(
-            "UNIQ_KEY\u{1}7F0000010B7C18B4AAC27E3A16C80000\u{2}WAIT\u{1}true\u{2}TAGS\u{1}TagA\u{2}".into(),
-        ),
-        reconsume_times: Some(0),
-        unit_mode: Some(false),
         max_reconsume_times: Some(16),
-        batch: Some(false),
-        broker_name: Some("broker-a".into()),
+        ..send_header::typed_send_header()
     }
 }
 
