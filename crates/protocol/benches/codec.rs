@@ -19,7 +19,7 @@ use send_header::typed_send_header;
 
 use ferromq_protocol::command::LanguageCode;
 use ferromq_protocol::frame::{decode_command, decode_frame, encode_head, MAX_FRAME_BYTES};
-use ferromq_protocol::header::send_message::{SendMessageRequestHeaderV2, SendMessageResponseHeader};
+use ferromq_protocol::header::send_message::SendMessageRequestHeaderV2;
 use ferromq_protocol::message::{decode_record, encode_record, MessageRecord, DEFAULT_MAX_MESSAGE_BYTES};
 use ferromq_protocol::{RemotingCommand, RequestCode, SerializeType};
 
@@ -100,17 +100,7 @@ fn bench_typed<M: Measurement + 'static>(c: &mut Criterion<M>) {
                 black_box(cmd.decode_header::<SendMessageRequestHeaderV2>().unwrap())
             })
         });
-        let response_header = SendMessageResponseHeader {
-            msg_id: "7F00000100002A9F0000000000000010".into(),
-            queue_id: 3,
-            queue_offset: 1_000_000,
-            transaction_id: None,
-            batch_uniq_id: None,
-            recall_handle: None,
-            delay_time: None,
-            msg_region: Some("DefaultRegion".into()),
-            trace_on: Some(true),
-        };
+        let response_header = send_header::typed_send_response_header();
         c.bench_function(&format!("typed_response_encode_{name}"), |b| {
             b.iter(|| {
                 let response = RemotingCommand::response_to(&decoded, ferromq_protocol::ResponseCode::Success)

@@ -12,7 +12,7 @@ use std::cell::Cell;
 use bytes::{Bytes, BytesMut};
 use ferromq_protocol::command::LanguageCode;
 use ferromq_protocol::frame::{decode_command, encode_head};
-use ferromq_protocol::header::send_message::{SendMessageRequestHeaderV2, SendMessageResponseHeader};
+use ferromq_protocol::header::send_message::SendMessageRequestHeaderV2;
 use ferromq_protocol::header_binary::decode_binary_header;
 use ferromq_protocol::header_json::decode_json_header;
 use ferromq_protocol::{RemotingCommand, RequestCode, ResponseCode, SerializeType};
@@ -131,17 +131,7 @@ fn typed_header_decode_allocates_only_its_owned_strings() {
     eprintln!("typed decode: {n} allocations");
     assert_eq!(header, send_header());
     assert!(n <= 5, "typed decode made {n} allocations");
-    let response_header = SendMessageResponseHeader {
-        msg_id: "7F00000100002A9F0000000000000010".into(),
-        queue_id: 3,
-        queue_offset: 1_000_000,
-        transaction_id: None,
-        batch_uniq_id: None,
-        recall_handle: None,
-        delay_time: None,
-        msg_region: Some("DefaultRegion".into()),
-        trace_on: Some(true),
-    };
+    let response_header = send_header::typed_send_response_header();
     let (n, response) =
         allocations(|| RemotingCommand::response_to(&cmd, ResponseCode::Success).with_header(&response_header));
     eprintln!("typed response build: {n} allocations");

@@ -1,7 +1,8 @@
-//! The SEND_MESSAGE_V2 header the codec bench, the allocation test and the instruction-count
-//! example encode and decode: what a Java producer sends for a tagged message with keys.
+//! The SEND_MESSAGE_V2 request and response headers the codec bench, the allocation test and
+//! the instruction-count example encode and decode: what a Java producer sends for a tagged
+//! message with keys, and what the broker answers.
 
-use ferromq_protocol::header::send_message::SendMessageRequestHeaderV2;
+use ferromq_protocol::header::send_message::{SendMessageRequestHeaderV2, SendMessageResponseHeader};
 
 /// A Java producer's SEND_MESSAGE_V2 header (13 ext fields; no `maxReconsumeTimes`).
 pub fn typed_send_header() -> SendMessageRequestHeaderV2 {
@@ -22,5 +23,21 @@ pub fn typed_send_header() -> SendMessageRequestHeaderV2 {
         max_reconsume_times: None,
         batch: Some(false),
         broker_name: Some("broker-a".into()),
+    }
+}
+
+/// The broker's answer to [`typed_send_header`].
+#[allow(dead_code)] // not every includer encodes responses
+pub fn typed_send_response_header() -> SendMessageResponseHeader {
+    SendMessageResponseHeader {
+        msg_id: "7F00000100002A9F0000000000000010".into(),
+        queue_id: 3,
+        queue_offset: 1_000_000,
+        transaction_id: None,
+        batch_uniq_id: None,
+        recall_handle: None,
+        delay_time: None,
+        msg_region: Some("DefaultRegion".into()),
+        trace_on: Some(true),
     }
 }
