@@ -169,12 +169,6 @@ impl CommitLog {
         })
     }
 
-    /// Whether appends go to write buffers: they become readable when a commit writes them (a
-    /// publish under ASYNC_FLUSH, a group commit under SYNC_FLUSH), not when the append returns.
-    pub fn buffers_appends(&self) -> bool {
-        self.queue.options().write_buffer
-    }
-
     fn lock_put(&self) -> std::sync::MutexGuard<'_, PutState> {
         self.put.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -360,7 +354,7 @@ impl CommitLog {
             pos += size;
         }
         assert_eq!(pos, buf.len(), "every encoded byte belongs to a record");
-        let buffered = file.append(buf)?;
+        let buffered = file.append(buf);
         if buffered >= COMMIT_BUFFERED_BYTES {
             // Nobody committed for a long while (a slow disk under SYNC_FLUSH): bound the
             // buffer's memory by committing here, under the put lock, like a flush would.
@@ -395,7 +389,7 @@ impl CommitLog {
         };
         if len as u64 + BLANK_MARKER_BYTES as u64 > file.remaining() {
             let remaining = i32::try_from(file.remaining()).unwrap_or(i32::MAX);
-            file.append_blank(&encode_blank(remaining))?;
+            file.append_blank(&encode_blank(remaining));
             file = self.queue.last_or_create(0)?;
         }
         st.segment = Some(Arc::clone(&file));
@@ -462,9 +456,6 @@ impl CommitLog {
     /// Commits the write buffers, oldest segment first, without syncing: everything appended so
     /// far becomes readable. Returns whether anything was committed (the caller dispatches).
     pub fn commit(&self) -> StoreResult<bool> {
-        if !self.buffers_appends() {
-            return Ok(false);
-        }
         let mut committed = false;
         for f in self.queue.uncommitted() {
             committed |= f.commit()?;

@@ -33,6 +33,8 @@ fn appends_assign_queue_offsets_and_read_back_identically() {
         assert_eq!(r.phy_offset, expected_phy);
         assert_eq!(r.queue_offset, i64::from(i / 2));
         expected_phy += r.wrote_bytes as i64;
+        // Appends are readable once committed (the store's publish or flush does it).
+        cl.commit().unwrap();
         let (rec, _) = cl.read_record(r.phy_offset).unwrap();
         assert_eq!(rec.body.as_ref(), &[i as u8; 100][..]);
         assert_eq!(rec.queue_offset, i64::from(i / 2));
@@ -89,6 +91,7 @@ fn batch_gets_consecutive_queue_offsets_and_oversized_message_is_refused() {
     let batch: Vec<_> = (0..5).map(|i| msg("T", 1, &[i; 10])).collect();
     let r = cl.put_batch(&batch, 2).unwrap();
     assert_eq!((r.queue_offset, r.msg_num), (1, 5));
+    cl.commit().unwrap();
     let mut phy = r.phy_offset;
     for i in 0..5 {
         let (rec, bytes) = cl.read_record(phy).unwrap();
@@ -129,6 +132,7 @@ fn reused_encode_buffer_leaves_no_stale_bytes_and_failed_puts_leave_no_trace() {
     let small = cl.put(&msg("T", 0, b"tiny"), 12).unwrap();
     assert_eq!(small.phy_offset, big.phy_offset + big.wrote_bytes as i64);
     assert_eq!((big.queue_offset, small.queue_offset), (0, 1));
+    cl.commit().unwrap();
     let (rec, bytes) = cl.read_record(small.phy_offset).unwrap();
     assert_eq!(rec.body.as_ref(), b"tiny");
     assert_eq!(bytes.len(), small.wrote_bytes);
@@ -155,6 +159,7 @@ fn batch_over_several_queues_and_later_single_puts_keep_offsets_dense() {
     ];
     let r = cl.put_batch(&batch, 2).unwrap();
     assert_eq!((r.msg_num, r.queue_offset), (4, 1));
+    cl.commit().unwrap();
     let mut at = r.phy_offset;
     let mut got = Vec::new();
     for _ in 0..4 {

@@ -13,9 +13,9 @@
 //! owned `MessageRecord`), writes index entries per record and appends ConsumeQueue entries to
 //! their queues' pending tails through a [`CqBatch`] of at most `MAX_BATCH_RECORDS` records of
 //! one CommitLog segment; tails are written when full, old, over the memory cap, or drained
-//! (see `consume_queue_tail.rs`). Puts normally dispatch inline, on the putting thread, when
-//! nobody else holds the dispatch lock (`StoreInner::dispatch_inline`); the dispatch thread
-//! catches up on what they leave (lock contention, errors). It also writes the checkpoint every
+//! (see `consume_queue_tail.rs`). Under ASYNC_FLUSH a publish dispatches on the publishing
+//! thread (`MessageStore::publish`); the dispatch thread catches up on what is left (SYNC_FLUSH
+//! group commits, errors). It also writes the checkpoint every
 //! `flushIntervalConsumeQueue` and drains all tails once dispatch has been idle for
 //! `IDLE_DRAIN`.
 //!
@@ -311,7 +311,7 @@ fn run(inner: &StoreInner) {
             tracing::warn!(error = %e, "dispatch failed; retrying");
             std::thread::sleep(Duration::from_millis(50));
         }
-        // Puts usually dispatch inline: "idle" means the dispatched offset stood still.
+        // Publishes usually dispatch themselves: "idle" means the dispatched offset stood still.
         let reput = inner.reput_offset.load(Ordering::Acquire);
         if reput != last_reput {
             last_reput = reput;

@@ -13,10 +13,10 @@
 //! - segments are contiguous: `segment[i+1].start == segment[i].start + file_size`;
 //! - a segment is preallocated before any write (no sparse mapping), and with `prewrite` it is
 //!   zero-filled and synced first, so later syncs only overwrite allocated blocks;
-//! - `flushed_position <= read_position <= wrote_position <= file_size`; without a write buffer
-//!   the read position is the wrote position, with one it is the committed position (bytes
-//!   written to the file by [`MappedFile::commit`]): appended bytes still in the buffer are not
-//!   in the file, so nothing may read them.
+//! - `flushed_position <= read_position <= wrote_position <= file_size`; the read position is
+//!   the committed position (bytes written to the file by [`MappedFile::commit`]): appended bytes
+//!   still in the write buffer are not in the file, so nothing may read them; a commit publishes
+//!   its end before another commit can find the buffer empty.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,9 +48,6 @@ pub struct SegmentOptions {
     /// Zero-fill and sync a new segment before use, so later syncs only overwrite allocated,
     /// written blocks (SYNC_FLUSH, `warmMapedFileEnable`).
     pub prewrite: bool,
-    /// Append into a user-space [`WriteBuffer`] that [`MappedFile::commit`] writes with
-    /// `pwrite` (SYNC_FLUSH): the mapping is only read. With it, pre-writing uses `pwrite` too.
-    pub write_buffer: bool,
 }
 
 /// One segment file.
@@ -61,10 +58,11 @@ pub struct MappedFile {
     start_offset: u64,
     file_size: u64,
     wrote_position: AtomicU64,
-    /// End of the bytes written to the file (equal to `wrote_position` without a buffer).
+    /// End of the bytes written to the file (the rest of the appended bytes are in `buffer`).
     committed_position: AtomicU64,
     flushed_position: AtomicU64,
-    buffer: Option<WriteBuffer>,
+    /// Appended bytes not yet written to the file; the mapping is only read.
+    buffer: WriteBuffer,
 }
 
 impl MappedFile {
@@ -91,30 +89,17 @@ impl MappedFile {
             while pos < file_size {
                 let n = (file_size - pos).min(ZERO_CHUNK as u64);
                 let chunk = zeros.get(..n as usize).unwrap_or(&zeros);
-                // Without a write buffer the appender writes through the mapping: pre-writing
-                // through it too leaves its pages in the page cache and in the page tables. With
-                // one, the mapping is only read: `pwrite` fills the page cache without faulting
-                // every page of the mapping (a fresh page's fault zero-fills it first).
-                if options.write_buffer {
-                    file.write_unmapped(pos, chunk).map_err(failed)?;
-                } else {
-                    file.write_at(pos, chunk).map_err(failed)?;
-                }
+                // The mapping is only read: `pwrite` fills the page cache without faulting every
+                // page of the mapping (a fresh page's fault zero-fills it first).
+                file.write_unmapped(pos, chunk).map_err(failed)?;
                 pos += n;
             }
             file.sync_range(0, file_size).map_err(failed)?;
         }
-        Ok(Self::new(path, file, start_offset, file_size, 0, options))
+        Ok(Self::new(path, file, start_offset, file_size, 0))
     }
 
-    fn new(
-        path: PathBuf,
-        file: Arc<dyn StoreFile>,
-        start_offset: u64,
-        file_size: u64,
-        position: u64,
-        options: SegmentOptions,
-    ) -> Self {
+    fn new(path: PathBuf, file: Arc<dyn StoreFile>, start_offset: u64, file_size: u64, position: u64) -> Self {
         MappedFile {
             path,
             file,
@@ -123,18 +108,12 @@ impl MappedFile {
             wrote_position: AtomicU64::new(position),
             committed_position: AtomicU64::new(position),
             flushed_position: AtomicU64::new(position),
-            buffer: options.write_buffer.then(|| WriteBuffer::new(position)),
+            buffer: WriteBuffer::new(position),
         }
     }
 
     /// Opens an existing segment; positions start at `file_size` (recovery lowers the last one).
-    pub fn open(
-        fs: &dyn Fs,
-        path: PathBuf,
-        start_offset: u64,
-        file_size: u64,
-        options: SegmentOptions,
-    ) -> StoreResult<Self> {
+    pub fn open(fs: &dyn Fs, path: PathBuf, start_offset: u64, file_size: u64) -> StoreResult<Self> {
         let file = fs
             .open(&path, false)
             .map_err(|e| StoreError::io("open segment", &path, e))?;
@@ -149,7 +128,7 @@ impl MappedFile {
                     source,
                 })?;
         }
-        Ok(Self::new(path, file, start_offset, file_size, file_size, options))
+        Ok(Self::new(path, file, start_offset, file_size, file_size))
     }
 
     /// Start offset (the file name).
@@ -172,13 +151,9 @@ impl MappedFile {
     pub fn wrote_position(&self) -> u64 {
         self.wrote_position.load(Ordering::Acquire)
     }
-    /// Bytes readers may see: appended and in the file (committed, with a write buffer).
+    /// Bytes readers may see: appended and written to the file (committed).
     pub fn read_position(&self) -> u64 {
-        if self.buffer.is_some() {
-            self.committed_position.load(Ordering::Acquire)
-        } else {
-            self.wrote_position()
-        }
+        self.committed_position.load(Ordering::Acquire)
     }
     /// Bytes durable in this segment.
     pub fn flushed_position(&self) -> u64 {
@@ -193,60 +168,45 @@ impl MappedFile {
         self.wrote_position() >= self.file_size
     }
 
-    /// Writes `data` at the wrote position (into the write buffer, if any) and publishes it.
+    /// Appends `data` at the wrote position, into the write buffer (readable once committed).
     /// Caller serializes appends. Returns the bytes buffered and not yet committed.
-    pub fn append(&self, data: &[u8]) -> StoreResult<usize> {
+    pub fn append(&self, data: &[u8]) -> usize {
         let pos = self.wrote_position();
         assert!(pos + data.len() as u64 <= self.file_size, "append past segment end");
-        let buffered = self.write(pos, data)?;
+        let buffered = self.buffer.push(pos, data);
         self.wrote_position.store(pos + data.len() as u64, Ordering::Release);
-        Ok(buffered)
+        buffered
     }
 
-    fn write(&self, pos: u64, data: &[u8]) -> StoreResult<usize> {
-        match &self.buffer {
-            Some(buffer) => Ok(buffer.push(pos, data)),
-            None => self
-                .file
-                .write_at(pos, data)
-                .map(|()| 0)
-                .map_err(|e| StoreError::io("write", &self.path, e)),
-        }
-    }
-
-    /// Writes the BLANK end-of-file marker at the wrote position and marks the segment full.
-    pub fn append_blank(&self, marker: &[u8]) -> StoreResult<()> {
+    /// Appends the BLANK end-of-file marker (when it fits) and marks the segment full; the rest
+    /// of the segment is never written: it is committed with the marker.
+    pub fn append_blank(&self, marker: &[u8]) {
         let pos = self.wrote_position();
         let fits = self.file_size - pos >= marker.len() as u64;
-        match &self.buffer {
-            // The rest of the segment is never written: it is committed with the marker.
-            Some(buffer) => buffer.push_last(pos, if fits { marker } else { &[] }, self.file_size),
-            None if fits => {
-                self.write(pos, marker)?;
-            }
-            None => {}
-        }
+        self.buffer
+            .push_last(pos, if fits { marker } else { &[] }, self.file_size);
         self.wrote_position.store(self.file_size, Ordering::Release);
-        Ok(())
     }
 
     /// Writes the write buffer's bytes to the file with one `pwrite` and moves the read position
-    /// past them; returns whether anything was committed. Without a buffer, a no-op. Safe to call
-    /// concurrently (commits are serialized) and concurrently with appends.
+    /// past them; returns whether anything was committed. Safe to call concurrently (commits are
+    /// serialized) and concurrently with appends.
     pub fn commit(&self) -> StoreResult<bool> {
-        let Some(buffer) = &self.buffer else {
-            return Ok(false);
-        };
-        let committed = buffer
-            .commit(|pos, bytes| self.file.write_unmapped(pos, bytes))
+        let committed = self
+            .buffer
+            .commit_then(
+                |pos, bytes| self.file.write_unmapped(pos, bytes),
+                |end| {
+                    self.committed_position.fetch_max(end, Ordering::AcqRel);
+                },
+            )
             .map_err(|e| StoreError::io("write", &self.path, e))?;
         let Some(end) = committed else {
             return Ok(false);
         };
         if end >= self.file_size {
-            buffer.release();
+            self.buffer.release();
         }
-        self.committed_position.fetch_max(end, Ordering::AcqRel);
         Ok(true)
     }
 
@@ -349,9 +309,7 @@ impl MappedFile {
         self.file
             .sync_range(pos, self.file_size - pos)
             .map_err(|e| StoreError::io("sync", &self.path, e))?;
-        if let Some(buffer) = &self.buffer {
-            buffer.reset(pos);
-        }
+        self.buffer.reset(pos);
         self.wrote_position.store(pos, Ordering::Release);
         self.committed_position.store(pos, Ordering::Release);
         self.flushed_position.store(pos, Ordering::Release);
@@ -396,7 +354,8 @@ mod tests {
         let q = MappedFileQueue::load(Arc::clone(&fs), dir.clone(), 4096, SegmentOptions::default()).unwrap();
         for i in 0..10u8 {
             let f = q.last_or_create(0).unwrap();
-            f.append(&[i; 1024]).unwrap();
+            f.append(&[i; 1024]);
+            f.commit().unwrap();
         }
         assert_eq!(q.max_offset(), 10 * 1024);
         assert_eq!(q.files().len(), 3);
@@ -408,7 +367,7 @@ mod tests {
         assert_eq!(&starts[..3], &[0, 4096, 8192]);
     }
 
-    // Goal: with a write buffer, appended bytes are invisible to readers (view, max_offset) until
+    // Goal: appended bytes are invisible to readers (view, max_offset) until
     // committed, also when the appender moved on to later segments while an earlier one's tail
     // (its BLANK marker) is uncommitted; a commit of a closed segment makes it wholly readable.
     // Method: append across two 4 KiB segments on SimFs without committing, check the bounds,
@@ -416,19 +375,16 @@ mod tests {
     #[test]
     fn buffered_appends_are_readable_only_once_committed_in_order() {
         let fs: Arc<dyn Fs> = Arc::new(SimFs::new());
-        let options = SegmentOptions {
-            prewrite: true,
-            write_buffer: true,
-        };
+        let options = SegmentOptions { prewrite: true };
         let q = MappedFileQueue::load(Arc::clone(&fs), PathBuf::from("/s/cl"), 4096, options).unwrap();
         let first = q.last_or_create(0).unwrap();
-        first.append(&[1; 3000]).unwrap();
+        first.append(&[1; 3000]);
         assert_eq!((first.wrote_position(), first.read_position()), (3000, 0));
         assert!(first.view(0, 1).is_err());
         assert_eq!(q.max_offset(), 0);
-        first.append_blank(&[9; 8]).unwrap();
+        first.append_blank(&[9; 8]);
         let second = q.last_or_create(0).unwrap();
-        assert_eq!(second.append(&[2; 100]).unwrap(), 100);
+        assert_eq!(second.append(&[2; 100]), 100);
         assert!(second.commit().unwrap());
         assert_eq!(second.read_position(), 100);
         assert_eq!(q.max_offset(), 0, "the first segment's bytes are not readable yet");
@@ -449,7 +405,7 @@ mod tests {
         sim.set_capacity(6000);
         let fs: Arc<dyn Fs> = Arc::new(sim);
         let q = MappedFileQueue::load(fs, PathBuf::from("/s/cl"), 4096, SegmentOptions::default()).unwrap();
-        q.last_or_create(0).unwrap().append(&[1; 4096]).unwrap();
+        q.last_or_create(0).unwrap().append(&[1; 4096]);
         assert!(matches!(
             q.last_or_create(0),
             Err(StoreError::CreateMappedFileFailed { .. })

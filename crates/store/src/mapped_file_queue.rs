@@ -70,7 +70,6 @@ impl MappedFileQueue {
                 dir.join(&name),
                 start,
                 file_size,
-                options,
             )?));
         }
         let allocator = Arc::new(Allocator {
@@ -171,7 +170,7 @@ impl MappedFileQueue {
     pub fn min_offset(&self) -> u64 {
         self.first().map_or(0, |f| f.start_offset())
     }
-    /// End of readable data (appended, and committed with a write buffer).
+    /// End of readable data (appended and committed).
     ///
     /// With write buffers the appender may have moved on to later segments while the tail of an
     /// earlier one is still uncommitted: readable data ends in the oldest segment that is not

@@ -61,8 +61,6 @@ pub(crate) fn open_and_recover(config: MessageStoreConfig, fs: Arc<dyn Fs>, cloc
     let checkpoint = StoreCheckpoint::open(fs.as_ref(), &root.join("checkpoint"))?;
     let options = SegmentOptions {
         prewrite: config.is_sync_flush() || config.warm_maped_file_enable,
-        // Appends always go through a write buffer committed with `pwrite` (see `write_buffer`).
-        write_buffer: true,
     };
     let commit_log = CommitLog::load(
         Arc::clone(&fs),

@@ -246,9 +246,8 @@ impl MessageStore {
     }
 
     /// Makes everything appended so far readable under ASYNC_FLUSH: commits the write buffers
-    /// with one `pwrite`, then builds the ConsumeQueue and IndexFile entries on this thread
-    /// when no other thread is dispatching (otherwise wakes the dispatch thread). Cheap when
-    /// nothing is pending. Under SYNC_FLUSH the flush service commits (one `pwrite` per group
+    /// with one `pwrite`, then builds the ConsumeQueue and IndexFile entries on this thread.
+    /// Cheap when nothing is pending. Under SYNC_FLUSH the flush service commits (one `pwrite` per group
     /// commit) and wakes dispatch, so this does nothing.
     ///
     /// A failed commit keeps the bytes buffered (the next commit retries them; a flush that
@@ -260,15 +259,18 @@ impl MessageStore {
             return;
         }
         match inner.commit_log.commit() {
-            Ok(true) => {}
-            // Nothing new: another thread committed (and dispatches) these bytes.
-            Ok(false) => return,
+            // Nothing new means another thread (the flush service) committed these bytes: they
+            // are readable, and dispatching them here keeps them readable by queue on return.
+            Ok(_) => {}
             Err(e) => {
                 tracing::warn!(error = %e, "committing the CommitLog write buffer failed; retried by the next commit");
                 return;
             }
         }
-        if !inner.dispatch_inline() {
+        // Dispatched here, waiting for the dispatch thread if it holds the lock (its passes are
+        // short): the records are readable by queue when this returns.
+        if let Err(e) = crate::dispatch::dispatch_available(inner) {
+            tracing::warn!(error = %e, "dispatch after publish failed; the dispatch thread retries");
             inner.wake_dispatch();
         }
     }
@@ -583,27 +585,6 @@ impl StoreInner {
     /// a futex wake only when it sleeps (see [`crate::wakeup`]).
     pub(crate) fn wake_dispatch(&self) {
         self.commit_log.appended().notify();
-    }
-
-    /// Dispatches what was published on the calling thread if no other thread is dispatching
-    /// (the put's ConsumeQueue entries are then readable when it returns, and no thread is
-    /// woken). False when another thread holds the dispatch lock or dispatch failed: the
-    /// caller then wakes the dispatch thread, which retries.
-    pub(crate) fn dispatch_inline(&self) -> bool {
-        let guard = match self.dispatch_lock.try_lock() {
-            Ok(guard) => guard,
-            Err(std::sync::TryLockError::WouldBlock) => return false,
-            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
-        };
-        let dispatched = crate::dispatch::dispatch_locked(self);
-        drop(guard);
-        match dispatched {
-            Ok(_) => true,
-            Err(e) => {
-                tracing::debug!(error = %e, "inline dispatch failed; the dispatch thread retries");
-                false
-            }
-        }
     }
 
     /// Dispatch thread: waits for a put, shutdown or `timeout`; returns whether to stop.

@@ -87,10 +87,22 @@ impl WriteBuffer {
         st.closing = None;
     }
 
+    /// [`WriteBuffer::commit_then`] without a callback (tests).
+    #[cfg(test)]
+    pub fn commit(&self, write: impl FnOnce(u64, &[u8]) -> io::Result<()>) -> io::Result<Option<u64>> {
+        self.commit_then(write, |_| {})
+    }
+
     /// Writes the buffered bytes with `write(position, bytes)` and returns the new committed end,
     /// or `None` when nothing was buffered. Appends may continue meanwhile (into the other
-    /// buffer). On an error the bytes stay buffered.
-    pub fn commit(&self, write: impl FnOnce(u64, &[u8]) -> io::Result<()>) -> io::Result<Option<u64>> {
+    /// buffer). On an error the bytes stay buffered. After a successful write `committed(end)`
+    /// runs while the commit lock is still held: a concurrent commit that finds the buffer empty
+    /// (because this one took its bytes) returns only after `committed` made them readable.
+    pub fn commit_then(
+        &self,
+        write: impl FnOnce(u64, &[u8]) -> io::Result<()>,
+        committed: impl FnOnce(u64),
+    ) -> io::Result<Option<u64>> {
         let _commit = self.commit.lock().unwrap_or_else(|e| e.into_inner());
         let (start, mut taken, closing) = {
             let mut st = self.lock();
@@ -121,6 +133,8 @@ impl WriteBuffer {
         if st.spare.capacity() < taken.capacity() {
             st.spare = taken;
         }
+        drop(st);
+        committed(end);
         Ok(Some(end))
     }
 
@@ -235,6 +249,43 @@ mod tests {
         let empty_tail = WriteBuffer::new(60);
         empty_tail.push_last(60, &[], 64);
         assert_eq!(empty_tail.commit(|_, _| panic!("nothing to write")).unwrap(), Some(64));
+    }
+
+    // Goal: a commit that finds the buffer empty because a concurrent commit took its bytes
+    // returns only after that commit's `committed` callback ran (the segment's readable end is
+    // published under the commit lock), so "nothing to commit" means "already readable".
+    // Method: thread A's callback tells thread B to commit and then, after B has started,
+    // sets a flag; B's empty commit must see the flag set.
+    #[test]
+    fn an_empty_commit_waits_for_the_concurrent_one_to_publish() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{mpsc, Arc};
+        let buf = Arc::new(WriteBuffer::new(0));
+        buf.push(0, &[1; 8]);
+        let published = Arc::new(AtomicBool::new(false));
+        let (go_tx, go_rx) = mpsc::channel::<()>();
+        let (started_tx, started_rx) = mpsc::channel::<()>();
+        let b = {
+            let (buf, published) = (Arc::clone(&buf), Arc::clone(&published));
+            std::thread::spawn(move || {
+                go_rx.recv().unwrap();
+                started_tx.send(()).unwrap();
+                let end = buf.commit(|_, _| panic!("A took the bytes")).unwrap();
+                (end, published.load(Ordering::SeqCst))
+            })
+        };
+        let end = buf
+            .commit_then(
+                |_, _| Ok(()),
+                |_| {
+                    go_tx.send(()).unwrap();
+                    started_rx.recv().unwrap();
+                    published.store(true, Ordering::SeqCst);
+                },
+            )
+            .unwrap();
+        assert_eq!(end, Some(8));
+        assert_eq!(b.join().unwrap(), (None, true));
     }
 
     // Goal: appends at any other position than the buffered end are a bug and are caught.
