@@ -189,8 +189,9 @@ impl PartialEq for Body {
 
 impl Eq for Body {}
 
-/// One remoting command, request or response (reference 1.2).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One remoting command, request or response (reference 1.2). The default is what a JSON
+/// header `{}` decodes to: code 0, `JAVA`, version 0, no fields, JSON, no body.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RemotingCommand {
     /// Request code (requests) or response code (responses), see [`RequestCode`]/[`ResponseCode`].
     pub code: i32,

@@ -75,8 +75,7 @@ fn push_int(out: &mut Vec<u8>, value: i64) {
 pub(crate) fn push_json_str(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = s.as_bytes();
-    // Worst case every byte becomes `\u00XX`; reserving the common case (a few escapes) once
-    // keeps the pushes below from re-checking capacity growth.
+    // Room for the unescaped text and the quotes; escapes grow the buffer as they come.
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut start = 0;

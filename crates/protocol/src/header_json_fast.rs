@@ -14,23 +14,13 @@
 //! UTF-8 or a missing quote all fall back. Invariant: whatever this returns, the serde_json
 //! decoder returns too (the differential tests in `header_json_test.rs` hold it to that).
 
-use crate::command::{Body, LanguageCode, RemotingCommand, SerializeType};
+use crate::command::{LanguageCode, RemotingCommand};
 use crate::ext_fields::{ExtFields, ExtFieldsBuilder, ValueText};
 
 /// Decodes `input` when it has the common shape; `None` means "use the general decoder".
 pub(crate) fn decode_fast(input: &[u8]) -> Option<RemotingCommand> {
     let mut p = Parser { s: input, pos: 0 };
-    let mut cmd = RemotingCommand {
-        code: 0,
-        language: LanguageCode::Java,
-        version: 0,
-        opaque: 0,
-        flag: 0,
-        remark: None,
-        ext_fields: ExtFields::new(),
-        serialize_type: SerializeType::Json,
-        body: Body::empty(),
-    };
+    let mut cmd = RemotingCommand::default();
     let mut seen = 0u8;
     p.ws();
     p.eat(b'{')?;
