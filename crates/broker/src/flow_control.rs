@@ -16,8 +16,8 @@
 //! Invariants: admitted requests never exceed the queue capacity (a semaphore, never an
 //! unbounded queue); the permits and the in-progress mark are held until the put returns.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
@@ -25,26 +25,63 @@ use tokio::sync::Semaphore;
 use crate::config::BrokerConfig;
 use crate::error::{BrokerError, BusyReason};
 
-#[derive(Debug, Default)]
+/// Start times of the running puts: one slot per worker (at most that many puts run), holding
+/// nanoseconds since `base` plus one, or zero when free. No lock and no clock read is needed to
+/// see that no put runs.
+#[derive(Debug)]
 struct InProgress {
-    next_id: u64,
-    started: BTreeMap<u64, Instant>,
+    base: Instant,
+    slots: Box<[AtomicU64]>,
 }
 
-/// Removes its put from the in-progress set when dropped.
+impl InProgress {
+    fn new(workers: usize) -> Self {
+        InProgress {
+            base: Instant::now(),
+            slots: (0..workers.max(1)).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    /// Marks a put as started now in a free slot (the caller holds a worker permit, so one is
+    /// free unless more puts run than permits, in which case the put is simply not tracked).
+    fn start(self: &Arc<Self>) -> InProgressGuard {
+        let now = u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX - 1) + 1;
+        let slot = self.slots.iter().position(|slot| {
+            slot.compare_exchange(0, now, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        });
+        InProgressGuard {
+            puts: Arc::clone(self),
+            slot,
+        }
+    }
+
+    /// How long the oldest running put has run.
+    fn oldest(&self) -> Duration {
+        let oldest = self
+            .slots
+            .iter()
+            .map(|slot| slot.load(Ordering::Acquire))
+            .filter(|start| *start != 0)
+            .min();
+        oldest.map_or(Duration::ZERO, |start| {
+            self.base.elapsed().saturating_sub(Duration::from_nanos(start - 1))
+        })
+    }
+}
+
+/// Frees its put's slot when dropped.
 struct InProgressGuard {
-    puts: Arc<Mutex<InProgress>>,
-    id: u64,
+    puts: Arc<InProgress>,
+    slot: Option<usize>,
 }
 
 impl Drop for InProgressGuard {
     fn drop(&mut self) {
-        lock(&self.puts).started.remove(&self.id);
+        if let Some(slot) = self.slot.and_then(|i| self.puts.slots.get(i)) {
+            slot.store(0, Ordering::Release);
+        }
     }
-}
-
-fn lock(puts: &Mutex<InProgress>) -> MutexGuard<'_, InProgress> {
-    puts.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The send queue and its workers.
@@ -56,7 +93,7 @@ pub struct SendFlowControl {
     wait_limit: Duration,
     busy_timeout: Duration,
     fast_failure: bool,
-    puts: Arc<Mutex<InProgress>>,
+    puts: Arc<InProgress>,
 }
 
 impl SendFlowControl {
@@ -69,7 +106,7 @@ impl SendFlowControl {
             wait_limit: Duration::from_millis(config.wait_time_mills_in_send_queue),
             busy_timeout: Duration::from_millis(config.os_page_cache_busy_time_out_mills),
             fast_failure: config.broker_fast_failure_enable,
-            puts: Arc::default(),
+            puts: Arc::new(InProgress::new(config.send_message_thread_pool_nums)),
         }
     }
 
@@ -80,11 +117,7 @@ impl SendFlowControl {
 
     /// How long the oldest running put has held the store (zero if none runs).
     pub fn busy_for(&self) -> Duration {
-        lock(&self.puts)
-            .started
-            .values()
-            .next()
-            .map_or(Duration::ZERO, Instant::elapsed)
+        self.puts.oldest()
     }
 
     /// Java `isOSPageCacheBusy`: a put has been running longer than the busy timeout.
@@ -112,28 +145,25 @@ impl SendFlowControl {
         let Ok(admission) = Arc::clone(&self.admitted).try_acquire_owned() else {
             return Err(self.busy(BusyReason::Overload, Duration::ZERO));
         };
-        let enqueued = Instant::now();
-        let worker = Arc::clone(&self.workers)
-            .acquire_owned()
-            .await
-            .map_err(|_| BrokerError::ShuttingDown)?;
-        let waited = enqueued.elapsed();
+        // A free worker takes the request at once: no wait to time.
+        let (worker, waited) = match Arc::clone(&self.workers).try_acquire_owned() {
+            Ok(worker) => (worker, Duration::ZERO),
+            Err(_) => {
+                let enqueued = Instant::now();
+                let worker = Arc::clone(&self.workers)
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| BrokerError::ShuttingDown)?;
+                (worker, enqueued.elapsed())
+            }
+        };
         if self.fast_failure && waited > self.wait_limit {
             return Err(self.busy(BusyReason::TimeoutCleanQueue, waited));
         }
         if self.is_store_busy() {
             return Err(self.busy(BusyReason::PageCacheSynchronized, waited));
         }
-        let guard = {
-            let mut puts = lock(&self.puts);
-            let id = puts.next_id;
-            puts.next_id = puts.next_id.wrapping_add(1);
-            puts.started.insert(id, Instant::now());
-            InProgressGuard {
-                puts: Arc::clone(&self.puts),
-                id,
-            }
-        };
+        let guard = self.puts.start();
         // The put runs inline: under ASYNC_FLUSH it is a copy into the page cache plus
         // bookkeeping (microseconds), and SYNC_FLUSH durability is awaited through the flush
         // ticket, never here. Handing each put to the blocking pool cost two thread wake-ups

@@ -456,9 +456,15 @@ impl CommitLog {
     /// Commits the write buffers, oldest segment first, without syncing: everything appended so
     /// far becomes readable. Returns whether anything was committed (the caller dispatches).
     pub fn commit(&self) -> StoreResult<bool> {
+        self.commit_with(&mut |_, _| {})
+    }
+
+    /// [`CommitLog::commit`], handing each segment's newly readable bytes and the offset of
+    /// their first byte to `on_committed` (see [`MappedFile::commit_with`]).
+    pub fn commit_with(&self, on_committed: &mut dyn FnMut(u64, &[u8])) -> StoreResult<bool> {
         let mut committed = false;
         for f in self.queue.uncommitted() {
-            committed |= f.commit()?;
+            committed |= f.commit_with(on_committed)?;
         }
         Ok(committed)
     }

@@ -14,8 +14,10 @@
 //! their queues' pending tails through a [`CqBatch`] of at most `MAX_BATCH_RECORDS` records of
 //! one CommitLog segment; tails are written when full, old, over the memory cap, or drained
 //! (see `consume_queue_tail.rs`). Under ASYNC_FLUSH a publish dispatches on the publishing
-//! thread (`MessageStore::publish`); the dispatch thread catches up on what is left (SYNC_FLUSH
-//! group commits, errors). It also writes the checkpoint every
+//! thread (`MessageStore::publish`), from the bytes it just committed ([`dispatch_committed`]:
+//! they are still in its write buffer, while reading them back through the mapping would take a
+//! page fault per fresh page); the dispatch thread catches up on what is left (SYNC_FLUSH group
+//! commits, errors). It also writes the checkpoint every
 //! `flushIntervalConsumeQueue` and drains all tails once dispatch has been idle for
 //! `IDLE_DRAIN`.
 //!
@@ -164,6 +166,80 @@ pub(crate) fn dispatch_available(inner: &StoreInner) -> StoreResult<u64> {
     dispatch_locked(inner)
 }
 
+/// Dispatches the records of `bytes`, which a publish just committed at CommitLog `offset` and
+/// which are readable now, reading them from that memory rather than through the mapping (whose
+/// fresh pages would each cost a page fault here), when they are the next records to dispatch;
+/// otherwise leaves them to [`dispatch_available`]. A BLANK marker and anything after it are
+/// left to it too. Returns the number dispatched.
+pub(crate) fn dispatch_committed(inner: &StoreInner, offset: u64, bytes: &[u8]) -> StoreResult<u64> {
+    let _guard = inner.dispatch_lock.lock().unwrap_or_else(|e| e.into_inner());
+    let mut reput = inner.reput_offset.load(Ordering::Acquire);
+    if reput != offset {
+        return Ok(0);
+    }
+    let mut batch = CqBatch::new(&inner.cq);
+    let mut count = 0;
+    dispatch_records(inner, &mut batch, &mut reput, &mut count, bytes)?;
+    if batch.records > 0 {
+        commit_batch(inner, &mut batch, reput)?;
+    }
+    Ok(count)
+}
+
+/// Where [`dispatch_records`] stopped.
+enum Stop {
+    /// At the end of the bytes.
+    End,
+    /// At a BLANK marker (not dispatched): the rest of the segment is unused.
+    Blank,
+}
+
+/// Dispatches the message records at the start of `bytes`, the CommitLog bytes from `*reput`,
+/// advancing `*reput` and `*count` past each. Batches are committed when full; the caller
+/// commits the last one.
+fn dispatch_records(
+    inner: &StoreInner,
+    batch: &mut CqBatch,
+    reput: &mut u64,
+    count: &mut u64,
+    bytes: &[u8],
+) -> StoreResult<Stop> {
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let header = peek_record_header(rest).map_err(|e| corrupt(*reput, e))?;
+        match header.kind() {
+            RecordKind::Message(version) => {
+                let view = match RecordView::parse(rest, header.total_size, version) {
+                    Ok(view) => view,
+                    Err(e) => {
+                        commit_batch(inner, batch, *reput)?;
+                        return Err(corrupt(*reput, e));
+                    }
+                };
+                dispatch_view(inner, &view, header.total_size, batch)?;
+                // `parse` checked 0 < total_size <= rest.len().
+                let size = header.total_size as usize;
+                rest = rest.get(size..).unwrap_or_default();
+                *reput += size as u64;
+                *count += 1;
+                batch.records += 1;
+                if batch.records >= MAX_BATCH_RECORDS {
+                    commit_batch(inner, batch, *reput)?;
+                }
+            }
+            RecordKind::Blank => return Ok(Stop::Blank),
+            RecordKind::EndOfData | RecordKind::Garbage => {
+                commit_batch(inner, batch, *reput)?;
+                return Err(corrupt(
+                    *reput,
+                    format!("unexpected magic {:#x} in published data", header.magic),
+                ));
+            }
+        }
+    }
+    Ok(Stop::End)
+}
+
 /// [`dispatch_available`] for a caller already holding `dispatch_lock`.
 ///
 /// Records are dispatched in batches of consecutive records of one CommitLog segment: index
@@ -187,44 +263,10 @@ pub(crate) fn dispatch_locked(inner: &StoreInner) -> StoreResult<u64> {
         let Some((file, bytes)) = cl.view_to_segment_end(reput) else {
             return Ok(count);
         };
-        let mut rest: &[u8] = &bytes;
-        while !rest.is_empty() {
-            let header = peek_record_header(rest).map_err(|e| corrupt(reput, e))?;
-            match header.kind() {
-                RecordKind::Message(version) => {
-                    let view = match RecordView::parse(rest, header.total_size, version) {
-                        Ok(view) => view,
-                        Err(e) => {
-                            commit_batch(inner, &mut batch, reput)?;
-                            return Err(corrupt(reput, e));
-                        }
-                    };
-                    dispatch_view(inner, &view, header.total_size, &mut batch)?;
-                    // `parse` checked 0 < total_size <= rest.len().
-                    let size = header.total_size as usize;
-                    rest = rest.get(size..).unwrap_or_default();
-                    reput += size as u64;
-                    count += 1;
-                    batch.records += 1;
-                    if batch.records >= MAX_BATCH_RECORDS {
-                        commit_batch(inner, &mut batch, reput)?;
-                    }
-                }
-                RecordKind::Blank => {
-                    commit_batch(inner, &mut batch, file.start_offset() + file.file_size())?;
-                    break;
-                }
-                RecordKind::EndOfData | RecordKind::Garbage => {
-                    commit_batch(inner, &mut batch, reput)?;
-                    return Err(corrupt(
-                        reput,
-                        format!("unexpected magic {:#x} in published data", header.magic),
-                    ));
-                }
-            }
-        }
-        if batch.records > 0 {
-            commit_batch(inner, &mut batch, reput)?;
+        match dispatch_records(inner, &mut batch, &mut reput, &mut count, &bytes)? {
+            Stop::Blank => commit_batch(inner, &mut batch, file.start_offset() + file.file_size())?,
+            Stop::End if batch.records > 0 => commit_batch(inner, &mut batch, reput)?,
+            Stop::End => {}
         }
     }
 }

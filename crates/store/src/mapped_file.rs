@@ -192,12 +192,20 @@ impl MappedFile {
     /// past them; returns whether anything was committed. Safe to call concurrently (commits are
     /// serialized) and concurrently with appends.
     pub fn commit(&self) -> StoreResult<bool> {
+        self.commit_with(&mut |_, _| {})
+    }
+
+    /// [`MappedFile::commit`], then `on_committed(offset, bytes)` with the bytes just written and
+    /// the CommitLog offset of their first byte, once they are readable and while the commit
+    /// lock is still held (so it sees them before any later commit of this segment).
+    pub fn commit_with(&self, on_committed: &mut dyn FnMut(u64, &[u8])) -> StoreResult<bool> {
         let committed = self
             .buffer
             .commit_then(
                 |pos, bytes| self.file.write_unmapped(pos, bytes),
-                |end| {
+                |end, start, bytes| {
                     self.committed_position.fetch_max(end, Ordering::AcqRel);
+                    on_committed(self.start_offset + start, bytes);
                 },
             )
             .map_err(|e| StoreError::io("write", &self.path, e))?;

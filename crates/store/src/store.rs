@@ -258,7 +258,17 @@ impl MessageStore {
         if inner.config.is_sync_flush() {
             return;
         }
-        match inner.commit_log.commit() {
+        // The committed bytes are dispatched from the write buffer while still in hand.
+        let mut dispatch_error = None;
+        let committed = inner.commit_log.commit_with(&mut |offset, bytes| {
+            if let Err(e) = crate::dispatch::dispatch_committed(inner, offset, bytes) {
+                dispatch_error.get_or_insert(e);
+            }
+        });
+        if let Some(e) = dispatch_error {
+            tracing::warn!(error = %e, "dispatch of committed bytes failed; retried from the CommitLog");
+        }
+        match committed {
             // Nothing new means another thread (the flush service) committed these bytes: they
             // are readable, and dispatching them here keeps them readable by queue on return.
             Ok(_) => {}

@@ -90,18 +90,20 @@ impl WriteBuffer {
     /// [`WriteBuffer::commit_then`] without a callback (tests).
     #[cfg(test)]
     pub fn commit(&self, write: impl FnOnce(u64, &[u8]) -> io::Result<()>) -> io::Result<Option<u64>> {
-        self.commit_then(write, |_| {})
+        self.commit_then(write, |_, _, _| {})
     }
 
     /// Writes the buffered bytes with `write(position, bytes)` and returns the new committed end,
     /// or `None` when nothing was buffered. Appends may continue meanwhile (into the other
-    /// buffer). On an error the bytes stay buffered. After a successful write `committed(end)`
-    /// runs while the commit lock is still held: a concurrent commit that finds the buffer empty
-    /// (because this one took its bytes) returns only after `committed` made them readable.
+    /// buffer). On an error the bytes stay buffered. After a successful write
+    /// `committed(end, start, bytes)` runs with the bytes just written while the commit lock is
+    /// still held: a concurrent commit that finds the buffer empty (because this one took its
+    /// bytes) returns only after `committed` made them readable (and, for a publish, dispatched
+    /// them from this memory).
     pub fn commit_then(
         &self,
         write: impl FnOnce(u64, &[u8]) -> io::Result<()>,
-        committed: impl FnOnce(u64),
+        committed: impl FnOnce(u64, u64, &[u8]),
     ) -> io::Result<Option<u64>> {
         let _commit = self.commit.lock().unwrap_or_else(|e| e.into_inner());
         let (start, mut taken, closing) = {
@@ -129,12 +131,13 @@ impl WriteBuffer {
             }
             return Err(e);
         }
+        drop(st);
+        committed(end, start, &taken);
         taken.clear();
+        let mut st = self.lock();
         if st.spare.capacity() < taken.capacity() {
             st.spare = taken;
         }
-        drop(st);
-        committed(end);
         Ok(Some(end))
     }
 
@@ -173,6 +176,24 @@ mod tests {
     }
 
     /// Commits `buf`, recording every write it makes.
+    // Goal: the commit callback sees exactly the bytes written, their position and the new end
+    // (a publish dispatches from them). Method: two appends, one commit with a recording callback.
+    #[test]
+    fn commit_callback_gets_the_written_bytes_and_their_position() {
+        let buf = WriteBuffer::new(10);
+        buf.push(10, &[1, 2]);
+        buf.push(12, &[3]);
+        let mut seen = None;
+        let end = buf
+            .commit_then(
+                |_, _| Ok(()),
+                |end, start, bytes| seen = Some((end, start, bytes.to_vec())),
+            )
+            .unwrap();
+        assert_eq!(end, Some(13));
+        assert_eq!(seen, Some((13, 10, vec![1, 2, 3])));
+    }
+
     fn commit_recording(buf: &WriteBuffer) -> (Option<u64>, Vec<(u64, Vec<u8>)>) {
         let mut seen = Vec::new();
         let end = buf
@@ -277,7 +298,7 @@ mod tests {
         let end = buf
             .commit_then(
                 |_, _| Ok(()),
-                |_| {
+                |_, _, _| {
                     go_tx.send(()).unwrap();
                     started_rx.recv().unwrap();
                     published.store(true, Ordering::SeqCst);

@@ -29,6 +29,7 @@ pub mod pull_message;
 pub mod query_message;
 pub mod send_back;
 pub mod send_message;
+pub mod send_props;
 
 use ferromq_protocol::body::decode_body;
 use ferromq_protocol::{RemotingCommand, ResponseCode};

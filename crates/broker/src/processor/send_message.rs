@@ -31,6 +31,7 @@ use ferromq_store::PutMessageStatus;
 
 use crate::broker::Broker;
 use crate::error::BrokerError;
+use crate::processor::send_props::PropsScan;
 use crate::schedule::rewrite_for_delay;
 use crate::topics::{DLQ_QUEUE_NUMS, PERM_READ, PERM_WRITE};
 use crate::util::{now_ms, random_queue_id};
@@ -233,26 +234,33 @@ async fn send_one(
     let raw_props = header.properties.as_deref().unwrap_or("");
     let body = request.body.to_bytes();
     check_sizes(broker, body.len(), raw_props)?;
-    let mut props = decode_properties(raw_props);
     let config = broker.config();
-    if props
-        .get(properties::TRAN_MSG)
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    let scan = PropsScan::of(raw_props);
+    if scan.tran_msg.is_some_and(|v| v.eq_ignore_ascii_case("true"))
         || sys_flag::transaction_type(header.sys_flag) == sys_flag::TRANSACTION_PREPARED_TYPE
     {
         return Err(BrokerError::TransactionForbidden {
             addr: broker.broker_addr(),
         });
     }
-    let uniq = edit_properties(broker, &mut props, &config.broker_cluster_name);
     let mut record = base_record(broker, header, topic_config, queue_id, peer, body);
-    if is_retry_topic(&header.topic) {
-        route_retry_to_dlq(broker, request, header, &mut record, &mut props)?;
-    }
-    if broker.schedule.is_some() {
-        rewrite_for_delay(&mut record, &mut props, broker.delay_levels_ms.len());
-    }
-    record.properties = encode_properties(&props);
+    let uniq = if scan.simple() && !is_retry_topic(&header.topic) {
+        // Nothing to route or park: the client's string with UNIQ_KEY and CLUSTER appended.
+        let (props, uniq) = scan.append_edits(raw_props, || broker.uniq_ids.next_id(), &config.broker_cluster_name);
+        record.properties = props;
+        uniq
+    } else {
+        let mut props = decode_properties(raw_props);
+        let uniq = edit_properties(broker, &mut props, &config.broker_cluster_name);
+        if is_retry_topic(&header.topic) {
+            route_retry_to_dlq(broker, request, header, &mut record, &mut props)?;
+        }
+        if broker.schedule.is_some() {
+            rewrite_for_delay(&mut record, &mut props, broker.delay_levels_ms.len());
+        }
+        record.properties = encode_properties(&props);
+        uniq
+    };
     check_sizes(broker, 0, &record.properties)?;
 
     let (put, status) = broker.put_records(vec![record], Some(ctx.connection())).await?;

@@ -29,10 +29,21 @@ const MS_PER_DAY: i64 = 86_400_000;
 
 /// The offsetMsgId of the record at `phy_offset` stored by `store_host`.
 pub fn create_offset_msg_id(store_host: SocketAddr, phy_offset: i64) -> String {
-    let mut bytes = ip_octets(store_host.ip());
-    bytes.extend_from_slice(&i32::from(store_host.port()).to_be_bytes());
-    bytes.extend_from_slice(&phy_offset.to_be_bytes());
-    to_hex(&bytes)
+    // One allocation: the 16 or 28 id bytes are assembled on the stack.
+    let mut bytes = [0u8; 28];
+    let ip_len = match store_host.ip() {
+        IpAddr::V4(ip) => {
+            bytes[..4].copy_from_slice(&ip.octets());
+            4
+        }
+        IpAddr::V6(ip) => {
+            bytes[..16].copy_from_slice(&ip.octets());
+            16
+        }
+    };
+    bytes[ip_len..ip_len + 4].copy_from_slice(&i32::from(store_host.port()).to_be_bytes());
+    bytes[ip_len + 4..ip_len + 12].copy_from_slice(&phy_offset.to_be_bytes());
+    to_hex(&bytes[..ip_len + 12])
 }
 
 /// What an offsetMsgId names.
@@ -220,13 +231,13 @@ fn invalid(what: &'static str, id: &str, reason: &'static str) -> MessageError {
 
 /// Uppercase hex, as Java's `UtilAll.bytes2string`.
 fn to_hex(bytes: &[u8]) -> String {
-    let digit = |n: u8| char::from(if n < 10 { b'0' + n } else { b'A' + (n - 10) });
-    let mut out = String::with_capacity(bytes.len() * 2);
+    let digit = |n: u8| if n < 10 { b'0' + n } else { b'A' + (n - 10) };
+    let mut out = Vec::with_capacity(bytes.len() * 2);
     for b in bytes {
-        out.push(digit(b >> 4));
-        out.push(digit(b & 0xF));
+        out.extend_from_slice(&[digit(b >> 4), digit(b & 0xF)]);
     }
-    out
+    // Only ASCII digits and letters were written.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 fn from_hex(id: &str, what: &'static str) -> Result<Vec<u8>, MessageError> {
