@@ -256,12 +256,51 @@ pub fn property_value<'a>(s: &'a str, name: &str) -> Option<&'a str> {
     pairs(s).filter(|(k, _)| *k == name).map(|(_, v)| v).last()
 }
 
-/// The valid pairs of an encoded properties string, in order.
-pub fn pairs(s: &str) -> impl Iterator<Item = (&str, &str)> {
-    s.split(PROPERTY_SEPARATOR).filter_map(|segment| {
-        let (k, v) = segment.split_once(NAME_VALUE_SEPARATOR)?;
-        (!k.is_empty() && !v.is_empty()).then_some((k, v))
-    })
+/// The valid pairs of an encoded properties string, in order: the segments between
+/// separators split at their first name/value separator, skipping segments without one or with
+/// an empty name or value.
+pub fn pairs(s: &str) -> Pairs<'_> {
+    Pairs { rest: Some(s) }
+}
+
+/// Iterator of [`pairs`]. It scans bytes directly: both separators are ASCII, so every cut is
+/// at a char boundary, and property strings are short enough that a byte loop beats the
+/// general `str` searchers (dispatch scans every stored message's properties).
+#[derive(Debug, Clone)]
+pub struct Pairs<'a> {
+    /// What is left to scan; `None` after the last segment.
+    rest: Option<&'a str>,
+}
+
+impl<'a> Iterator for Pairs<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        const PAIR_END: u8 = PROPERTY_SEPARATOR as u8;
+        const NAME_END: u8 = NAME_VALUE_SEPARATOR as u8;
+        loop {
+            let rest = self.rest?;
+            let bytes = rest.as_bytes();
+            let mut name_end = None;
+            let mut end = bytes.len();
+            for (i, &b) in bytes.iter().enumerate() {
+                if b == PAIR_END {
+                    end = i;
+                    break;
+                }
+                if b == NAME_END && name_end.is_none() {
+                    name_end = Some(i);
+                }
+            }
+            self.rest = rest.get(end + 1..);
+            let Some(name_end) = name_end.filter(|n| *n > 0 && n + 1 < end) else {
+                continue;
+            };
+            if let (Some(name), Some(value)) = (rest.get(..name_end), rest.get(name_end + 1..end)) {
+                return Some((name, value));
+            }
+        }
+    }
 }
 
 #[cfg(test)]

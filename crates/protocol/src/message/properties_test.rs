@@ -119,3 +119,21 @@ proptest! {
         prop_assert_eq!(again, props);
     }
 }
+
+proptest! {
+    // Goal: the byte-scanning `pairs` yields exactly what splitting on the separators yields.
+    // Method: random strings over the separators, ASCII and non-ASCII letters.
+    #[test]
+    fn pairs_equal_split_reference(parts in proptest::collection::vec(
+        prop_oneof![Just("\u{1}"), Just("\u{2}"), Just("a"), Just("bc"), Just("é"), Just("")], 0..20)) {
+        let s: String = parts.concat();
+        let reference: Vec<(&str, &str)> = s
+            .split(PROPERTY_SEPARATOR)
+            .filter_map(|segment| {
+                let (k, v) = segment.split_once(NAME_VALUE_SEPARATOR)?;
+                (!k.is_empty() && !v.is_empty()).then_some((k, v))
+            })
+            .collect();
+        prop_assert_eq!(pairs(&s).collect::<Vec<_>>(), reference);
+    }
+}
