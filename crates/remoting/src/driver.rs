@@ -1,8 +1,8 @@
 //! Connection lifecycle: start the writer, read and route frames, close.
 //!
-//! The read loop decodes every complete frame of its buffer, runs each request (inline when it
-//! completes at once, see [`crate::dispatch`]), then writes the responses produced inline in
-//! one vectored write before reading again; read sizes adapt to the traffic
+//! The read loop decodes the complete frames of its buffer, at most [`MAX_BATCH_FRAMES`] at a
+//! time, runs each request (inline when it completes at once, see [`crate::dispatch`]), then
+//! writes the responses produced inline in one vectored write before going on; read sizes adapt to the traffic
 //! ([`crate::reader::ReadChunk`]), so a busy connection takes many frames per read system call.
 //!
 //! When the read buffer runs dry the reader first busy-polls its socket for a short adaptive
@@ -40,6 +40,13 @@ use crate::connection::Connection;
 use crate::dispatch::{run_request, Dispatcher};
 use crate::reader::{next_frame, ReadChunk, READ_CHUNK_BYTES};
 use crate::writer::{run_writer, Outbound};
+
+/// Most frames one batch handles before its deferred work runs and its responses are written.
+/// A read can hold far more (up to [`crate::reader::MAX_READ_CHUNK_BYTES`]); answering them in
+/// slices keeps a pipelining peer busy: with 256 sends in flight, one batch of all of them made
+/// producer and broker take turns (each idle about half the time), while slices of 32 let the
+/// producer send again while the broker works on the rest.
+pub const MAX_BATCH_FRAMES: usize = 32;
 
 /// Why a connection closed.
 #[derive(Debug)]
@@ -236,9 +243,11 @@ async fn read_loop(
     loop {
         let wakes_before = local_wakes();
         let batch = shared.batch.open();
-        loop {
+        let mut frames = 0;
+        while frames < MAX_BATCH_FRAMES {
             match next_frame(&mut buf, config.max_frame_bytes, chunk.bytes()) {
                 Ok(Some(command)) => {
+                    frames += 1;
                     if let Err(reason) = route(connection, command, dispatcher, in_flight, stop).await {
                         return reason;
                     }
@@ -260,6 +269,10 @@ async fn read_loop(
                 _ = stop.cancelled() => return CloseReason::Shutdown,
                 _ = shared.outbound.wait_for_room() => {}
             }
+        }
+        if frames == MAX_BATCH_FRAMES {
+            // The batch was cut short: the rest of the buffer is the next batch, no read needed.
+            continue;
         }
         let spare = buf.capacity() - buf.len();
         if busy.should_poll() {

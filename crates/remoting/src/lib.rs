@@ -79,6 +79,7 @@ pub use client::RemotingClient;
 pub use config::{ClientConfig, ConfigError, ConnectionConfig, ServerConfig};
 pub use connection::Connection;
 pub use dispatch::{not_supported_remark, Dispatcher, FnProcessor, RequestContext, RequestProcessor};
+pub use driver::MAX_BATCH_FRAMES;
 pub use error::RemotingError;
 pub use ferromq_protocol::MAX_FRAME_BYTES;
 pub use reader::{MAX_READ_CHUNK_BYTES, READ_CHUNK_BYTES};

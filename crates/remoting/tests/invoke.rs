@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use bytes::Bytes;
 use common::*;
+use ferromq_protocol::frame::encode_to_bytes;
 use ferromq_protocol::{Body, RemotingCommand, ResponseCode, SerializeType};
 use ferromq_remoting::{Dispatcher, RemotingError};
 use tokio::sync::{mpsc, oneshot, Notify};
@@ -359,5 +360,53 @@ async fn a_waiting_request_moves_to_its_own_task_and_fast_ones_keep_flowing() ->
     assert_eq!(response.code, ResponseCode::SystemError.as_i32());
     assert!(response.remark.as_deref().unwrap_or_default().contains("late boom"));
     echo_roundtrip(&client, &addr, "after late panic").await?;
+    server.stop().await
+}
+
+const BATCH_PROBE: i32 = 1006;
+
+// Goal: a burst of pipelined requests that one read takes in whole is answered in slices of at
+// most MAX_BATCH_FRAMES, each ending with its deferred work (so a pipelining peer gets answers
+// while the rest is still being handled). Method: a processor that counts requests and defers a
+// hook recording how many ran since the last hook; 100 requests sent in one write, all answered;
+// every slice is at most MAX_BATCH_FRAMES and the slices add up to 100.
+#[tokio::test]
+async fn a_burst_of_requests_is_answered_in_bounded_batches() -> anyhow::Result<()> {
+    const BURST: usize = 100;
+    let ran = Arc::new(AtomicUsize::new(0));
+    let slices = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let hook: ferromq_remoting::BatchHook = {
+        let (ran, slices) = (Arc::clone(&ran), Arc::clone(&slices));
+        Arc::new(move || slices.lock().unwrap().push(ran.swap(0, Ordering::SeqCst)))
+    };
+    let mut dispatcher = Dispatcher::new();
+    dispatcher.register_fn(BATCH_PROBE, move |ctx, request: RemotingCommand| {
+        ran.fetch_add(1, Ordering::SeqCst);
+        ctx.connection().defer_to_batch_end(&hook);
+        async move { Some(RemotingCommand::response_to(&request, ResponseCode::Success)) }
+    });
+    let server = start_server(local_config(), dispatcher).await?;
+    let mut peer = RawPeer::connect(server.addr).await?;
+    let mut burst = Vec::new();
+    for opaque in 0..BURST as i32 {
+        burst.extend_from_slice(&encode_to_bytes(
+            &RemotingCommand::request_code(BATCH_PROBE).with_opaque(opaque),
+        )?);
+    }
+    peer.send_raw(&burst).await?;
+    for _ in 0..BURST {
+        let response = peer.recv().await?.context("closed before answering the burst")?;
+        assert_eq!(response.code, ResponseCode::Success.as_i32());
+    }
+    let slices = slices.lock().unwrap().clone();
+    assert_eq!(
+        slices.iter().sum::<usize>(),
+        BURST,
+        "every request ran in some batch: {slices:?}"
+    );
+    assert!(
+        slices.iter().all(|n| *n <= ferromq_remoting::MAX_BATCH_FRAMES),
+        "batches larger than the cap: {slices:?}"
+    );
     server.stop().await
 }
