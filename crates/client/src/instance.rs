@@ -17,6 +17,7 @@ use ferromq_protocol::body::{decode_body, encode_body, HeartbeatData, TopicRoute
 use ferromq_protocol::header::namesrv::GetRouteInfoRequestHeader;
 use ferromq_protocol::{RemotingCommand, RequestCode, ResponseCode};
 use ferromq_remoting::{CancellationToken, Dispatcher, RemotingClient};
+use tokio::time::Instant;
 
 use crate::config::ClientConfig;
 use crate::error::ClientError;
@@ -102,12 +103,25 @@ impl ClientInstance {
         request: RemotingCommand,
         timeout: Duration,
     ) -> Result<RemotingCommand, ClientError> {
+        self.invoke_until(addr, request, Instant::now() + timeout, timeout)
+            .await
+    }
+
+    /// [`ClientInstance::invoke`] bounded by `deadline`, for callers that already read the
+    /// clock; a timeout reports `timeout` (the caller's budget).
+    pub async fn invoke_until(
+        &self,
+        addr: &str,
+        request: RemotingCommand,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<RemotingCommand, ClientError> {
         if self.is_shutdown() {
             return Err(ClientError::Shutdown);
         }
         self.inner
             .remoting
-            .invoke(addr, request, timeout)
+            .invoke_until(addr, request, deadline, timeout)
             .await
             .map_err(|source| ClientError::Remoting {
                 addr: addr.to_owned(),

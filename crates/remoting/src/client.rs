@@ -150,9 +150,37 @@ impl RemotingClient {
         request: RemotingCommand,
         timeout: Duration,
     ) -> Result<RemotingCommand, RemotingError> {
-        let deadline = Instant::now() + timeout;
-        let connection = self.connection_by(addr, deadline).await?;
+        self.invoke_until(addr, request, Instant::now() + timeout, timeout)
+            .await
+    }
+
+    /// [`RemotingClient::invoke`] bounded by `deadline` (connecting included), for callers that
+    /// already read the clock; a timeout reports `timeout` (the caller's budget).
+    pub async fn invoke_until(
+        &self,
+        addr: &str,
+        request: RemotingCommand,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<RemotingCommand, RemotingError> {
+        let connection = match self.open_connection(addr) {
+            Some(connection) => connection,
+            // Boxed: connecting (and waiting for someone else's connect) is the cold path; its
+            // state would otherwise be part of every invoke's future.
+            None => Box::pin(self.connection_by(addr, deadline)).await?,
+        };
         connection.invoke_until(request, deadline, timeout).await
+    }
+
+    /// The open connection to `addr` when there is one and nobody is (re)connecting it: the
+    /// hot path of every call, without waiting.
+    fn open_connection(&self, addr: &str) -> Option<Connection> {
+        if self.inner.shutdown.is_cancelled() {
+            return None;
+        }
+        let slot = Arc::clone(self.slots().get(addr)?);
+        let current = slot.try_lock().ok()?;
+        current.as_ref().filter(|c| !c.is_closed()).cloned()
     }
 
     /// Sends `request` to `addr` as ONEWAY; `timeout` covers connecting and queueing.
@@ -163,7 +191,10 @@ impl RemotingClient {
         timeout: Duration,
     ) -> Result<(), RemotingError> {
         let deadline = Instant::now() + timeout;
-        let connection = self.connection_by(addr, deadline).await?;
+        let connection = match self.open_connection(addr) {
+            Some(connection) => connection,
+            None => Box::pin(self.connection_by(addr, deadline)).await?,
+        };
         connection
             .invoke_oneway(request, deadline.saturating_duration_since(Instant::now()))
             .await
