@@ -16,7 +16,7 @@ use std::time::Duration;
 use ferromq_protocol::body::{decode_body, encode_body, HeartbeatData, TopicRouteData};
 use ferromq_protocol::header::namesrv::GetRouteInfoRequestHeader;
 use ferromq_protocol::{RemotingCommand, RequestCode, ResponseCode};
-use ferromq_remoting::{CancellationToken, Dispatcher, RemotingClient};
+use ferromq_remoting::{CancellationToken, Dispatcher, OutgoingRequest, RemotingClient};
 use tokio::time::Instant;
 
 use crate::config::ClientConfig;
@@ -107,12 +107,13 @@ impl ClientInstance {
             .await
     }
 
-    /// [`ClientInstance::invoke`] bounded by `deadline`, for callers that already read the
-    /// clock; a timeout reports `timeout` (the caller's budget).
+    /// [`ClientInstance::invoke`] of any [`OutgoingRequest`] (a command, or a send that
+    /// encodes its own frame), bounded by `deadline`, for callers that already read the clock;
+    /// a timeout reports `timeout` (the caller's budget).
     pub async fn invoke_until(
         &self,
         addr: &str,
-        request: RemotingCommand,
+        request: impl OutgoingRequest,
         deadline: Instant,
         timeout: Duration,
     ) -> Result<RemotingCommand, ClientError> {

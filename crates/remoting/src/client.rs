@@ -29,6 +29,7 @@ use crate::connection::Connection;
 use crate::dispatch::Dispatcher;
 use crate::driver::{self, ConnectionParams, Side};
 use crate::error::RemotingError;
+use crate::request::OutgoingRequest;
 
 type Slot = Arc<tokio::sync::Mutex<Option<Connection>>>;
 
@@ -154,12 +155,13 @@ impl RemotingClient {
             .await
     }
 
-    /// [`RemotingClient::invoke`] bounded by `deadline` (connecting included), for callers that
-    /// already read the clock; a timeout reports `timeout` (the caller's budget).
+    /// [`RemotingClient::invoke`] of any [`OutgoingRequest`], bounded by `deadline`
+    /// (connecting included), for callers that already read the clock; a timeout reports
+    /// `timeout` (the caller's budget).
     pub async fn invoke_until(
         &self,
         addr: &str,
-        request: RemotingCommand,
+        request: impl OutgoingRequest,
         deadline: Instant,
         timeout: Duration,
     ) -> Result<RemotingCommand, RemotingError> {

@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 use crate::batch_end::{BatchHook, BatchHooks};
 use crate::error::RemotingError;
 use crate::pending::{InsertError, PendingGuard, PendingTable};
+use crate::request::OutgoingRequest;
 use crate::writer::{Outbound, OutboundFrame};
 
 /// Source of connection ids, unique within the process.
@@ -143,16 +144,14 @@ impl Connection {
     /// `invoke` bounded by `deadline`; a timeout reports `timeout` (the caller's whole budget).
     pub(crate) async fn invoke_until(
         &self,
-        mut request: RemotingCommand,
+        request: impl OutgoingRequest,
         deadline: Instant,
         timeout: Duration,
     ) -> Result<RemotingCommand, RemotingError> {
         let table = &self.shared.pending;
         let (opaque, response) = self.register_opaque()?;
         let _guard = PendingGuard { table, opaque };
-        request.opaque = opaque;
-        request.flag &= !(FLAG_RESPONSE | FLAG_ONEWAY);
-        let frame = OutboundFrame::encode(request)?;
+        let frame = OutboundFrame::from_request(request.into_frame(opaque)?);
         // A lone request is written at once; with others in flight it joins the queue, and
         // the writer task sends them together.
         let lone = table.len() == 1;

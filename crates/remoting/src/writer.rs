@@ -40,6 +40,8 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::request::RequestFrame;
+
 /// Most slices handed to one `write_vectored` call (Linux allows 1024).
 pub const MAX_IO_SLICES_PER_WRITE: usize = 64;
 
@@ -56,6 +58,14 @@ impl OutboundFrame {
         let head = encode_head_bytes(&cmd)?;
         let body = std::mem::take(&mut cmd.body).into_segments();
         Ok(OutboundFrame { head, body })
+    }
+
+    /// A request frame its sender encoded.
+    pub(crate) fn from_request(frame: RequestFrame) -> Self {
+        OutboundFrame {
+            head: frame.head,
+            body: frame.body.into_segments(),
+        }
     }
 }
 

@@ -4,7 +4,8 @@
 //! Components:
 //! - [`Producer`]: start/shutdown, the send family, the per-send retry loop;
 //! - [`SendHandle`]: the future of an async send;
-//! - `request`: request building and response parsing.
+//! - `request`: preparing messages and batches, parsing responses;
+//! - `send_frame`: the request of one attempt (header, frame).
 //!
 //! Invariants:
 //! - one send (all attempts) never outlives `sendMsgTimeout`; an attempt starts only while
@@ -18,6 +19,7 @@
 //!   permit, never queues without bound.
 
 pub mod request;
+pub mod send_frame;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -36,7 +38,8 @@ use crate::config::ClientConfig;
 use crate::error::ClientError;
 use crate::instance::{ClientInstance, FIRST_HEARTBEAT_DELAY};
 use crate::message::{Message, SendResult};
-use request::{parse_send_response, prepare_batch, prepare_message, send_request, PreparedSend, SendHeader};
+use request::{parse_send_response, prepare_batch, prepare_message, PreparedSend};
+use send_frame::{send_request, SendHeader, SendRequest};
 
 /// Java's default producer group.
 pub const DEFAULT_PRODUCER_GROUP: &str = "DEFAULT_PRODUCER";
@@ -294,10 +297,17 @@ impl Producer {
     ) -> Result<Option<SendResult>, ClientError> {
         let instance = self.instance();
         let header = SendHeader::new(self.config(), &self.inner.group, prepared, queue);
-        let request = send_request(instance.request(prepared.code), &header);
         match mode {
-            Mode::Oneway => instance.invoke_oneway(addr, request, budget).await.map(|()| None),
+            Mode::Oneway => {
+                let request = send_request(instance.request(prepared.code), &header);
+                instance.invoke_oneway(addr, request, budget).await.map(|()| None)
+            }
             Mode::Sync => {
+                let request = SendRequest {
+                    header,
+                    language: self.config().language,
+                    serialize_type: self.config().serialize_type,
+                };
                 let response = instance.invoke_until(addr, request, deadline, budget).await?;
                 parse_send_response(addr, prepared, queue, &response).map(Some)
             }

@@ -9,8 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use ferromq_protocol::body::MessageQueue;
-use ferromq_protocol::ext_fields::ExtFields;
-use ferromq_protocol::header::send_message::{SendMessageRequestHeaderV2, SendMessageResponseHeader};
+use ferromq_protocol::header::send_message::SendMessageResponseHeader;
 use ferromq_protocol::header::CommandHeader;
 use ferromq_protocol::message::compress::{compress_body, DEFAULT_ZLIB_LEVEL};
 use ferromq_protocol::message::properties::{self, encode_properties};
@@ -151,101 +150,6 @@ pub fn prepare_batch(
     })
 }
 
-/// The V2 (short-name) send header of one attempt at `queue`, borrowing its strings from the
-/// prepared send: it writes exactly the ext fields `SendMessageRequestHeaderV2::encode` would
-/// (`a`..`n`, no `l`), without copying five strings into a header struct per attempt.
-#[derive(Debug, Clone, Copy)]
-pub struct SendHeader<'a> {
-    /// `a`: producer group.
-    pub producer_group: &'a str,
-    /// The prepared message (topic `b`, sysFlag `f`, flag `h`, properties `i`, batch `m`).
-    pub prepared: &'a PreparedSend,
-    /// `c`: template topic for auto-creation.
-    pub default_topic: &'a str,
-    /// `d`: queue count of an auto-created topic.
-    pub default_topic_queue_nums: i32,
-    /// The target queue (queue id `e`, broker name `n`).
-    pub queue: &'a MessageQueue,
-    /// `g`: born timestamp (ms).
-    pub born_timestamp: i64,
-}
-
-impl<'a> SendHeader<'a> {
-    /// The header of an attempt at `queue` born now.
-    pub fn new(config: &'a ClientConfig, group: &'a str, prepared: &'a PreparedSend, queue: &'a MessageQueue) -> Self {
-        SendHeader {
-            producer_group: group,
-            prepared,
-            default_topic: &config.create_topic_key,
-            default_topic_queue_nums: config.default_topic_queue_nums,
-            queue,
-            born_timestamp: now_ms(),
-        }
-    }
-
-    /// As the protocol's typed header (for comparisons; sends use [`SendHeader::write`]).
-    pub fn to_typed(&self) -> SendMessageRequestHeaderV2 {
-        SendMessageRequestHeaderV2 {
-            producer_group: self.producer_group.to_owned(),
-            topic: self.prepared.topic.clone(),
-            default_topic: self.default_topic.to_owned(),
-            default_topic_queue_nums: self.default_topic_queue_nums,
-            queue_id: self.queue.queue_id,
-            sys_flag: self.prepared.sys_flag,
-            born_timestamp: self.born_timestamp,
-            flag: self.prepared.flag,
-            properties: Some(self.prepared.properties.clone()),
-            reconsume_times: Some(0),
-            unit_mode: Some(false),
-            max_reconsume_times: None,
-            batch: Some(self.prepared.code == RequestCode::SendBatchMessage),
-            broker_name: Some(self.queue.broker_name.clone()),
-        }
-    }
-
-    /// Writes the fields into `fields` in ascending key order (each one appended, no search),
-    /// after one reservation for all of them.
-    pub fn write(&self, fields: &mut ExtFields) {
-        let prepared = self.prepared;
-        // Keys (13 bytes) plus values; integers at most 11 (i32) or 20 (i64) characters.
-        let text = 13
-            + self.producer_group.len()
-            + prepared.topic.len()
-            + self.default_topic.len()
-            + 4 * 11
-            + 20
-            + prepared.properties.len()
-            + 1
-            + 5
-            + 5
-            + self.queue.broker_name.len();
-        fields.reserve(13, text);
-        fields.insert_with("a", |t| t.push_str(self.producer_group));
-        fields.insert_with("b", |t| t.push_str(&prepared.topic));
-        fields.insert_with("c", |t| t.push_str(self.default_topic));
-        fields.insert_with("d", |t| t.push_integer(i64::from(self.default_topic_queue_nums)));
-        fields.insert_with("e", |t| t.push_integer(i64::from(self.queue.queue_id)));
-        fields.insert_with("f", |t| t.push_integer(i64::from(prepared.sys_flag)));
-        fields.insert_with("g", |t| t.push_integer(self.born_timestamp));
-        fields.insert_with("h", |t| t.push_integer(i64::from(prepared.flag)));
-        fields.insert_with("i", |t| t.push_str(&prepared.properties));
-        // reconsumeTimes 0, unitMode false; maxReconsumeTimes (`l`) absent.
-        fields.insert_with("j", |t| t.push_str("0"));
-        fields.insert_with("k", |t| t.push_str("false"));
-        let batch = prepared.code == RequestCode::SendBatchMessage;
-        fields.insert_with("m", |t| t.push_str(if batch { "true" } else { "false" }));
-        fields.insert_with("n", |t| t.push_str(&self.queue.broker_name));
-    }
-}
-
-/// The request for one attempt (`base` carries language and serialization).
-pub fn send_request(base: RemotingCommand, header: &SendHeader<'_>) -> RemotingCommand {
-    let mut request = base.with_body(header.prepared.body.clone());
-    header.write(&mut request.ext_fields);
-    request.code = header.prepared.code.as_i32();
-    request
-}
-
 /// Reads a send response: a stored status with its header, or the broker's error.
 pub fn parse_send_response(
     addr: &str,
@@ -293,8 +197,7 @@ pub fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ferromq_protocol::command::SerializeType;
-    use ferromq_protocol::frame::encode_head_bytes;
+    use crate::producer::send_frame::{send_request, SendHeader};
     use ferromq_protocol::message::{decode_batch, decompress_body, property_value};
     use ferromq_protocol::ResponseCode;
     use std::net::{IpAddr, Ipv4Addr};
@@ -330,54 +233,6 @@ mod tests {
         assert_eq!(property_value(props, "UNIQ_KEY"), Some(prepared.msg_id.as_str()));
         assert_eq!(prepared.msg_id.len(), 32);
         assert_eq!(request.body.to_bytes(), Bytes::from_static(b"hello"));
-    }
-
-    proptest::proptest! {
-        // Goal: the borrowed send header puts exactly the bytes on the wire that the typed
-        // SendMessageRequestHeaderV2 would, for any strings (escapes, non-ASCII), numbers and
-        // both codes. Method: build the request both ways and compare the ext fields and the
-        // encoded heads in both header serializations.
-        #[test]
-        fn borrowed_send_header_encodes_like_the_typed_header(
-            group in ".{0,12}",
-            topic in ".{0,12}",
-            default_topic in ".{0,8}",
-            properties in ".{0,40}",
-            broker in ".{0,10}",
-            numbers in proptest::array::uniform5(proptest::num::i32::ANY),
-            born in proptest::num::i64::ANY,
-            batch in proptest::bool::ANY,
-        ) {
-            let [queue_nums, queue_id, sys_flag, flag, _] = numbers;
-            let code = if batch { RequestCode::SendBatchMessage } else { RequestCode::SendMessageV2 };
-            let prepared = PreparedSend {
-                topic,
-                code,
-                body: Bytes::from_static(b"body"),
-                sys_flag,
-                flag,
-                properties,
-                msg_id: String::new(),
-                message_count: 1,
-            };
-            let queue = MessageQueue::new(&prepared.topic, &broker, queue_id);
-            let header = SendHeader {
-                producer_group: &group,
-                prepared: &prepared,
-                default_topic: &default_topic,
-                default_topic_queue_nums: queue_nums,
-                queue: &queue,
-                born_timestamp: born,
-            };
-            for serialize_type in [SerializeType::Json, SerializeType::RocketMq] {
-                let mut base = RemotingCommand::request(code);
-                base.serialize_type = serialize_type;
-                let borrowed = send_request(base.clone(), &header);
-                let typed = base.with_header(&header.to_typed()).with_body(prepared.body.clone());
-                proptest::prop_assert_eq!(&borrowed, &typed);
-                proptest::prop_assert_eq!(encode_head_bytes(&borrowed).ok(), encode_head_bytes(&typed).ok());
-            }
-        }
     }
 
     #[test]
