@@ -9,8 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use ferromq_protocol::body::MessageQueue;
-use ferromq_protocol::header::send_message::SendMessageResponseHeader;
-use ferromq_protocol::header::CommandHeader;
+use ferromq_protocol::header::FieldReader;
 use ferromq_protocol::message::compress::{compress_body, DEFAULT_ZLIB_LEVEL};
 use ferromq_protocol::message::properties::{self, encode_properties};
 use ferromq_protocol::message::{encode_batch, BatchMessage, UniqIdGenerator};
@@ -165,26 +164,42 @@ pub fn parse_send_response(
             remark: response.remark.clone(),
         });
     };
-    let header = SendMessageResponseHeader::decode(&response.ext_fields).map_err(|source| ClientError::Header {
+    let header_error = |source| ClientError::Header {
         request_code: prepared.code.as_i32(),
         addr: addr.to_owned(),
         source,
-    })?;
-    // A broker-side inner batch reports its own id; otherwise the client's ids stand.
-    let msg_id = match (&header.batch_uniq_id, prepared.code) {
-        (Some(id), RequestCode::SendBatchMessage) => id.clone(),
-        _ => prepared.msg_id.clone(),
     };
+    // The fields a SendResult carries, read in ascending key order (the order ext fields are
+    // kept in, so most lookups hit their hint), with SendMessageResponseHeader's parse rules;
+    // the header's other fields (recallHandle, delayTime, TRACE_ON) are not read, as Java's
+    // processSendResponse ignores them too.
+    let fields = FieldReader::new(&response.ext_fields);
+    let region_id = fields.opt_str(MSG_REGION);
+    let batch = prepared.code == RequestCode::SendBatchMessage;
+    // A broker-side inner batch reports its own id; otherwise the client's ids stand.
+    let batch_uniq_id = if batch { fields.opt_str(BATCH_UNIQ_ID) } else { None };
+    let offset_msg_id = fields.str(MSG_ID).map_err(header_error)?;
+    let queue_id = fields.i32(QUEUE_ID).map_err(header_error)?;
+    let queue_offset = fields.i64(QUEUE_OFFSET).map_err(header_error)?;
+    let transaction_id = fields.opt_str(TRANSACTION_ID);
     Ok(SendResult {
         status,
-        msg_id,
-        offset_msg_id: header.msg_id,
-        queue: MessageQueue::new(&prepared.topic, &queue.broker_name, header.queue_id),
-        queue_offset: header.queue_offset,
-        transaction_id: header.transaction_id,
-        region_id: header.msg_region,
+        msg_id: batch_uniq_id.unwrap_or_else(|| prepared.msg_id.clone()),
+        offset_msg_id,
+        queue: MessageQueue::new(&prepared.topic, &queue.broker_name, queue_id),
+        queue_offset,
+        transaction_id,
+        region_id,
     })
 }
+
+/// `SendMessageResponseHeader` wire names of the fields a [`SendResult`] carries.
+const MSG_REGION: &str = "MSG_REGION";
+const BATCH_UNIQ_ID: &str = "batchUniqId";
+const MSG_ID: &str = "msgId";
+const QUEUE_ID: &str = "queueId";
+const QUEUE_OFFSET: &str = "queueOffset";
+const TRANSACTION_ID: &str = "transactionId";
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
@@ -198,6 +213,7 @@ pub fn now_ms() -> i64 {
 mod tests {
     use super::*;
     use crate::producer::send_frame::{send_request, SendHeader};
+    use ferromq_protocol::header::send_message::SendMessageResponseHeader;
     use ferromq_protocol::message::{decode_batch, decompress_body, property_value};
     use ferromq_protocol::ResponseCode;
     use std::net::{IpAddr, Ipv4Addr};
@@ -233,6 +249,74 @@ mod tests {
         assert_eq!(property_value(props, "UNIQ_KEY"), Some(prepared.msg_id.as_str()));
         assert_eq!(prepared.msg_id.len(), 32);
         assert_eq!(request.body.to_bytes(), Bytes::from_static(b"hello"));
+    }
+
+    proptest::proptest! {
+        // Goal: reading only the SendResult fields gives what the typed
+        // SendMessageResponseHeader decode gives, for any header values, single sends and
+        // batches alike, and a header the typed decode refuses for a missing or malformed
+        // msgId/queueId/queueOffset is refused too. Method: encode an arbitrary typed header
+        // into a SUCCESS response (sometimes spoiling one required field), parse both ways.
+        #[test]
+        fn send_response_reads_like_the_typed_header(
+            strings in proptest::collection::vec(proptest::option::of(".{0,12}"), 5),
+            queue_id in proptest::num::i32::ANY,
+            queue_offset in proptest::num::i64::ANY,
+            delay_time in proptest::option::of(proptest::num::i64::ANY),
+            trace_on in proptest::option::of(proptest::bool::ANY),
+            batch in proptest::bool::ANY,
+            spoil in 0usize..7,
+        ) {
+            let [msg_id, transaction_id, batch_uniq_id, recall_handle, msg_region] =
+                <[Option<String>; 5]>::try_from(strings).unwrap();
+            let header = SendMessageResponseHeader {
+                msg_id: msg_id.unwrap_or_default(),
+                queue_id,
+                queue_offset,
+                transaction_id,
+                batch_uniq_id,
+                recall_handle,
+                delay_time,
+                msg_region,
+                trace_on,
+            };
+            let mut prepared = prepare_message(&config(), &uniq(), Message::new("T", &b"x"[..])).unwrap();
+            if batch {
+                prepared.code = RequestCode::SendBatchMessage;
+            }
+            let queue = MessageQueue::new("T", "broker-a", 1);
+            let request = RemotingCommand::request(prepared.code);
+            let mut response = RemotingCommand::response_to(&request, ResponseCode::Success).with_header(&header);
+            match spoil {
+                0 => { response.ext_fields.remove("msgId"); }
+                1 => response.put_ext_field("queueId", "x1"),
+                2 => { response.ext_fields.remove("queueOffset"); }
+                3 => response.put_ext_field("delayTime", "soon"),
+                _ => {}
+            }
+            let parsed = parse_send_response("b:1", &prepared, &queue, &response);
+            match response.decode_header::<SendMessageResponseHeader>() {
+                Ok(typed) => {
+                    let result = parsed.unwrap();
+                    let msg_id = match (typed.batch_uniq_id, batch) {
+                        (Some(id), true) => id,
+                        _ => prepared.msg_id.clone(),
+                    };
+                    proptest::prop_assert_eq!(result.msg_id, msg_id);
+                    proptest::prop_assert_eq!(result.offset_msg_id, typed.msg_id);
+                    proptest::prop_assert_eq!(result.queue, MessageQueue::new("T", "broker-a", typed.queue_id));
+                    proptest::prop_assert_eq!(result.queue_offset, typed.queue_offset);
+                    proptest::prop_assert_eq!(result.transaction_id, typed.transaction_id);
+                    proptest::prop_assert_eq!(result.region_id, typed.msg_region);
+                }
+                Err(_) if spoil < 3 => {
+                    proptest::prop_assert!(matches!(parsed, Err(ClientError::Header { .. })), "{:?}", parsed);
+                }
+                // Only the fields a SendResult does not carry can make the typed decode fail
+                // here (delayTime is not read): the narrow read accepts the response.
+                Err(_) => proptest::prop_assert!(parsed.is_ok()),
+            }
+        }
     }
 
     #[test]
