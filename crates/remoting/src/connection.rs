@@ -158,16 +158,16 @@ impl Connection {
             timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
         };
         // A lone request is written at once; with others in flight it joins the queue, and
-        // the writer task sends them together. Queueing waits only when the queue is full; the
-        // timer here is armed only then.
+        // the writer task sends them together. Only a full queue makes the request wait (for
+        // room, until its deadline), on a boxed path: the common case arms no timer.
         let lone = table.len() == 1;
         let outbound = &self.shared.outbound;
-        let queued = if lone {
-            tokio::time::timeout_at(deadline, outbound.send_now(frame)).await
-        } else {
-            tokio::time::timeout_at(deadline, outbound.send(frame)).await
-        };
-        queued.map_err(|_| timed_out())?.map_err(|_| self.closed_error())?;
+        if let Some(frame) = outbound.try_send(frame, lone).map_err(|_| self.closed_error())? {
+            Box::pin(tokio::time::timeout_at(deadline, outbound.send(frame)))
+                .await
+                .map_err(|_| timed_out())?
+                .map_err(|_| self.closed_error())?;
+        }
         // The table's expiry loop answers `Expired` once the deadline passes.
         match response.await {
             Ok(Ok(response)) => Ok(response),
