@@ -16,7 +16,8 @@ use std::time::Duration;
 use ferromq_protocol::body::{decode_body, encode_body, HeartbeatData, TopicRouteData};
 use ferromq_protocol::header::namesrv::GetRouteInfoRequestHeader;
 use ferromq_protocol::{RemotingCommand, RequestCode, ResponseCode};
-use ferromq_remoting::{CancellationToken, Dispatcher, RemotingClient};
+use ferromq_remoting::{CancellationToken, Dispatcher, OutgoingRequest, RemotingClient};
+use tokio::time::Instant;
 
 use crate::config::ClientConfig;
 use crate::error::ClientError;
@@ -102,12 +103,26 @@ impl ClientInstance {
         request: RemotingCommand,
         timeout: Duration,
     ) -> Result<RemotingCommand, ClientError> {
+        self.invoke_until(addr, request, Instant::now() + timeout, timeout)
+            .await
+    }
+
+    /// [`ClientInstance::invoke`] of any [`OutgoingRequest`] (a command, or a send that
+    /// encodes its own frame), bounded by `deadline`, for callers that already read the clock;
+    /// a timeout reports `timeout` (the caller's budget).
+    pub async fn invoke_until(
+        &self,
+        addr: &str,
+        request: impl OutgoingRequest,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<RemotingCommand, ClientError> {
         if self.is_shutdown() {
             return Err(ClientError::Shutdown);
         }
         self.inner
             .remoting
-            .invoke(addr, request, timeout)
+            .invoke_until(addr, request, deadline, timeout)
             .await
             .map_err(|source| ClientError::Remoting {
                 addr: addr.to_owned(),

@@ -71,8 +71,9 @@ fn push_int(out: &mut Vec<u8>, value: i64) {
     out.extend_from_slice(&buf[i..]);
 }
 
-/// Appends `s` as a JSON string literal (RFC 8259 escaping).
-pub(crate) fn push_json_str(out: &mut Vec<u8>, s: &str) {
+/// Appends `s` as a JSON string literal (RFC 8259 escaping), exactly as the header encoder
+/// writes every key and value (public for senders that write a header of their own shape).
+pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = s.as_bytes();
     // Room for the unescaped text and the quotes; escapes grow the buffer as they come.

@@ -29,8 +29,33 @@ use crate::connection::Connection;
 use crate::dispatch::Dispatcher;
 use crate::driver::{self, ConnectionParams, Side};
 use crate::error::RemotingError;
+use crate::request::OutgoingRequest;
 
-type Slot = Arc<tokio::sync::Mutex<Option<Connection>>>;
+/// One address: its connection, read without waiting by every call, and the lock a connect
+/// attempt holds so that concurrent callers share it.
+#[derive(Debug, Default)]
+struct Slot {
+    current: Mutex<Option<Connection>>,
+    connecting: tokio::sync::Mutex<()>,
+}
+
+impl Slot {
+    /// The connection, if it is open.
+    fn open(&self) -> Option<Connection> {
+        // A single assignment or clone under the lock: a poisoned lock holds a whole value.
+        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        current.as_ref().filter(|c| !c.is_closed()).cloned()
+    }
+
+    fn set(&self, connection: Connection) {
+        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(connection);
+    }
+
+    /// No open connection and nobody connecting: the address can be forgotten.
+    fn is_idle(&self) -> bool {
+        self.connecting.try_lock().is_ok() && self.open().is_none()
+    }
+}
 
 /// A remoting client; clones share connections. Dropping the last clone closes them.
 #[derive(Clone, Debug)]
@@ -42,7 +67,7 @@ pub struct RemotingClient {
 struct ClientInner {
     config: ClientConfig,
     dispatcher: Arc<Dispatcher>,
-    slots: Mutex<HashMap<String, Slot>>,
+    slots: Mutex<HashMap<String, Arc<Slot>>>,
     next_opaque: Arc<AtomicI32>,
     shutdown: CancellationToken,
 }
@@ -68,7 +93,7 @@ impl RemotingClient {
         })
     }
 
-    fn slots(&self) -> MutexGuard<'_, HashMap<String, Slot>> {
+    fn slots(&self) -> MutexGuard<'_, HashMap<String, Arc<Slot>>> {
         // Map operations are single calls; a poisoned lock holds a consistent map.
         self.inner.slots.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -79,17 +104,21 @@ impl RemotingClient {
             return Err(RemotingError::ClientShutdown);
         }
         let slot = self.slot(addr)?;
-        let mut current = slot.lock().await;
-        if let Some(connection) = current.as_ref().filter(|c| !c.is_closed()) {
-            return Ok(connection.clone());
+        if let Some(connection) = slot.open() {
+            return Ok(connection);
+        }
+        let _connecting = slot.connecting.lock().await;
+        // Whoever held the lock before may have connected.
+        if let Some(connection) = slot.open() {
+            return Ok(connection);
         }
         // Boxed: the connect state would otherwise be part of every invoke's future.
         let connection = Box::pin(self.connect(addr)).await?;
-        *current = Some(connection.clone());
+        slot.set(connection.clone());
         Ok(connection)
     }
 
-    fn slot(&self, addr: &str) -> Result<Slot, RemotingError> {
+    fn slot(&self, addr: &str) -> Result<Arc<Slot>, RemotingError> {
         let mut slots = self.slots();
         if let Some(slot) = slots.get(addr) {
             return Ok(Arc::clone(slot));
@@ -99,11 +128,7 @@ impl RemotingClient {
             // Forget addresses whose connection is gone (and nobody is connecting right now).
             let idle: Vec<String> = slots
                 .iter()
-                .filter(|(_, slot)| {
-                    slot.try_lock()
-                        .map(|c| !matches!(c.as_ref(), Some(c) if !c.is_closed()))
-                        .unwrap_or(false)
-                })
+                .filter(|(_, slot)| slot.is_idle())
                 .map(|(addr, _)| addr.clone())
                 .collect();
             for addr in idle {
@@ -113,7 +138,7 @@ impl RemotingClient {
                 return Err(RemotingError::TooManyConnections { limit });
             }
         }
-        let slot = Slot::default();
+        let slot = Arc::new(Slot::default());
         slots.insert(addr.to_owned(), Arc::clone(&slot));
         Ok(slot)
     }
@@ -150,9 +175,36 @@ impl RemotingClient {
         request: RemotingCommand,
         timeout: Duration,
     ) -> Result<RemotingCommand, RemotingError> {
-        let deadline = Instant::now() + timeout;
-        let connection = self.connection_by(addr, deadline).await?;
+        self.invoke_until(addr, request, Instant::now() + timeout, timeout)
+            .await
+    }
+
+    /// [`RemotingClient::invoke`] of any [`OutgoingRequest`], bounded by `deadline`
+    /// (connecting included), for callers that already read the clock; a timeout reports
+    /// `timeout` (the caller's budget).
+    pub async fn invoke_until(
+        &self,
+        addr: &str,
+        request: impl OutgoingRequest,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<RemotingCommand, RemotingError> {
+        let connection = match self.open_connection(addr) {
+            Some(connection) => connection,
+            // Boxed: connecting (and waiting for someone else's connect) is the cold path; its
+            // state would otherwise be part of every invoke's future.
+            None => Box::pin(self.connection_by(addr, deadline)).await?,
+        };
         connection.invoke_until(request, deadline, timeout).await
+    }
+
+    /// The open connection to `addr`, if there is one: the hot path of every call, without
+    /// waiting (a connect in progress holds only the slot's `connecting` lock).
+    fn open_connection(&self, addr: &str) -> Option<Connection> {
+        if self.inner.shutdown.is_cancelled() {
+            return None;
+        }
+        self.slots().get(addr)?.open()
     }
 
     /// Sends `request` to `addr` as ONEWAY; `timeout` covers connecting and queueing.
@@ -163,7 +215,10 @@ impl RemotingClient {
         timeout: Duration,
     ) -> Result<(), RemotingError> {
         let deadline = Instant::now() + timeout;
-        let connection = self.connection_by(addr, deadline).await?;
+        let connection = match self.open_connection(addr) {
+            Some(connection) => connection,
+            None => Box::pin(self.connection_by(addr, deadline)).await?,
+        };
         connection
             .invoke_oneway(request, deadline.saturating_duration_since(Instant::now()))
             .await
@@ -182,12 +237,8 @@ impl RemotingClient {
     /// Closes and forgets the connection to `addr`, if any (the next call reconnects).
     pub fn close_connection(&self, addr: &str) {
         let slot = self.slots().remove(addr);
-        if let Some(slot) = slot {
-            if let Ok(current) = slot.try_lock() {
-                if let Some(connection) = current.as_ref() {
-                    connection.close();
-                }
-            }
+        if let Some(connection) = slot.and_then(|slot| slot.open()) {
+            connection.close();
         }
     }
 
@@ -195,11 +246,7 @@ impl RemotingClient {
     pub fn connected_addrs(&self) -> Vec<String> {
         self.slots()
             .iter()
-            .filter(|(_, slot)| {
-                slot.try_lock()
-                    .map(|c| c.as_ref().is_some_and(|c| !c.is_closed()))
-                    .unwrap_or(false)
-            })
+            .filter(|(_, slot)| slot.open().is_some())
             .map(|(addr, _)| addr.clone())
             .collect()
     }

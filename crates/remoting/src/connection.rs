@@ -8,8 +8,9 @@
 //! process-unique id and a close notification.
 //!
 //! Invariants:
-//! - every invoke ends by its response, its timeout, or `ConnectionClosed`, whichever is first;
-//!   its opaque-table entry is gone when it returns (or is dropped);
+//! - every invoke ends by its response, its timeout, or `ConnectionClosed`, whichever is first
+//!   (the timeout comes from the opaque table's expiry loop, see [`crate::pending`]); its
+//!   opaque-table entry is gone when it returns (or is dropped);
 //! - requests sent by `invoke` never carry the response flag; responses always carry it.
 
 use std::fmt;
@@ -25,7 +26,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::batch_end::{BatchHook, BatchHooks};
 use crate::error::RemotingError;
-use crate::pending::{InsertError, PendingGuard, PendingTable};
+use crate::pending::{Expired, InsertError, PendingGuard, PendingTable, Reply};
+use crate::request::OutgoingRequest;
 use crate::writer::{Outbound, OutboundFrame};
 
 /// Source of connection ids, unique within the process.
@@ -143,43 +145,45 @@ impl Connection {
     /// `invoke` bounded by `deadline`; a timeout reports `timeout` (the caller's whole budget).
     pub(crate) async fn invoke_until(
         &self,
-        mut request: RemotingCommand,
+        request: impl OutgoingRequest,
         deadline: Instant,
         timeout: Duration,
     ) -> Result<RemotingCommand, RemotingError> {
         let table = &self.shared.pending;
-        let (opaque, response) = self.register_opaque()?;
+        let (opaque, response) = self.register_opaque(deadline)?;
         let _guard = PendingGuard { table, opaque };
-        request.opaque = opaque;
-        request.flag &= !(FLAG_RESPONSE | FLAG_ONEWAY);
-        let frame = OutboundFrame::encode(request)?;
-        // A lone request is written at once; with others in flight it joins the queue, and
-        // the writer task sends them together.
-        let lone = table.len() == 1;
-        let exchange = async {
-            let outbound = &self.shared.outbound;
-            let queued = if lone {
-                outbound.send_now(frame).await
-            } else {
-                outbound.send(frame).await
-            };
-            queued.map_err(|_| self.closed_error())?;
-            response.await.map_err(|_| self.closed_error())
+        let frame = OutboundFrame::from_request(request.into_frame(opaque)?);
+        let timed_out = || RemotingError::Timeout {
+            opaque,
+            timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
         };
-        match tokio::time::timeout_at(deadline, exchange).await {
-            Ok(result) => result,
-            Err(_) => Err(RemotingError::Timeout {
-                opaque,
-                timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
-            }),
+        // A lone request is written at once; with others in flight it joins the queue, and
+        // the writer task sends them together. Only a full queue makes the request wait (for
+        // room, until its deadline), on a boxed path: the common case arms no timer.
+        let lone = table.len() == 1;
+        let outbound = &self.shared.outbound;
+        if let Some(frame) = outbound.try_send(frame, lone).map_err(|_| self.closed_error())? {
+            Box::pin(tokio::time::timeout_at(deadline, outbound.send(frame)))
+                .await
+                .map_err(|_| timed_out())?
+                .map_err(|_| self.closed_error())?;
+        }
+        // The table's expiry loop answers `Expired` once the deadline passes.
+        match response.await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(Expired)) => Err(timed_out()),
+            Err(_) => Err(self.closed_error()),
         }
     }
 
-    fn register_opaque(&self) -> Result<(i32, tokio::sync::oneshot::Receiver<RemotingCommand>), RemotingError> {
+    fn register_opaque(
+        &self,
+        deadline: Instant,
+    ) -> Result<(i32, tokio::sync::oneshot::Receiver<Reply>), RemotingError> {
         let table = &self.shared.pending;
         for _ in 0..MAX_OPAQUE_ATTEMPTS {
             let opaque = self.shared.next_opaque.fetch_add(1, Ordering::Relaxed);
-            match table.insert(opaque) {
+            match table.insert(opaque, deadline) {
                 Ok(rx) => return Ok((opaque, rx)),
                 Err(InsertError::Duplicate) => continue,
                 Err(InsertError::Full) => return Err(RemotingError::TooManyInFlight { limit: table.limit() }),

@@ -151,6 +151,8 @@ async fn drive(
         reason = read_loop(&connection, read_half, &config, &dispatcher, &in_flight, &stop) => reason,
         _ = shared.abort.cancelled() => CloseReason::Local,
         _ = idle(&connection, config.idle_timeout) => CloseReason::Idle,
+        // Never completes: fails the invokes whose deadline passed.
+        _ = shared.pending.run_expiry() => CloseReason::Local,
         written = &mut writer => match written {
             Ok(Ok(())) => CloseReason::Local,
             Ok(Err(error)) => CloseReason::WriteFailed(error),

@@ -27,6 +27,8 @@
 //! - [`batch_end`]: work a request defers to the end of the batch of requests its connection's
 //!   reader decoded from one read ([`Connection::defer_to_batch_end`]), run before the batch's
 //!   responses are written (the broker publishes a batch's appends with one `pwrite`).
+//! - [`OutgoingRequest`] (`request`): what an invoke sends, a command or a request that
+//!   encodes its own frame head once it knows its opaque (a producer's send).
 //! - [`RemotingError`] (`error`), settings (`config`).
 //!
 //! Limits (all named, all configurable):
@@ -70,6 +72,7 @@ mod driver;
 mod error;
 mod pending;
 mod reader;
+mod request;
 mod server;
 mod writer;
 
@@ -83,6 +86,7 @@ pub use driver::MAX_BATCH_FRAMES;
 pub use error::RemotingError;
 pub use ferromq_protocol::MAX_FRAME_BYTES;
 pub use reader::{MAX_READ_CHUNK_BYTES, READ_CHUNK_BYTES};
+pub use request::{OutgoingRequest, RequestFrame};
 pub use server::{RemotingServer, ACCEPT_ERROR_BACKOFF};
 pub use tokio_util::sync::CancellationToken;
 pub use writer::MAX_IO_SLICES_PER_WRITE;

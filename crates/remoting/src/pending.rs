@@ -1,17 +1,29 @@
-//! The opaque table: requests this side sent on one connection and still waits for.
+//! The opaque table: requests this side sent on one connection and still waits for, each
+//! with its deadline.
+//!
+//! Timeouts: one expiry loop per connection ([`PendingTable::run_expiry`], run by the
+//! connection's driver) sleeps until the earliest deadline in the table and fails the invokes
+//! that are due with [`Expired`]; an invoke waits on its reply alone, without a timer of its
+//! own. The loop knows the earliest deadline because inserting an earlier one wakes it;
+//! completions leave it stale, which at worst wakes the loop for nothing (it rescans and
+//! sleeps until the new earliest). Deadlines of one connection mostly increase, so under load
+//! the loop wakes about once per timeout period.
 //!
 //! Invariants:
 //! - at most `limit` entries; inserting into a full table fails with `TooManyInFlight`;
 //! - once closed, the table stays empty: every waiter is woken (its sender dropped) and no new
 //!   entry is accepted, so no invoke can wait on a dead connection past its own timeout;
-//! - an entry is removed exactly once: by its response, by its waiter giving up (timeout,
-//!   cancellation), or by closing.
+//! - an entry is removed exactly once: by its response, by expiry, by its waiter giving up
+//!   (cancellation), or by closing; whichever comes first decides the reply;
+//! - `earliest` is at most the smallest deadline in the table (equal after each sweep).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use ferromq_protocol::RemotingCommand;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Notify};
+use tokio::time::Instant;
 
 /// A response nobody waited for (its request timed out or was never sent).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,11 +43,64 @@ pub(crate) enum InsertError {
     Closed,
 }
 
+/// The deadline of a waiting request passed before its response came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Expired;
+
+/// What a waiter receives: its response, or [`Expired`]. A dropped sender means the
+/// connection closed.
+pub(crate) type Reply = Result<RemotingCommand, Expired>;
+
+/// Hashes opaques with one multiplication: they come from this side's own counter, so
+/// SipHash's defence against chosen keys buys nothing here, and consecutive opaques spread
+/// over consecutive buckets.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct OpaqueHasher(u64);
+
+impl Hasher for OpaqueHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_i32(&mut self, n: i32) {
+        // Reinterpreting the bits: negative opaques hash like any other.
+        self.0 = u64::from(n as u32).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+struct Waiter {
+    tx: oneshot::Sender<Reply>,
+    deadline: Instant,
+}
+
+#[derive(Default)]
+struct Waiters {
+    map: HashMap<i32, Waiter, BuildHasherDefault<OpaqueHasher>>,
+    /// At most the smallest deadline in `map`; `None` when the expiry loop has nothing to do.
+    earliest: Option<Instant>,
+}
+
 /// Waiters keyed by opaque; `None` once the connection closed.
-#[derive(Debug)]
 pub(crate) struct PendingTable {
     limit: usize,
-    waiters: Mutex<Option<HashMap<i32, oneshot::Sender<RemotingCommand>>>>,
+    waiters: Mutex<Option<Waiters>>,
+    /// Wakes the expiry loop when an entry's deadline is earlier than the one it sleeps for.
+    earlier: Notify,
+}
+
+impl std::fmt::Debug for PendingTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingTable")
+            .field("limit", &self.limit)
+            .field("len", &self.len())
+            .finish()
+    }
 }
 
 impl PendingTable {
@@ -43,7 +108,8 @@ impl PendingTable {
         assert!(limit > 0, "opaque table limit must be positive");
         PendingTable {
             limit,
-            waiters: Mutex::new(Some(HashMap::new())),
+            waiters: Mutex::new(Some(Waiters::default())),
+            earlier: Notify::new(),
         }
     }
 
@@ -53,22 +119,30 @@ impl PendingTable {
 
     // A panic while holding this lock cannot leave the map inconsistent (single-call updates),
     // so a poisoned lock is used as is.
-    fn lock(&self) -> MutexGuard<'_, Option<HashMap<i32, oneshot::Sender<RemotingCommand>>>> {
+    fn lock(&self) -> MutexGuard<'_, Option<Waiters>> {
         self.waiters.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Registers a waiter for `opaque`.
-    pub(crate) fn insert(&self, opaque: i32) -> Result<oneshot::Receiver<RemotingCommand>, InsertError> {
+    /// Registers a waiter for `opaque`, failed with [`Expired`] once `deadline` passes.
+    pub(crate) fn insert(&self, opaque: i32, deadline: Instant) -> Result<oneshot::Receiver<Reply>, InsertError> {
         let mut guard = self.lock();
-        let map = guard.as_mut().ok_or(InsertError::Closed)?;
-        if map.len() >= self.limit {
+        let waiters = guard.as_mut().ok_or(InsertError::Closed)?;
+        if waiters.map.len() >= self.limit {
             return Err(InsertError::Full);
         }
-        if map.contains_key(&opaque) {
+        if waiters.map.contains_key(&opaque) {
             return Err(InsertError::Duplicate);
         }
         let (tx, rx) = oneshot::channel();
-        map.insert(opaque, tx);
+        waiters.map.insert(opaque, Waiter { tx, deadline });
+        let earlier = waiters.earliest.is_none_or(|earliest| deadline < earliest);
+        if earlier {
+            waiters.earliest = Some(deadline);
+        }
+        drop(guard);
+        if earlier {
+            self.earlier.notify_one();
+        }
         Ok(rx)
     }
 
@@ -78,30 +152,76 @@ impl PendingTable {
             opaque: response.opaque,
             code: response.code,
         };
-        let waiter = self.lock().as_mut().and_then(|map| map.remove(&response.opaque));
+        let waiter = self.lock().as_mut().and_then(|w| w.map.remove(&response.opaque));
         match waiter {
             // The waiter may have just given up; then the response is dropped like an unknown one.
-            Some(tx) => tx.send(response).map_err(|_| orphan),
+            Some(waiter) => waiter.tx.send(Ok(response)).map_err(|_| orphan),
             None => Err(orphan),
         }
     }
 
     /// Forgets `opaque` (its waiter gave up).
     pub(crate) fn remove(&self, opaque: i32) {
-        if let Some(map) = self.lock().as_mut() {
-            map.remove(&opaque);
+        if let Some(waiters) = self.lock().as_mut() {
+            waiters.map.remove(&opaque);
         }
     }
 
     /// Number of waiting requests.
     pub(crate) fn len(&self) -> usize {
-        self.lock().as_ref().map_or(0, HashMap::len)
+        self.lock().as_ref().map_or(0, |w| w.map.len())
     }
 
     /// Wakes every waiter with "closed" and refuses further entries.
     pub(crate) fn close(&self) {
         let drained = self.lock().take();
         drop(drained);
+    }
+
+    /// Fails every entry whose deadline is at or before `now` with [`Expired`]; returns the
+    /// earliest deadline left (also kept as the table's `earliest`).
+    pub(crate) fn expire(&self, now: Instant) -> Option<Instant> {
+        let mut expired = Vec::new();
+        let earliest = {
+            let mut guard = self.lock();
+            let waiters = guard.as_mut()?;
+            let due: Vec<i32> = waiters
+                .map
+                .iter()
+                .filter(|(_, waiter)| waiter.deadline <= now)
+                .map(|(&opaque, _)| opaque)
+                .collect();
+            expired.extend(due.into_iter().filter_map(|opaque| waiters.map.remove(&opaque)));
+            waiters.earliest = waiters.map.values().map(|waiter| waiter.deadline).min();
+            waiters.earliest
+        };
+        // Outside the lock: a waiter that gave up meanwhile just misses its reply.
+        for waiter in expired {
+            let _ = waiter.tx.send(Err(Expired));
+        }
+        earliest
+    }
+
+    /// The expiry loop of the connection's driver: never returns. Sleeps until the earliest
+    /// deadline (or until an earlier one is inserted), then expires what is due.
+    pub(crate) async fn run_expiry(&self) {
+        loop {
+            let earlier = self.earlier.notified();
+            tokio::pin!(earlier);
+            earlier.as_mut().enable();
+            let next = self.lock().as_ref().and_then(|w| w.earliest);
+            match next {
+                Some(when) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(when) => {
+                            self.expire(Instant::now());
+                        }
+                        _ = earlier => {}
+                    }
+                }
+                None => earlier.await,
+            }
+        }
     }
 }
 
@@ -123,6 +243,10 @@ mod tests {
     use super::*;
     use ferromq_protocol::{RequestCode, ResponseCode};
 
+    fn far() -> Instant {
+        Instant::now() + std::time::Duration::from_secs(3600)
+    }
+
     fn response(opaque: i32) -> RemotingCommand {
         let request = RemotingCommand::request(RequestCode::HeartBeat).with_opaque(opaque);
         RemotingCommand::response_to(&request, ResponseCode::Success)
@@ -132,12 +256,12 @@ mod tests {
     #[test]
     fn full_table_rejects_and_duplicate_opaque_is_refused() {
         let table = PendingTable::new(2);
-        let _a = table.insert(1).expect("first");
-        assert_eq!(table.insert(1).err(), Some(InsertError::Duplicate));
-        let _b = table.insert(2).expect("second");
-        assert_eq!(table.insert(3).err(), Some(InsertError::Full));
+        let _a = table.insert(1, far()).expect("first");
+        assert_eq!(table.insert(1, far()).err(), Some(InsertError::Duplicate));
+        let _b = table.insert(2, far()).expect("second");
+        assert_eq!(table.insert(3, far()).err(), Some(InsertError::Full));
         table.remove(1);
-        assert!(table.insert(3).is_ok());
+        assert!(table.insert(3, far()).is_ok());
     }
 
     // Goal: responses reach their waiter and unknown ones are handed back. Method: complete a
@@ -145,9 +269,9 @@ mod tests {
     #[test]
     fn response_reaches_its_waiter_and_unknown_opaque_is_returned() {
         let table = PendingTable::new(4);
-        let mut rx = table.insert(7).expect("insert");
+        let mut rx = table.insert(7, far()).expect("insert");
         assert!(table.complete(response(7)).is_ok());
-        assert_eq!(rx.try_recv().expect("delivered").opaque, 7);
+        assert_eq!(rx.try_recv().expect("delivered").map(|r| r.opaque), Ok(7));
         assert_eq!(table.complete(response(8)).err().map(|r| r.opaque), Some(8));
         assert_eq!(table.len(), 0);
     }
@@ -156,21 +280,69 @@ mod tests {
     #[test]
     fn close_wakes_waiters_and_refuses_new_entries() {
         let table = PendingTable::new(4);
-        let mut rx = table.insert(1).expect("insert");
+        let mut rx = table.insert(1, far()).expect("insert");
         table.close();
         assert!(matches!(rx.try_recv(), Err(oneshot::error::TryRecvError::Closed)));
-        assert_eq!(table.insert(2).err(), Some(InsertError::Closed));
+        assert_eq!(table.insert(2, far()).err(), Some(InsertError::Closed));
     }
 
     // Goal: a guard removes its entry when dropped. Method: drop a guard, check the length.
     #[test]
     fn guard_removes_entry_on_drop() {
         let table = PendingTable::new(4);
-        let _rx = table.insert(5).expect("insert");
+        let _rx = table.insert(5, far()).expect("insert");
         drop(PendingGuard {
             table: &table,
             opaque: 5,
         });
         assert_eq!(table.len(), 0);
+    }
+
+    // Goal: expiry fails exactly the entries that are due, leaves the others waiting, reports
+    // the next deadline, and a response coming after its entry expired is an orphan.
+    // Method: three deadlines, expire at the second.
+    #[test]
+    fn expire_fails_only_due_entries_and_reports_the_next_deadline() {
+        let table = PendingTable::new(4);
+        let t0 = Instant::now();
+        let second = std::time::Duration::from_secs(1);
+        let mut rx1 = table.insert(1, t0 + second).expect("1");
+        let mut rx2 = table.insert(2, t0 + 2 * second).expect("2");
+        let mut rx3 = table.insert(3, t0 + 3 * second).expect("3");
+        assert_eq!(table.expire(t0 + 2 * second), Some(t0 + 3 * second));
+        assert_eq!(rx1.try_recv().map(|r| r.err()), Ok(Some(Expired)));
+        assert_eq!(rx2.try_recv().map(|r| r.err()), Ok(Some(Expired)));
+        assert!(matches!(rx3.try_recv(), Err(oneshot::error::TryRecvError::Empty)));
+        assert_eq!(table.len(), 1);
+        assert_eq!(table.complete(response(1)).err().map(|o| o.opaque), Some(1));
+        assert!(table.complete(response(3)).is_ok());
+        assert_eq!(table.expire(t0 + 10 * second), None);
+    }
+
+    // Goal: the expiry loop fails each waiter at its own deadline, also when an earlier
+    // deadline arrives while it sleeps for a later one, and an answered waiter is untouched.
+    // Method: paused clock; deadlines 10 s, then 1 s, then 5 s (answered at once); check
+    // when each expiry is seen.
+    #[tokio::test(start_paused = true)]
+    async fn expiry_loop_fails_each_waiter_at_its_own_deadline() {
+        let table = std::sync::Arc::new(PendingTable::new(8));
+        let expiry = tokio::spawn({
+            let table = std::sync::Arc::clone(&table);
+            async move { table.run_expiry().await }
+        });
+        let start = Instant::now();
+        let second = std::time::Duration::from_secs(1);
+        let late = table.insert(1, start + 10 * second).expect("late");
+        tokio::task::yield_now().await;
+        let early = table.insert(2, start + second).expect("early");
+        let answered = table.insert(3, start + 5 * second).expect("answered");
+        assert!(table.complete(response(3)).is_ok());
+        assert_eq!(early.await.expect("reply").err(), Some(Expired));
+        assert_eq!(start.elapsed(), second);
+        assert_eq!(answered.await.expect("reply").map(|r| r.opaque), Ok(3));
+        assert_eq!(late.await.expect("reply").err(), Some(Expired));
+        assert_eq!(start.elapsed(), 10 * second);
+        assert_eq!(table.len(), 0);
+        expiry.abort();
     }
 }

@@ -40,6 +40,8 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::request::RequestFrame;
+
 /// Most slices handed to one `write_vectored` call (Linux allows 1024).
 pub const MAX_IO_SLICES_PER_WRITE: usize = 64;
 
@@ -56,6 +58,14 @@ impl OutboundFrame {
         let head = encode_head_bytes(&cmd)?;
         let body = std::mem::take(&mut cmd.body).into_segments();
         Ok(OutboundFrame { head, body })
+    }
+
+    /// A request frame its sender encoded.
+    pub(crate) fn from_request(frame: RequestFrame) -> Self {
+        OutboundFrame {
+            head: frame.head,
+            body: frame.body.into_segments(),
+        }
     }
 }
 
@@ -200,29 +210,38 @@ impl Outbound {
         }
     }
 
-    /// Like [`Outbound::send`], but when nothing is queued and no flush is pending, writes the
-    /// frame at once from the calling task: a lone request (one sync send in flight) leaves
-    /// without waking the writer task. With frames already queued it joins them.
-    pub(crate) async fn send_now(&self, frame: OutboundFrame) -> Result<(), Closed> {
-        let frame = {
-            let mut state = self.lock();
-            if state.stream.is_none() {
-                return Err(Closed);
+    /// [`Outbound::send`] without waiting: queues `frame` if there is room and returns `None`,
+    /// or hands it back when `limit` frames are queued. With `write_if_idle`, a frame that
+    /// finds nothing queued and no flush pending is written at once from the calling task: a
+    /// lone request (one sync send in flight) leaves without waking the writer task. Fails
+    /// once the connection is closed.
+    pub(crate) fn try_send(&self, frame: OutboundFrame, write_if_idle: bool) -> Result<Option<OutboundFrame>, Closed> {
+        let mut state = self.lock();
+        if state.stream.is_none() {
+            return Err(Closed);
+        }
+        if write_if_idle && state.slices.is_empty() && !state.writer_scheduled {
+            Self::append(&mut state, frame);
+            let written = Self::write_queued(&mut state, &self.activity);
+            drop(state);
+            match written {
+                Ok(Flushed::All) => {}
+                // The writer task finishes the frame (or reports the error by closing).
+                Ok(Flushed::Blocked) | Err(_) => self.writer.notify_one(),
             }
-            if state.slices.is_empty() && !state.writer_scheduled {
-                Self::append(&mut state, frame);
-                let written = Self::write_queued(&mut state, &self.activity);
-                drop(state);
-                match written {
-                    Ok(Flushed::All) => {}
-                    // The writer task finishes the frame (or reports the error by closing).
-                    Ok(Flushed::Blocked) | Err(_) => self.writer.notify_one(),
-                }
-                return Ok(());
-            }
-            frame
-        };
-        self.send(frame).await
+            return Ok(None);
+        }
+        if state.frames >= self.limit {
+            return Ok(Some(frame));
+        }
+        Self::append(&mut state, frame);
+        let wake = !state.writer_scheduled;
+        state.writer_scheduled = true;
+        drop(state);
+        if wake {
+            self.writer.notify_one();
+        }
+        Ok(None)
     }
 
     /// Queues a response produced by the reader itself, without waiting for room and without

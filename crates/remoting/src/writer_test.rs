@@ -145,3 +145,32 @@ async fn full_queue_makes_senders_wait_and_close_releases_them() {
     assert_eq!(waiting.await, Err(Closed));
     assert!(!outbound.is_full());
 }
+
+// Goal: `try_send` never waits: an idle queue with `write_if_idle` writes the frame at once
+// (no writer task runs here), otherwise frames queue until `limit` and the next one comes
+// back; a closed queue refuses. Method: a queue of 2 frames without a writer task; read what
+// the peer got.
+#[tokio::test]
+async fn try_send_writes_when_idle_queues_until_full_and_hands_back_the_rest() {
+    let (mut peer, _read, write) = tcp_pair().await;
+    let outbound = Outbound::new(write, 2);
+    let (first, frame1) = frame(1, vec![1; 10]);
+    assert!(outbound.try_send(frame1, true).expect("open").is_none());
+    assert_eq!(outbound.queued_frames(), 0, "an idle queue writes at once");
+    let mut got = vec![0u8; ferromq_protocol::frame::encode_to_bytes(&first).expect("encode").len()];
+    peer.read_exact(&mut got).await.expect("read");
+    assert_eq!(decode_all(&got), vec![first]);
+
+    for code in [2, 3] {
+        let (_, queued) = frame(code, vec![2; 10]);
+        assert!(outbound.try_send(queued, false).expect("open").is_none());
+    }
+    // Frames are queued (the writer was only notified), so even `write_if_idle` queues.
+    let (_, extra) = frame(4, vec![3; 10]);
+    let back = outbound.try_send(extra, true).expect("open");
+    assert!(back.is_some(), "a full queue hands the frame back");
+    assert_eq!(outbound.queued_frames(), 2);
+    outbound.close();
+    let (_, late) = frame(5, Vec::new());
+    assert!(outbound.try_send(late, true).is_err());
+}

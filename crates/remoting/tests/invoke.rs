@@ -143,6 +143,103 @@ async fn invoke_without_response_times_out_and_connection_stays_usable() -> anyh
     server.stop().await
 }
 
+// Goal: invokes sharing one connection each time out at their own deadline (the short one
+// is not held back by a longer one sent before it), and one answered in between is not
+// affected. Method: a 900 ms invoke of a processor that never answers, then a 100 ms one,
+// then an echo; check the outcomes and when each timeout came.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invokes_on_one_connection_time_out_at_their_own_deadlines() -> anyhow::Result<()> {
+    let mut dispatcher = echo_dispatcher();
+    let never = Arc::new(Notify::new());
+    let never_in = Arc::clone(&never);
+    dispatcher.register_fn(NEVER, move |_ctx, _request| {
+        let never = Arc::clone(&never_in);
+        async move {
+            never.notified().await;
+            None
+        }
+    });
+    let server = start_server(local_config(), dispatcher).await?;
+    let client = client(Dispatcher::new())?;
+    let addr = server.addr.to_string();
+    echo_roundtrip(&client, &addr, "connect first").await?;
+    let started = tokio::time::Instant::now();
+    let long = tokio::spawn({
+        let (client, addr) = (client.clone(), addr.clone());
+        async move {
+            let result = client
+                .invoke(&addr, RemotingCommand::request_code(NEVER), Duration::from_millis(900))
+                .await;
+            (result, started.elapsed())
+        }
+    });
+    let short = client
+        .invoke(&addr, RemotingCommand::request_code(NEVER), Duration::from_millis(100))
+        .await;
+    let short_elapsed = started.elapsed();
+    assert!(
+        matches!(short, Err(RemotingError::Timeout { timeout_ms: 100, .. })),
+        "{short:?}"
+    );
+    assert!(short_elapsed >= Duration::from_millis(100), "{short_elapsed:?}");
+    assert!(
+        short_elapsed < Duration::from_millis(800),
+        "short waited for the long one: {short_elapsed:?}"
+    );
+    echo_roundtrip(&client, &addr, "between timeouts").await?;
+    let (long, long_elapsed) = long.await?;
+    assert!(
+        matches!(long, Err(RemotingError::Timeout { timeout_ms: 900, .. })),
+        "{long:?}"
+    );
+    assert!(long_elapsed >= Duration::from_millis(900), "{long_elapsed:?}");
+    assert_eq!(client.connection(&addr).await?.pending_invokes(), 0);
+    never.notify_waiters();
+    server.stop().await
+}
+
+// Goal: an invoke that cannot even be queued (the write queue is full because the peer reads
+// nothing) still ends with Timeout at its deadline and leaves no opaque-table entry.
+// Method: a listener that accepts and never reads; a client whose write queue holds one
+// frame; three invokes of 8 MiB bodies with a 300 ms timeout: the first fills the socket
+// buffers, the second the queue, the third waits for room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invoke_waiting_for_room_in_a_full_write_queue_times_out() -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?.to_string();
+    let silent = tokio::spawn(async move {
+        let accepted = listener.accept().await;
+        // Holds the socket open without reading until the test ends.
+        std::future::pending::<()>().await;
+        drop(accepted);
+    });
+    let mut config = ferromq_remoting::ClientConfig::default();
+    config.connection.write_queue_frames = 1;
+    let client = ferromq_remoting::RemotingClient::new(config, Arc::new(Dispatcher::new()))?;
+    let body = Bytes::from(vec![7u8; 8 << 20]);
+    let started = tokio::time::Instant::now();
+    let calls: Vec<_> = (0..3)
+        .map(|_| {
+            let (client, addr, body) = (client.clone(), addr.clone(), body.clone());
+            tokio::spawn(async move {
+                let request = RemotingCommand::request_code(NEVER).with_body(body);
+                client.invoke(&addr, request, Duration::from_millis(300)).await
+            })
+        })
+        .collect();
+    for call in calls {
+        let result = call.await?;
+        assert!(
+            matches!(result, Err(RemotingError::Timeout { timeout_ms: 300, .. })),
+            "{result:?}"
+        );
+    }
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(client.connection(&addr).await?.pending_invokes(), 0);
+    silent.abort();
+    Ok(())
+}
+
 // Goal: an unknown code is answered REQUEST_CODE_NOT_SUPPORTED with Java's remark and the
 // connection stays open. Method: invoke code 9999, then echo on the same connection.
 #[tokio::test]

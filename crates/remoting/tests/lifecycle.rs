@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, Notify};
 
 const SLOW: i32 = 1010;
+const PEER: i32 = 1011;
 
 // Goal: the server can call the client over the client's own connection: the client's
 // processor answers CHECK_TRANSACTION_STATE, receives a oneway NOTIFY_CONSUMER_IDS_CHANGED,
@@ -181,6 +182,42 @@ async fn client_reconnects_after_server_restart() -> anyhow::Result<()> {
     assert_ne!(new.id(), old.id());
     assert_eq!(client.connected_addrs(), vec![addr.clone()]);
     restarted.stop().await
+}
+
+// Goal: concurrent first calls to an address share one connect attempt, and the calls made
+// while it is open all use that connection. Method: 64 invokes spawned at once on a fresh
+// client (all start before the connect completes), then 64 more; the server answers each with
+// the peer address it saw; one peer in all, and it is the client's only connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_calls_share_one_connection() -> anyhow::Result<()> {
+    let mut dispatcher = Dispatcher::new();
+    dispatcher.register_fn(PEER, |ctx, request: RemotingCommand| async move {
+        let mut response = RemotingCommand::response_to(&request, ResponseCode::Success);
+        response.put_ext_field("peer", ctx.peer_addr().to_string());
+        Some(response)
+    });
+    let server = start_server(local_config(), dispatcher).await?;
+    let client = client(Dispatcher::new())?;
+    let addr = server.addr.to_string();
+    let mut peers = std::collections::BTreeSet::new();
+    for _round in 0..2 {
+        let calls: Vec<_> = (0..64)
+            .map(|_| {
+                let client = client.clone();
+                let addr = addr.clone();
+                tokio::spawn(async move { client.invoke(&addr, RemotingCommand::request_code(PEER), WAIT).await })
+            })
+            .collect();
+        for call in calls {
+            let response = call.await??;
+            peers.insert(response.ext_field("peer").context("peer")?.to_owned());
+        }
+    }
+    let connection = client.connection(&addr).await?;
+    assert_eq!(peers.len(), 1, "{peers:?}");
+    assert_eq!(peers.first(), Some(&connection.local_addr().to_string()));
+    assert_eq!(client.connected_addrs(), vec![addr]);
+    server.stop().await
 }
 
 // Goal: connecting to an address nobody listens on fails with ConnectFailed naming it.

@@ -226,15 +226,24 @@ impl Run {
         match self.mode {
             SendMode::Oneway => self.producer.send_oneway(self.message()).await.map(|()| None),
             SendMode::Sync if n == 1 => self.producer.send(self.message()).await.map(Some),
-            SendMode::Async if n == 1 => match self.producer.send_async(self.message()).await {
-                Ok(handle) => handle.await.map(Some),
-                Err(error) => Err(error),
-            },
-            SendMode::Sync | SendMode::Async => {
+            SendMode::Async => self.send_async_mode(n).await,
+            SendMode::Sync => {
                 let messages = (0..n).map(|_| self.message()).collect();
                 self.producer.send_batch(messages).await.map(Some)
             }
         }
+    }
+
+    /// One request of the async driver: `send_async` for a single message, else a batch. The
+    /// driver keeps `--in-flight` of these futures, each moved into its set once: the batch
+    /// send's state (a whole retry loop) is boxed, so a single send's future stays small.
+    async fn send_async_mode(&self, n: u64) -> Result<Option<SendResult>, ClientError> {
+        if n == 1 {
+            let handle = self.producer.send_async(self.message()).await?;
+            return handle.await.map(Some);
+        }
+        let messages = (0..n).map(|_| self.message()).collect();
+        Box::pin(self.producer.send_batch(messages)).await.map(Some)
     }
 
     fn account(
@@ -300,7 +309,7 @@ async fn async_driver(run: Arc<Run>, in_flight: usize) -> Histogram<u64> {
             let run = Arc::clone(&run);
             pending.push(async move {
                 let started = Instant::now();
-                let outcome = run.send(n).await;
+                let outcome = run.send_async_mode(n).await;
                 (n, started.elapsed(), outcome)
             });
         }

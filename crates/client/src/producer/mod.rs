@@ -4,7 +4,8 @@
 //! Components:
 //! - [`Producer`]: start/shutdown, the send family, the per-send retry loop;
 //! - [`SendHandle`]: the future of an async send;
-//! - `request`: request building and response parsing.
+//! - `request`: preparing messages and batches, parsing responses;
+//! - `send_frame`: the request of one attempt (header, frame).
 //!
 //! Invariants:
 //! - one send (all attempts) never outlives `sendMsgTimeout`; an attempt starts only while
@@ -18,6 +19,7 @@
 //!   permit, never queues without bound.
 
 pub mod request;
+pub mod send_frame;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -36,7 +38,8 @@ use crate::config::ClientConfig;
 use crate::error::ClientError;
 use crate::instance::{ClientInstance, FIRST_HEARTBEAT_DELAY};
 use crate::message::{Message, SendResult};
-use request::{parse_send_response, prepare_batch, prepare_message, send_header, send_request, PreparedSend};
+use request::{parse_send_response, prepare_batch, prepare_message, PreparedSend};
+use send_frame::{send_request, SendHeader, SendRequest};
 
 /// Java's default producer group.
 pub const DEFAULT_PRODUCER_GROUP: &str = "DEFAULT_PRODUCER";
@@ -127,10 +130,14 @@ impl Producer {
         let prepared = prepare_message(self.config(), &self.inner.uniq, message)?;
         let permit = self.async_permit().await?;
         let producer = self.clone();
-        let task = tokio::spawn(async move {
+        // Boxed: the task's cell then holds a pointer, not the ~2 KB send state, which tokio
+        // would otherwise copy on spawn and on each move of the task's stage (output read,
+        // handle drop).
+        let send = Box::pin(async move {
             let _permit: OwnedSemaphorePermit = permit;
             producer.send_prepared(&prepared, Mode::Sync).await.and_then(stored)
         });
+        let task = tokio::spawn(send);
         Ok(SendHandle { task })
     }
 
@@ -152,8 +159,9 @@ impl Producer {
     pub async fn send_to_queue(&self, message: Message, queue: &MessageQueue) -> Result<SendResult, ClientError> {
         let prepared = prepare_message(self.config(), &self.inner.uniq, message)?;
         let budget = self.config().send_msg_timeout;
+        let deadline = Instant::now() + budget;
         let addr = self.broker_addr(&prepared.topic, &queue.broker_name).await?;
-        self.attempt(&prepared, queue, &addr, budget, Mode::Sync)
+        self.attempt(&prepared, queue, &addr, deadline, budget, Mode::Sync)
             .await
             .and_then(stored)
     }
@@ -208,31 +216,38 @@ impl Producer {
             Mode::Oneway => 1,
         };
         let route = instance.publish_route(&prepared.topic).await?;
-        let mut brokers: Vec<String> = Vec::new();
+        // Brokers of the failed attempts, in order (every attempt but a last one that ended
+        // the loop failed); the last one is avoided by the next selection.
+        let mut failed_brokers: Vec<&str> = Vec::new();
         let mut last_error = None;
         let mut attempts = 0;
         while attempts < max_attempts {
-            let avoid = brokers.last().map(String::as_str).filter(|_| last_error.is_some());
-            let Some(queue) = route.publish.select_queue(avoid).cloned() else {
+            let avoid = failed_brokers.last().copied();
+            let Some(queue) = route.publish.select_queue(avoid) else {
                 return Err(ClientError::NoQueue {
                     topic: prepared.topic.clone(),
                     what: "writable",
                 });
             };
-            let budget = deadline.saturating_duration_since(Instant::now());
+            // The first attempt gets the whole budget without reading the clock again.
+            let budget = if attempts == 0 {
+                timeout
+            } else {
+                deadline.saturating_duration_since(Instant::now())
+            };
             if budget.is_zero() {
                 break;
             }
             attempts += 1;
-            brokers.push(queue.broker_name.clone());
             let outcome = match self.broker_addr(&prepared.topic, &queue.broker_name).await {
-                Ok(addr) => self.attempt(prepared, &queue, &addr, budget, mode).await,
+                Ok(addr) => self.attempt(prepared, queue, &addr, deadline, budget, mode).await,
                 Err(error) => Err(error),
             };
             match outcome {
                 Ok(result) => return Ok(result),
                 Err(error) if error.is_send_retryable() => {
                     tracing::debug!(topic = %prepared.topic, broker = %queue.broker_name, attempt = attempts, %error, "send failed; retrying");
+                    failed_brokers.push(&queue.broker_name);
                     last_error = Some(error);
                 }
                 Err(error) => return Err(error),
@@ -242,7 +257,7 @@ impl Producer {
             Some(last) => Err(ClientError::SendFailed {
                 topic: prepared.topic.clone(),
                 attempts,
-                brokers,
+                brokers: failed_brokers.into_iter().map(str::to_owned).collect(),
                 elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
                 last: Box::new(last),
             }),
@@ -270,22 +285,30 @@ impl Producer {
             })
     }
 
-    /// One attempt at `queue`; `None` for oneway.
+    /// One attempt at `queue`, bounded by `deadline` (`budget` from now); `None` for oneway.
     async fn attempt(
         &self,
         prepared: &PreparedSend,
         queue: &MessageQueue,
         addr: &str,
+        deadline: Instant,
         budget: std::time::Duration,
         mode: Mode,
     ) -> Result<Option<SendResult>, ClientError> {
         let instance = self.instance();
-        let header = send_header(self.config(), &self.inner.group, prepared, queue);
-        let request = send_request(instance.request(prepared.code), &header, prepared);
+        let header = SendHeader::new(self.config(), &self.inner.group, prepared, queue);
         match mode {
-            Mode::Oneway => instance.invoke_oneway(addr, request, budget).await.map(|()| None),
+            Mode::Oneway => {
+                let request = send_request(instance.request(prepared.code), &header);
+                instance.invoke_oneway(addr, request, budget).await.map(|()| None)
+            }
             Mode::Sync => {
-                let response = instance.invoke(addr, request, budget).await?;
+                let request = SendRequest {
+                    header,
+                    language: self.config().language,
+                    serialize_type: self.config().serialize_type,
+                };
+                let response = instance.invoke_until(addr, request, deadline, budget).await?;
                 parse_send_response(addr, prepared, queue, &response).map(Some)
             }
         }

@@ -9,8 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use ferromq_protocol::body::MessageQueue;
-use ferromq_protocol::header::send_message::{SendMessageRequestHeaderV2, SendMessageResponseHeader};
-use ferromq_protocol::header::CommandHeader;
+use ferromq_protocol::header::FieldReader;
 use ferromq_protocol::message::compress::{compress_body, DEFAULT_ZLIB_LEVEL};
 use ferromq_protocol::message::properties::{self, encode_properties};
 use ferromq_protocol::message::{encode_batch, BatchMessage, UniqIdGenerator};
@@ -150,42 +149,6 @@ pub fn prepare_batch(
     })
 }
 
-/// The V2 (short-name) send header for one attempt at `queue`.
-pub fn send_header(
-    config: &ClientConfig,
-    group: &str,
-    prepared: &PreparedSend,
-    queue: &MessageQueue,
-) -> SendMessageRequestHeaderV2 {
-    SendMessageRequestHeaderV2 {
-        producer_group: group.to_owned(),
-        topic: prepared.topic.clone(),
-        default_topic: config.create_topic_key.clone(),
-        default_topic_queue_nums: config.default_topic_queue_nums,
-        queue_id: queue.queue_id,
-        sys_flag: prepared.sys_flag,
-        born_timestamp: now_ms(),
-        flag: prepared.flag,
-        properties: Some(prepared.properties.clone()),
-        reconsume_times: Some(0),
-        unit_mode: Some(false),
-        max_reconsume_times: None,
-        batch: Some(prepared.code == RequestCode::SendBatchMessage),
-        broker_name: Some(queue.broker_name.clone()),
-    }
-}
-
-/// The request for one attempt (`base` carries language and serialization).
-pub fn send_request(
-    base: RemotingCommand,
-    header: &SendMessageRequestHeaderV2,
-    prepared: &PreparedSend,
-) -> RemotingCommand {
-    let mut request = base.with_header(header).with_body(prepared.body.clone());
-    request.code = prepared.code.as_i32();
-    request
-}
-
 /// Reads a send response: a stored status with its header, or the broker's error.
 pub fn parse_send_response(
     addr: &str,
@@ -201,26 +164,42 @@ pub fn parse_send_response(
             remark: response.remark.clone(),
         });
     };
-    let header = SendMessageResponseHeader::decode(&response.ext_fields).map_err(|source| ClientError::Header {
+    let header_error = |source| ClientError::Header {
         request_code: prepared.code.as_i32(),
         addr: addr.to_owned(),
         source,
-    })?;
-    // A broker-side inner batch reports its own id; otherwise the client's ids stand.
-    let msg_id = match (&header.batch_uniq_id, prepared.code) {
-        (Some(id), RequestCode::SendBatchMessage) => id.clone(),
-        _ => prepared.msg_id.clone(),
     };
+    // The fields a SendResult carries, read in ascending key order (the order ext fields are
+    // kept in, so most lookups hit their hint), with SendMessageResponseHeader's parse rules;
+    // the header's other fields (recallHandle, delayTime, TRACE_ON) are not read, as Java's
+    // processSendResponse ignores them too.
+    let fields = FieldReader::new(&response.ext_fields);
+    let region_id = fields.opt_str(MSG_REGION);
+    let batch = prepared.code == RequestCode::SendBatchMessage;
+    // A broker-side inner batch reports its own id; otherwise the client's ids stand.
+    let batch_uniq_id = if batch { fields.opt_str(BATCH_UNIQ_ID) } else { None };
+    let offset_msg_id = fields.str(MSG_ID).map_err(header_error)?;
+    let queue_id = fields.i32(QUEUE_ID).map_err(header_error)?;
+    let queue_offset = fields.i64(QUEUE_OFFSET).map_err(header_error)?;
+    let transaction_id = fields.opt_str(TRANSACTION_ID);
     Ok(SendResult {
         status,
-        msg_id,
-        offset_msg_id: header.msg_id,
-        queue: MessageQueue::new(&prepared.topic, &queue.broker_name, header.queue_id),
-        queue_offset: header.queue_offset,
-        transaction_id: header.transaction_id,
-        region_id: header.msg_region,
+        msg_id: batch_uniq_id.unwrap_or_else(|| prepared.msg_id.clone()),
+        offset_msg_id,
+        queue: MessageQueue::new(&prepared.topic, &queue.broker_name, queue_id),
+        queue_offset,
+        transaction_id,
+        region_id,
     })
 }
+
+/// `SendMessageResponseHeader` wire names of the fields a [`SendResult`] carries.
+const MSG_REGION: &str = "MSG_REGION";
+const BATCH_UNIQ_ID: &str = "batchUniqId";
+const MSG_ID: &str = "msgId";
+const QUEUE_ID: &str = "queueId";
+const QUEUE_OFFSET: &str = "queueOffset";
+const TRANSACTION_ID: &str = "transactionId";
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
@@ -233,6 +212,8 @@ pub fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::producer::send_frame::{send_request, SendHeader};
+    use ferromq_protocol::header::send_message::SendMessageResponseHeader;
     use ferromq_protocol::message::{decode_batch, decompress_body, property_value};
     use ferromq_protocol::ResponseCode;
     use std::net::{IpAddr, Ipv4Addr};
@@ -251,8 +232,9 @@ mod tests {
         // also SendResult.msg_id. Method: prepare, build the request, inspect ext fields.
         let prepared = prepare_message(&config(), &uniq(), Message::new("TopicA", &b"hello"[..])).unwrap();
         let queue = MessageQueue::new("TopicA", "broker-a", 3);
-        let header = send_header(&config(), "pg", &prepared, &queue);
-        let request = send_request(RemotingCommand::request(RequestCode::SendMessageV2), &header, &prepared);
+        let config = config();
+        let header = SendHeader::new(&config, "pg", &prepared, &queue);
+        let request = send_request(RemotingCommand::request(RequestCode::SendMessageV2), &header);
         assert_eq!(request.code, 310);
         assert_eq!(request.ext_field("a"), Some("pg"));
         assert_eq!(request.ext_field("b"), Some("TopicA"));
@@ -267,6 +249,74 @@ mod tests {
         assert_eq!(property_value(props, "UNIQ_KEY"), Some(prepared.msg_id.as_str()));
         assert_eq!(prepared.msg_id.len(), 32);
         assert_eq!(request.body.to_bytes(), Bytes::from_static(b"hello"));
+    }
+
+    proptest::proptest! {
+        // Goal: reading only the SendResult fields gives what the typed
+        // SendMessageResponseHeader decode gives, for any header values, single sends and
+        // batches alike, and a header the typed decode refuses for a missing or malformed
+        // msgId/queueId/queueOffset is refused too. Method: encode an arbitrary typed header
+        // into a SUCCESS response (sometimes spoiling one required field), parse both ways.
+        #[test]
+        fn send_response_reads_like_the_typed_header(
+            strings in proptest::collection::vec(proptest::option::of(".{0,12}"), 5),
+            queue_id in proptest::num::i32::ANY,
+            queue_offset in proptest::num::i64::ANY,
+            delay_time in proptest::option::of(proptest::num::i64::ANY),
+            trace_on in proptest::option::of(proptest::bool::ANY),
+            batch in proptest::bool::ANY,
+            spoil in 0usize..7,
+        ) {
+            let [msg_id, transaction_id, batch_uniq_id, recall_handle, msg_region] =
+                <[Option<String>; 5]>::try_from(strings).unwrap();
+            let header = SendMessageResponseHeader {
+                msg_id: msg_id.unwrap_or_default(),
+                queue_id,
+                queue_offset,
+                transaction_id,
+                batch_uniq_id,
+                recall_handle,
+                delay_time,
+                msg_region,
+                trace_on,
+            };
+            let mut prepared = prepare_message(&config(), &uniq(), Message::new("T", &b"x"[..])).unwrap();
+            if batch {
+                prepared.code = RequestCode::SendBatchMessage;
+            }
+            let queue = MessageQueue::new("T", "broker-a", 1);
+            let request = RemotingCommand::request(prepared.code);
+            let mut response = RemotingCommand::response_to(&request, ResponseCode::Success).with_header(&header);
+            match spoil {
+                0 => { response.ext_fields.remove("msgId"); }
+                1 => response.put_ext_field("queueId", "x1"),
+                2 => { response.ext_fields.remove("queueOffset"); }
+                3 => response.put_ext_field("delayTime", "soon"),
+                _ => {}
+            }
+            let parsed = parse_send_response("b:1", &prepared, &queue, &response);
+            match response.decode_header::<SendMessageResponseHeader>() {
+                Ok(typed) => {
+                    let result = parsed.unwrap();
+                    let msg_id = match (typed.batch_uniq_id, batch) {
+                        (Some(id), true) => id,
+                        _ => prepared.msg_id.clone(),
+                    };
+                    proptest::prop_assert_eq!(result.msg_id, msg_id);
+                    proptest::prop_assert_eq!(result.offset_msg_id, typed.msg_id);
+                    proptest::prop_assert_eq!(result.queue, MessageQueue::new("T", "broker-a", typed.queue_id));
+                    proptest::prop_assert_eq!(result.queue_offset, typed.queue_offset);
+                    proptest::prop_assert_eq!(result.transaction_id, typed.transaction_id);
+                    proptest::prop_assert_eq!(result.region_id, typed.msg_region);
+                }
+                Err(_) if spoil < 3 => {
+                    proptest::prop_assert!(matches!(parsed, Err(ClientError::Header { .. })), "{:?}", parsed);
+                }
+                // Only the fields a SendResult does not carry can make the typed decode fail
+                // here (delayTime is not read): the narrow read accepts the response.
+                Err(_) => proptest::prop_assert!(parsed.is_ok()),
+            }
+        }
     }
 
     #[test]
@@ -298,8 +348,12 @@ mod tests {
             .collect();
         assert_eq!(prepared.msg_id, keys.join(","));
         assert_eq!(decoded[2].body, Bytes::from(vec![2u8; 8]));
-        let header = send_header(&config(), "pg", &prepared, &MessageQueue::new("T", "b", 0));
-        assert_eq!(header.batch, Some(true));
+        let config = config();
+        let queue = MessageQueue::new("T", "b", 0);
+        let header = SendHeader::new(&config, "pg", &prepared, &queue);
+        assert_eq!(header.to_typed().batch, Some(true));
+        let request = send_request(RemotingCommand::request(RequestCode::SendBatchMessage), &header);
+        assert_eq!(request.ext_field("m"), Some("true"));
     }
 
     #[test]
