@@ -84,22 +84,29 @@ impl MappedFile {
         let file = fs.open(&path, true).map_err(failed)?;
         file.preallocate(file_size).map_err(failed)?;
         if options.prewrite {
-            let zeros = vec![0u8; ZERO_CHUNK];
-            let mut pos = 0u64;
-            while pos < file_size {
-                let n = (file_size - pos).min(ZERO_CHUNK as u64);
-                let chunk = zeros.get(..n as usize).unwrap_or(&zeros);
-                // The mapping is only read: `pwrite` fills the page cache without faulting every
-                // page of the mapping (a fresh page's fault zero-fills it first).
-                file.write_unmapped(pos, chunk).map_err(failed)?;
-                pos += n;
-            }
+            file.zero_fill(file_size).map_err(failed)?;
             file.sync_range(0, file_size).map_err(failed)?;
         }
-        Ok(Self::new(path, file, start_offset, file_size, 0))
+        Ok(Self::new(path, file, start_offset, file_size, 0, options))
     }
 
-    fn new(path: PathBuf, file: Arc<dyn StoreFile>, start_offset: u64, file_size: u64, position: u64) -> Self {
+    fn new(
+        path: PathBuf,
+        file: Arc<dyn StoreFile>,
+        start_offset: u64,
+        file_size: u64,
+        position: u64,
+        options: SegmentOptions,
+    ) -> Self {
+        // A pre-written segment's pages are not in the page cache after its zero fill (direct
+        // writes), and its blocks hold written zeros: a commit ending inside a page that is not
+        // cached would make the kernel read that page from disk first. Commits are therefore
+        // padded with the zeros the segment already holds up to the next page boundary.
+        let buffer = if options.prewrite {
+            WriteBuffer::padded(position, file_size)
+        } else {
+            WriteBuffer::new(position)
+        };
         MappedFile {
             path,
             file,
@@ -108,12 +115,18 @@ impl MappedFile {
             wrote_position: AtomicU64::new(position),
             committed_position: AtomicU64::new(position),
             flushed_position: AtomicU64::new(position),
-            buffer: WriteBuffer::new(position),
+            buffer,
         }
     }
 
     /// Opens an existing segment; positions start at `file_size` (recovery lowers the last one).
-    pub fn open(fs: &dyn Fs, path: PathBuf, start_offset: u64, file_size: u64) -> StoreResult<Self> {
+    pub fn open(
+        fs: &dyn Fs,
+        path: PathBuf,
+        start_offset: u64,
+        file_size: u64,
+        options: SegmentOptions,
+    ) -> StoreResult<Self> {
         let file = fs
             .open(&path, false)
             .map_err(|e| StoreError::io("open segment", &path, e))?;
@@ -128,7 +141,7 @@ impl MappedFile {
                     source,
                 })?;
         }
-        Ok(Self::new(path, file, start_offset, file_size, file_size))
+        Ok(Self::new(path, file, start_offset, file_size, file_size, options))
     }
 
     /// Start offset (the file name).

@@ -70,6 +70,7 @@ impl MappedFileQueue {
                 dir.join(&name),
                 start,
                 file_size,
+                options,
             )?));
         }
         let allocator = Arc::new(Allocator {

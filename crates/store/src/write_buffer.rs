@@ -40,7 +40,13 @@ struct State {
 pub struct WriteBuffer {
     state: Mutex<State>,
     commit: Mutex<()>,
+    /// For a segment known to hold zeros past its committed end: commits are padded with zeros
+    /// up to the next page boundary, capped at this segment end (see [`WriteBuffer::padded`]).
+    pad_limit: Option<u64>,
 }
+
+/// Page size the padded commits round up to.
+const PAGE: u64 = 4096;
 
 impl WriteBuffer {
     /// An empty buffer whose next append lands at segment position `start`.
@@ -51,6 +57,18 @@ impl WriteBuffer {
                 ..State::default()
             }),
             commit: Mutex::new(()),
+            pad_limit: None,
+        }
+    }
+
+    /// [`WriteBuffer::new`] for a segment of `segment_end` bytes whose unwritten part holds
+    /// zeros on disk (pre-written): each commit also writes the zeros from its end to the next
+    /// page boundary, so the write covers its last page whole and the kernel never reads that
+    /// page from disk to complete it. The next commit overwrites those zeros.
+    pub fn padded(start: u64, segment_end: u64) -> Self {
+        WriteBuffer {
+            pad_limit: Some(segment_end),
+            ..WriteBuffer::new(start)
         }
     }
 
@@ -117,8 +135,20 @@ impl WriteBuffer {
             st.start += taken.len() as u64;
             (start, taken, st.closing.take())
         };
-        let end = closing.unwrap_or(start + taken.len() as u64);
-        let result = if taken.is_empty() { Ok(()) } else { write(start, &taken) };
+        let len = taken.len();
+        let end = closing.unwrap_or(start + len as u64);
+        let result = if len == 0 {
+            Ok(())
+        } else {
+            let written_end = start + len as u64;
+            let padded_end = self.pad_limit.map_or(written_end, |limit| {
+                written_end.next_multiple_of(PAGE).min(limit).max(written_end)
+            });
+            taken.resize((padded_end - start) as usize, 0);
+            let result = write(start, &taken);
+            taken.truncate(len);
+            result
+        };
         let mut st = self.lock();
         if let Err(e) = result {
             // Put the bytes back in front of what was appended meanwhile.
@@ -192,6 +222,44 @@ mod tests {
             .unwrap();
         assert_eq!(end, Some(13));
         assert_eq!(seen, Some((13, 10, vec![1, 2, 3])));
+    }
+
+    // Goal: a padded buffer writes its commits up to the next page boundary (zeros after the
+    // data, never past the segment end) while reporting the unpadded end and bytes. Method: one
+    // commit inside a page, one that ends at the segment end.
+    #[test]
+    fn padded_commits_cover_their_last_page_whole() {
+        let buf = WriteBuffer::padded(4090, 8200);
+        buf.push(4090, &[1, 2, 3, 4, 5, 6, 7, 8]);
+        let mut written = Vec::new();
+        let mut seen = None;
+        let end = buf
+            .commit_then(
+                |pos, data| {
+                    written.push((pos, data.to_vec()));
+                    Ok(())
+                },
+                |end, start, bytes| seen = Some((end, start, bytes.to_vec())),
+            )
+            .unwrap();
+        assert_eq!(end, Some(4098));
+        assert_eq!(seen, Some((4098, 4090, vec![1, 2, 3, 4, 5, 6, 7, 8])));
+        let mut expected = vec![1, 2, 3, 4, 5, 6, 7, 8];
+        expected.resize(8192 - 4090, 0);
+        assert_eq!(written, vec![(4090, expected)]);
+        buf.push(4098, &[9; 100]);
+        buf.push_last(4198, &[], 8200);
+        let (end, seen) = commit_recording(&buf);
+        assert_eq!(end, Some(8200));
+        let mut expected = vec![9; 100];
+        expected.resize(8192 - 4098, 0);
+        assert_eq!(seen, vec![(4098, expected)]);
+        let small = WriteBuffer::padded(0, 2000);
+        small.push(0, &[7; 10]);
+        let (_, seen) = commit_recording(&small);
+        let mut expected = vec![7; 10];
+        expected.resize(2000, 0);
+        assert_eq!(seen, vec![(0, expected)], "padded only up to the segment end");
     }
 
     fn commit_recording(buf: &WriteBuffer) -> (Option<u64>, Vec<(u64, Vec<u8>)>) {

@@ -75,6 +75,19 @@ pub trait StoreFile: Send + Sync + std::fmt::Debug {
     fn write_unmapped(&self, offset: u64, data: &[u8]) -> io::Result<()> {
         self.write_at(offset, data)
     }
+    /// Writes zeros over `[0, len)` (not yet durable), so that every block is allocated and
+    /// written. The default writes them through [`StoreFile::write_unmapped`] in 1 MiB chunks.
+    fn zero_fill(&self, len: u64) -> io::Result<()> {
+        const CHUNK: usize = 1 << 20;
+        let zeros = vec![0u8; CHUNK];
+        let mut pos = 0u64;
+        while pos < len {
+            let n = (len - pos).min(CHUNK as u64) as usize;
+            self.write_unmapped(pos, zeros.get(..n).unwrap_or(&zeros))?;
+            pos += n as u64;
+        }
+        Ok(())
+    }
     /// Reads exactly `buf.len()` bytes at `offset`; `UnexpectedEof` past the end.
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
     /// A read-only view of `len` bytes at `offset`, without copying where possible.
