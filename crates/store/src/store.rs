@@ -258,7 +258,9 @@ impl MessageStore {
         if inner.config.is_sync_flush() {
             return;
         }
-        // The committed bytes are dispatched from the write buffer while still in hand.
+        // The committed bytes are dispatched from the write buffer while still in hand, under
+        // the commit lock (lock order: put -> commit -> dispatch; nothing takes an earlier one
+        // while holding a later one).
         let mut dispatch_error = None;
         let committed = inner.commit_log.commit_with(&mut |offset, bytes| {
             if let Err(e) = crate::dispatch::dispatch_committed(inner, offset, bytes) {
@@ -517,9 +519,12 @@ impl MessageStore {
     /// number of ConsumeQueue files deleted.
     pub fn delete_topic(&self, topic: &str) -> StoreResult<usize> {
         let inner = &self.inner;
+        // Lock order is put -> commit -> dispatch (a put may commit; a publish dispatches inside
+        // its commit), so the put lock is not taken under the dispatch lock: the offsets are
+        // forgotten first (a send in between is one racing the deletion).
+        inner.commit_log.remove_topic_queue_offsets(topic);
         let deleted = {
             let _dispatch = inner.dispatch_lock.lock().unwrap_or_else(|e| e.into_inner());
-            inner.commit_log.remove_topic_queue_offsets(topic);
             crate::dispatch::dispatch_locked(inner)?;
             inner.cq.delete_topic(topic)?
         };
