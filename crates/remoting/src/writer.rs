@@ -189,19 +189,13 @@ impl Outbound {
             tokio::pin!(room);
             room.as_mut().enable();
             {
-                let mut state = self.lock();
+                let state = self.lock();
                 if state.stream.is_none() {
                     return Err(Closed);
                 }
                 if state.frames < self.limit {
                     if let Some(frame) = frame.take() {
-                        Self::append(&mut state, frame);
-                    }
-                    let wake = !state.writer_scheduled;
-                    state.writer_scheduled = true;
-                    drop(state);
-                    if wake {
-                        self.writer.notify_one();
+                        self.queue_for_writer(state, frame);
                     }
                     return Ok(());
                 }
@@ -234,6 +228,13 @@ impl Outbound {
         if state.frames >= self.limit {
             return Ok(Some(frame));
         }
+        self.queue_for_writer(state, frame);
+        Ok(None)
+    }
+
+    /// Appends `frame` under the held lock and makes sure the writer task will write it
+    /// (woken unless a write is already scheduled).
+    fn queue_for_writer(&self, mut state: MutexGuard<'_, State>, frame: OutboundFrame) {
         Self::append(&mut state, frame);
         let wake = !state.writer_scheduled;
         state.writer_scheduled = true;
@@ -241,7 +242,6 @@ impl Outbound {
         if wake {
             self.writer.notify_one();
         }
-        Ok(None)
     }
 
     /// Queues a response produced by the reader itself, without waiting for room and without

@@ -39,6 +39,20 @@ fn register_held(dispatcher: &mut Dispatcher) -> mpsc::UnboundedReceiver<(String
     rx
 }
 
+/// Registers NEVER: requests wait on the returned `Notify` and are never answered.
+fn register_never(dispatcher: &mut Dispatcher) -> Arc<Notify> {
+    let never = Arc::new(Notify::new());
+    let never_in = Arc::clone(&never);
+    dispatcher.register_fn(NEVER, move |_ctx, _request| {
+        let never = Arc::clone(&never_in);
+        async move {
+            never.notified().await;
+            None
+        }
+    });
+    never
+}
+
 // Goal: many concurrent invokes on one connection each get their own response even when the
 // server answers in reverse order. Method: hold 64 requests until all arrived, release them
 // last-first, check each caller's echoed value and that the opaque table ends empty. Runs on
@@ -116,15 +130,7 @@ async fn oneway_request_is_never_answered() -> anyhow::Result<()> {
 #[tokio::test]
 async fn invoke_without_response_times_out_and_connection_stays_usable() -> anyhow::Result<()> {
     let mut dispatcher = echo_dispatcher();
-    let never = Arc::new(Notify::new());
-    let never_in = Arc::clone(&never);
-    dispatcher.register_fn(NEVER, move |_ctx, _request| {
-        let never = Arc::clone(&never_in);
-        async move {
-            never.notified().await;
-            None
-        }
-    });
+    let never = register_never(&mut dispatcher);
     let server = start_server(local_config(), dispatcher).await?;
     let client = client(Dispatcher::new())?;
     let addr = server.addr.to_string();
@@ -150,15 +156,7 @@ async fn invoke_without_response_times_out_and_connection_stays_usable() -> anyh
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invokes_on_one_connection_time_out_at_their_own_deadlines() -> anyhow::Result<()> {
     let mut dispatcher = echo_dispatcher();
-    let never = Arc::new(Notify::new());
-    let never_in = Arc::clone(&never);
-    dispatcher.register_fn(NEVER, move |_ctx, _request| {
-        let never = Arc::clone(&never_in);
-        async move {
-            never.notified().await;
-            None
-        }
-    });
+    let never = register_never(&mut dispatcher);
     let server = start_server(local_config(), dispatcher).await?;
     let client = client(Dispatcher::new())?;
     let addr = server.addr.to_string();
