@@ -279,11 +279,15 @@ impl MessageStore {
                 return;
             }
         }
-        // Dispatched here, waiting for the dispatch thread if it holds the lock (its passes are
-        // short): the records are readable by queue when this returns.
-        if let Err(e) = crate::dispatch::dispatch_available(inner) {
-            tracing::warn!(error = %e, "dispatch after publish failed; the dispatch thread retries");
-            inner.wake_dispatch();
+        // Whatever else is published and not dispatched yet (the flush service committed it, or
+        // it lies past a BLANK marker) is dispatched here, waiting for the dispatch thread if it
+        // holds the lock (its passes are short): the records are readable by queue when this
+        // returns. Usually the commit above dispatched everything and this is skipped.
+        if inner.reput_offset.load(std::sync::atomic::Ordering::Acquire) < inner.commit_log.max_offset() {
+            if let Err(e) = crate::dispatch::dispatch_available(inner) {
+                tracing::warn!(error = %e, "dispatch after publish failed; the dispatch thread retries");
+                inner.wake_dispatch();
+            }
         }
     }
 

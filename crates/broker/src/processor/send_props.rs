@@ -11,7 +11,7 @@
 //! Invariant: whenever [`PropsScan::simple`] holds, `append_edits` equals the general path's
 //! result (the property test below compares the two on random strings).
 
-use ferromq_protocol::message::properties::{self, NAME_VALUE_SEPARATOR, PROPERTY_SEPARATOR};
+use ferromq_protocol::message::properties::{self, push_property, NAME_VALUE_SEPARATOR, PROPERTY_SEPARATOR};
 
 /// What one pass over a client's properties string found.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -81,20 +81,13 @@ impl<'a> PropsScan<'a> {
             Some(uniq) => uniq.to_owned(),
             None => {
                 let uniq = new_uniq();
-                push_pair(&mut out, properties::UNIQ_KEY, &uniq);
+                push_property(&mut out, properties::UNIQ_KEY, &uniq);
                 uniq
             }
         };
-        push_pair(&mut out, properties::CLUSTER, cluster);
+        push_property(&mut out, properties::CLUSTER, cluster);
         (out, uniq)
     }
-}
-
-fn push_pair(out: &mut String, name: &str, value: &str) {
-    out.push_str(name);
-    out.push(NAME_VALUE_SEPARATOR);
-    out.push_str(value);
-    out.push(PROPERTY_SEPARATOR);
 }
 
 #[cfg(test)]

@@ -232,12 +232,17 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Properties {
 pub fn encode_properties(props: &Properties) -> String {
     let mut out = String::with_capacity(props.encoded_len());
     for (k, v) in props.iter() {
-        out.push_str(k);
-        out.push(NAME_VALUE_SEPARATOR);
-        out.push_str(v);
-        out.push(PROPERTY_SEPARATOR);
+        push_property(&mut out, k, v);
     }
     out
+}
+
+/// Appends one encoded `name \u0001 value \u0002` entry to `out`.
+pub fn push_property(out: &mut String, name: &str, value: &str) {
+    out.push_str(name);
+    out.push(NAME_VALUE_SEPARATOR);
+    out.push_str(value);
+    out.push(PROPERTY_SEPARATOR);
 }
 
 /// Decodes as Java's `string2messageProperties`; invalid or empty segments are skipped and a

@@ -78,15 +78,7 @@ pub trait StoreFile: Send + Sync + std::fmt::Debug {
     /// Writes zeros over `[0, len)` (not yet durable), so that every block is allocated and
     /// written. The default writes them through [`StoreFile::write_unmapped`] in 1 MiB chunks.
     fn zero_fill(&self, len: u64) -> io::Result<()> {
-        const CHUNK: usize = 1 << 20;
-        let zeros = vec![0u8; CHUNK];
-        let mut pos = 0u64;
-        while pos < len {
-            let n = (len - pos).min(CHUNK as u64) as usize;
-            self.write_unmapped(pos, zeros.get(..n).unwrap_or(&zeros))?;
-            pos += n as u64;
-        }
-        Ok(())
+        write_zeros(self, 0, len)
     }
     /// Reads exactly `buf.len()` bytes at `offset`; `UnexpectedEof` past the end.
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
@@ -111,6 +103,20 @@ pub trait StoreFile: Send + Sync + std::fmt::Debug {
         let _ = (offset, len);
         Ok(false)
     }
+}
+
+/// Writes zeros over `[from, to)` of `file` through [`StoreFile::write_unmapped`], 1 MiB at a
+/// time (the buffered zero fill, and the part of a direct one that cannot be direct).
+pub(crate) fn write_zeros<F: StoreFile + ?Sized>(file: &F, from: u64, to: u64) -> io::Result<()> {
+    const CHUNK: usize = 1 << 20;
+    let zeros = vec![0u8; CHUNK];
+    let mut pos = from;
+    while pos < to {
+        let n = (to - pos).min(CHUNK as u64) as usize;
+        file.write_unmapped(pos, zeros.get(..n).unwrap_or(&zeros))?;
+        pos += n as u64;
+    }
+    Ok(())
 }
 
 /// A file system: opens files and manipulates directories.

@@ -157,13 +157,7 @@ impl StoreFile for RealFile {
                 }
             }
         }
-        let zeros = vec![0u8; DIRECT_CHUNK];
-        while pos < len {
-            let n = (len - pos).min(DIRECT_CHUNK as u64) as usize;
-            self.write_unmapped(pos, zeros.get(..n).unwrap_or(&zeros))?;
-            pos += n as u64;
-        }
-        Ok(())
+        super::write_zeros(self, pos, len)
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
