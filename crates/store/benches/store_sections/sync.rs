@@ -136,6 +136,17 @@ pub fn sync_put(ctx: &mut Ctx) {
                 format!("at this rate {:.0}% of one core", cpu * c / 1e4),
                 f64::NAN,
             );
+            if !store_only {
+                // What 0.8x of the disk's group-commit bandwidth would cost at this CPU per put:
+                // above the machine's cores, the target is out of reach whatever the pipeline.
+                let puts_at_target = 0.8 * r * chunk.len() as f64 / record_bytes as f64;
+                ctx.row(
+                    "  CPU that 0.8x of the disk needs at this CPU per put",
+                    format!("{:.2} cores", cpu * puts_at_target / 1e6),
+                    format!("{} needed; this machine has {} cores", kmsg(puts_at_target), cores()),
+                    f64::NAN,
+                );
+            }
             if !raw2_r.is_empty() {
                 ctx.row(
                     "  same vs 2 overlapping write+fdatasync loops",
@@ -224,4 +235,9 @@ fn callbacks_slice(store: &MessageStore, recs: &[MessageRecord], max: usize, dur
         thread_us: per_put(cpu_ns(libc::CLOCK_THREAD_CPUTIME_ID) - t0),
         process_us: per_put(cpu_ns(libc::CLOCK_PROCESS_CPUTIME_ID) - p0),
     }
+}
+
+/// CPUs this process may run on.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
