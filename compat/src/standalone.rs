@@ -107,6 +107,12 @@ impl Ports {
     }
 }
 
+/// The broker.conf every [`StandaloneOptions::from_env`] launch starts with: the suite tests the
+/// client protocol, not the host's disk, so the disk-full guard (default 0.90, which refuses puts
+/// with SERVICE_NOT_AVAILABLE) is raised to its maximum; a CI machine at 90 % would otherwise fail
+/// every send.
+pub const HARNESS_BROKER_CONF: &str = "diskSpaceWarningLevelRatio=0.99\n";
+
 /// How to launch a standalone process.
 #[derive(Debug, Clone)]
 pub struct StandaloneOptions {
@@ -127,14 +133,14 @@ impl StandaloneOptions {
             bin: bin_from_env()?,
             name: name.to_string(),
             ports: Ports::pick()?,
-            broker_conf: None,
+            broker_conf: Some(HARNESS_BROKER_CONF.to_string()),
             ready_timeout: DEFAULT_READY_TIMEOUT,
         })
     }
 
-    /// Adds a broker.conf (RocketMQ `key=value` lines).
+    /// Appends RocketMQ `key=value` lines to the broker.conf passed with `-c`.
     pub fn with_broker_conf(mut self, conf: &str) -> Self {
-        self.broker_conf = Some(conf.to_string());
+        self.broker_conf.get_or_insert_with(String::new).push_str(conf);
         self
     }
 }
