@@ -52,7 +52,9 @@ pub fn encode_json_header(cmd: &RemotingCommand, out: &mut Vec<u8>) {
     out.push(b'}');
 }
 
-fn push_int(out: &mut Vec<u8>, value: i64) {
+/// Appends the decimal text of `value` (Java's `String.valueOf`), as the header encoder writes
+/// every number (public for senders that write a header of their own shape).
+pub fn push_int(out: &mut Vec<u8>, value: i64) {
     let mut buf = [0u8; 20];
     let mut n = value.unsigned_abs();
     let mut i = buf.len();

@@ -17,21 +17,20 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use ferromq_protocol::body::{TopicConfig, TopicFilterType};
-use ferromq_protocol::header::send_message::{
-    decode_send_request_header, SendMessageRequestHeader, SendMessageResponseHeader,
-};
+use ferromq_protocol::header::send_message::{decode_send_request_header, SendMessageRequestHeader};
 use ferromq_protocol::message::record::MAX_PROPERTIES_BYTES;
 use ferromq_protocol::message::{
     create_offset_msg_id, decode_batch, decode_properties, encode_properties, properties, sys_flag, MessageRecord,
     Properties,
 };
 use ferromq_protocol::{RemotingCommand, RequestCode, ResponseCode};
-use ferromq_remoting::RequestContext;
+use ferromq_remoting::{RequestContext, Response};
 use ferromq_store::PutMessageStatus;
 
 use crate::broker::Broker;
 use crate::error::BrokerError;
 use crate::processor::send_props::PropsScan;
+use crate::processor::send_response::SendResult;
 use crate::schedule::rewrite_for_delay;
 use crate::topics::{DLQ_QUEUE_NUMS, PERM_READ, PERM_WRITE};
 use crate::util::{now_ms, random_queue_id};
@@ -40,19 +39,18 @@ use crate::validate::{
     TOPIC_MAX_LENGTH,
 };
 
-/// `MSG_REGION` answered with every send (Java's default region).
-pub const DEFAULT_REGION: &str = "DefaultRegion";
 /// Client version from which `maxReconsumeTimes` in the header is honoured (V3_4_9).
 pub const VERSION_WITH_MAX_RECONSUME_TIMES: i32 = 117;
 /// Most messages one batch may carry (the frame limit bounds the bytes already).
 pub const MAX_BATCH_MESSAGES: usize = 65_536;
 
-/// Handles codes 10, 310 and 320.
+/// Handles codes 10, 310 and 320; the answer is a [`SendResult`], which writes its own frame
+/// head.
 pub async fn process(
     broker: Arc<Broker>,
     ctx: RequestContext,
     request: RemotingCommand,
-) -> Result<RemotingCommand, BrokerError> {
+) -> Result<Response, BrokerError> {
     let header = decode_send_request_header(&request)?;
     let is_batch = request.code == RequestCode::SendBatchMessage.as_i32() || header.batch == Some(true);
     let peer = ctx.peer_addr();
@@ -229,7 +227,7 @@ async fn send_one(
     topic_config: &TopicConfig,
     queue_id: i32,
     ctx: &RequestContext,
-) -> Result<RemotingCommand, BrokerError> {
+) -> Result<Response, BrokerError> {
     let peer = ctx.peer_addr();
     let raw_props = header.properties.as_deref().unwrap_or("");
     let body = request.body.to_bytes();
@@ -265,7 +263,7 @@ async fn send_one(
 
     let (put, status) = broker.put_records(vec![record], Some(ctx.connection())).await?;
     let msg_id = create_offset_msg_id(broker.store_host, put.append.phy_offset);
-    respond(request, status, msg_id, queue_id, put.append.queue_offset, Some(uniq))
+    respond(status, msg_id, queue_id, put.append.queue_offset, Some(uniq))
 }
 
 async fn send_batch(
@@ -275,7 +273,7 @@ async fn send_batch(
     topic_config: &TopicConfig,
     queue_id: i32,
     ctx: &RequestContext,
-) -> Result<RemotingCommand, BrokerError> {
+) -> Result<Response, BrokerError> {
     let peer = ctx.peer_addr();
     if header.topic.len() > TOPIC_MAX_LENGTH {
         return Err(BrokerError::IllegalBatch {
@@ -313,37 +311,28 @@ async fn send_batch(
         .iter()
         .map(|stored| create_offset_msg_id(broker.store_host, stored.phy_offset))
         .collect();
-    respond(
-        request,
-        status,
-        msg_ids.join(","),
-        queue_id,
-        put.append.queue_offset,
-        None,
-    )
+    respond(status, msg_ids.join(","), queue_id, put.append.queue_offset, None)
 }
 
+/// The answer to a stored send: a [`SendResult`] (msgId, queueId, queueOffset, transactionId,
+/// MSG_REGION, TRACE_ON), which the dispatcher has encode itself for the request's opaque.
 fn respond(
-    request: &RemotingCommand,
     status: PutMessageStatus,
     msg_id: String,
     queue_id: i32,
     queue_offset: i64,
     transaction_id: Option<String>,
-) -> Result<RemotingCommand, BrokerError> {
+) -> Result<Response, BrokerError> {
     let code = match status {
         PutMessageStatus::PutOk => ResponseCode::Success,
         PutMessageStatus::FlushDiskTimeout => ResponseCode::FlushDiskTimeout,
         PutMessageStatus::FlushDiskFailed => return Err(BrokerError::FlushFailed),
     };
-    let header = SendMessageResponseHeader {
+    Ok(Response::Encoded(Box::new(SendResult {
+        code,
         msg_id,
         queue_id,
         queue_offset,
         transaction_id,
-        msg_region: Some(DEFAULT_REGION.to_owned()),
-        trace_on: Some(true),
-        ..Default::default()
-    };
-    Ok(RemotingCommand::response_to(request, code).with_header(&header))
+    })))
 }
