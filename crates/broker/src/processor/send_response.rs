@@ -67,9 +67,8 @@ impl SendResult {
         out.extend_from_slice(&[0u8; HEAD_PREFIX_BYTES]);
         out.extend_from_slice(b"{\"code\":");
         push_int(&mut out, i64::from(self.code.as_i32()));
-        out.extend_from_slice(b",\"extFields\":{\"MSG_REGION\":");
-        push_json_str(&mut out, DEFAULT_REGION);
-        out.extend_from_slice(b",\"TRACE_ON\":\"true\",\"msgId\":");
+        // MSG_REGION is DEFAULT_REGION (no escapes), TRACE_ON true: constant text.
+        out.extend_from_slice(b",\"extFields\":{\"MSG_REGION\":\"DefaultRegion\",\"TRACE_ON\":\"true\",\"msgId\":");
         push_json_str(&mut out, &self.msg_id);
         out.extend_from_slice(b",\"queueId\":\"");
         push_int(&mut out, i64::from(self.queue_id));
