@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use ferromq_protocol::body::{TopicConfig, TopicFilterType};
-use ferromq_protocol::header::send_message::{decode_send_request_header, SendMessageRequestHeader};
+use ferromq_protocol::header::send_message::{decode_send_request_header_ref, SendMessageRequestHeaderRef};
 use ferromq_protocol::message::record::MAX_PROPERTIES_BYTES;
 use ferromq_protocol::message::{
     create_offset_msg_id, decode_batch, decode_properties, encode_properties, properties, sys_flag, MessageRecord,
@@ -51,7 +51,7 @@ pub async fn process(
     ctx: RequestContext,
     request: RemotingCommand,
 ) -> Result<Response, BrokerError> {
-    let header = decode_send_request_header(&request)?;
+    let header = decode_send_request_header_ref(&request)?;
     let is_batch = request.code == RequestCode::SendBatchMessage.as_i32() || header.batch == Some(true);
     let peer = ctx.peer_addr();
     let topic_config = check_message(&broker, &header, peer)?;
@@ -70,11 +70,11 @@ pub async fn process(
 /// Java `msgCheck`: permissions, topic rules, the topic (auto-created if allowed), queue id.
 fn check_message(
     broker: &Arc<Broker>,
-    header: &SendMessageRequestHeader,
+    header: &SendMessageRequestHeaderRef<'_>,
     peer: SocketAddr,
 ) -> Result<TopicConfig, BrokerError> {
     let config = broker.config();
-    let topic = header.topic.as_str();
+    let topic = header.topic;
     if !config.is_writeable() {
         return Err(BrokerError::BrokerNotWritable {
             addr: broker.broker_addr(),
@@ -113,12 +113,12 @@ fn check_message(
 }
 
 /// Auto-creation on send: from the template, or as a retry topic of its group.
-fn create_topic_for_send(broker: &Broker, header: &SendMessageRequestHeader) -> Option<TopicConfig> {
-    let topic = header.topic.as_str();
+fn create_topic_for_send(broker: &Broker, header: &SendMessageRequestHeaderRef<'_>) -> Option<TopicConfig> {
+    let topic = header.topic;
     if let Some((created, _)) =
         broker
             .topics
-            .create_in_send(topic, &header.default_topic, header.default_topic_queue_nums, 0)
+            .create_in_send(topic, header.default_topic, header.default_topic_queue_nums, 0)
     {
         return Some(created);
     }
@@ -164,13 +164,13 @@ fn check_sizes(broker: &Broker, body_len: usize, props: &str) -> Result<(), Brok
 
 fn base_record(
     broker: &Broker,
-    header: &SendMessageRequestHeader,
+    header: &SendMessageRequestHeaderRef<'_>,
     topic_config: &TopicConfig,
     queue_id: i32,
     peer: SocketAddr,
     body: Bytes,
 ) -> MessageRecord {
-    let mut record = MessageRecord::new(header.topic.clone(), body);
+    let mut record = MessageRecord::new(header.topic.to_owned(), body);
     record.queue_id = queue_id;
     record.flag = header.flag;
     record.sys_flag = header.sys_flag;
@@ -189,7 +189,7 @@ fn base_record(
 fn route_retry_to_dlq(
     broker: &Broker,
     request: &RemotingCommand,
-    header: &SendMessageRequestHeader,
+    header: &SendMessageRequestHeaderRef<'_>,
     record: &mut MessageRecord,
     props: &mut Properties,
 ) -> Result<(), BrokerError> {
@@ -223,13 +223,13 @@ fn route_retry_to_dlq(
 async fn send_one(
     broker: &Arc<Broker>,
     request: &RemotingCommand,
-    header: &SendMessageRequestHeader,
+    header: &SendMessageRequestHeaderRef<'_>,
     topic_config: &TopicConfig,
     queue_id: i32,
     ctx: &RequestContext,
 ) -> Result<Response, BrokerError> {
     let peer = ctx.peer_addr();
-    let raw_props = header.properties.as_deref().unwrap_or("");
+    let raw_props = header.properties.unwrap_or("");
     let body = request.body.to_bytes();
     check_sizes(broker, body.len(), raw_props)?;
     let config = broker.config();
@@ -242,7 +242,7 @@ async fn send_one(
         });
     }
     let mut record = base_record(broker, header, topic_config, queue_id, peer, body);
-    let uniq = if scan.simple() && !is_retry_topic(&header.topic) {
+    let uniq = if scan.simple() && !is_retry_topic(header.topic) {
         // Nothing to route or park: the client's string with UNIQ_KEY and CLUSTER appended.
         let (props, uniq) = scan.append_edits(raw_props, || broker.uniq_ids.next_id(), &config.broker_cluster_name);
         record.properties = props;
@@ -250,7 +250,7 @@ async fn send_one(
     } else {
         let mut props = decode_properties(raw_props);
         let uniq = edit_properties(broker, &mut props, &config.broker_cluster_name);
-        if is_retry_topic(&header.topic) {
+        if is_retry_topic(header.topic) {
             route_retry_to_dlq(broker, request, header, &mut record, &mut props)?;
         }
         if broker.schedule.is_some() {
@@ -269,7 +269,7 @@ async fn send_one(
 async fn send_batch(
     broker: &Arc<Broker>,
     request: &RemotingCommand,
-    header: &SendMessageRequestHeader,
+    header: &SendMessageRequestHeaderRef<'_>,
     topic_config: &TopicConfig,
     queue_id: i32,
     ctx: &RequestContext,
@@ -280,7 +280,7 @@ async fn send_batch(
             reason: "message topic length too long",
         });
     }
-    if is_retry_topic(&header.topic) {
+    if is_retry_topic(header.topic) {
         return Err(BrokerError::IllegalBatch {
             reason: "batch request does not support retry group",
         });

@@ -5,10 +5,13 @@
 //! - [`SendMessageRequestHeaderV2`]: one-letter names `a`..`n` (codes 310, 320, 325), with
 //!   lossless conversion to and from the long form;
 //! - [`decode_send_request_header`]: the long form from any send command, whatever its code;
+//!   [`decode_send_request_header_ref`] the same with its strings borrowed
+//!   ([`SendMessageRequestHeaderRef`], for the broker's per-message path);
 //! - [`SendMessageResponseHeader`]: the send result, including the `MSG_REGION` and `TRACE_ON`
 //!   ext fields Java clients read.
 
 use super::send_message_decode::decode_send_header;
+pub use super::send_message_decode::SendMessageRequestHeaderRef;
 use super::{command_header, HeaderError};
 use crate::code::RequestCode;
 use crate::command::RemotingCommand;
@@ -146,6 +149,13 @@ pub fn uses_short_names(code: i32) -> bool {
 /// It reads the ext fields in one pass (`send_message_decode.rs`), with exactly the result of
 /// the typed headers' [`decode`](super::CommandHeader::decode), errors included.
 pub fn decode_send_request_header(command: &RemotingCommand) -> Result<SendMessageRequestHeader, HeaderError> {
+    decode_send_request_header_ref(command).map(SendMessageRequestHeaderRef::into_owned)
+}
+
+/// [`decode_send_request_header`] with the header's strings borrowed from `command`.
+pub fn decode_send_request_header_ref(
+    command: &RemotingCommand,
+) -> Result<SendMessageRequestHeaderRef<'_>, HeaderError> {
     match RequestCode::from_i32(command.code) {
         RequestCode::SendMessage | RequestCode::SendReplyMessage => decode_send_header(&command.ext_fields, false),
         RequestCode::SendMessageV2 | RequestCode::SendBatchMessage | RequestCode::SendReplyMessageV2 => {

@@ -1,14 +1,19 @@
-//! One-pass decoding of a send request header (long names or the short `a`..`n`), for
-//! [`super::send_message::decode_send_request_header`] on the per-message path.
+//! One-pass decoding of a send request header (long names or the short `a`..`n`), for the
+//! per-message path.
 //!
-//! The generic decoder of a typed header looks each field up by key (14 lookups per send);
-//! this one walks the ext fields once, puts each known key's value into its field's slot,
-//! then parses the slots in declaration order. Invariant: its result, errors included, is
-//! exactly that of `SendMessageRequestHeader::decode` (long names) or
-//! `SendMessageRequestHeaderV2::decode` + `into_v1` (short names) on the same fields: the same
-//! parse rules (shared with [`super::FieldReader`]), and the first failing field in
-//! declaration order is the one reported (tested against the generic decoders over
-//! arbitrary field maps).
+//! Components:
+//! - [`SendMessageRequestHeaderRef`]: the long-form header with its strings borrowed from the
+//!   command's ext fields (no allocation per field); [`SendMessageRequestHeaderRef::into_owned`]
+//!   gives the typed [`SendMessageRequestHeader`];
+//! - `decode_send_header`: the generic decoder of a typed header looks each field up by key
+//!   (14 lookups per send); this one walks the ext fields once, puts each known key's value
+//!   into its field's slot, then parses the slots in declaration order.
+//!
+//! Invariant: its result, errors included, is exactly that of
+//! `SendMessageRequestHeader::decode` (long names) or `SendMessageRequestHeaderV2::decode` +
+//! `into_v1` (short names) on the same fields: the same parse rules (shared with
+//! [`super::FieldReader`]), and the first failing field in declaration order is the one
+//! reported (tested against the generic decoders over arbitrary field maps).
 
 use super::fields::{parse_i32, parse_i64, parse_java_bool};
 use super::send_message::SendMessageRequestHeader;
@@ -55,6 +60,61 @@ fn long_slot(key: &str) -> Option<usize> {
     LONG_NAMES.iter().position(|name| *name == key)
 }
 
+/// [`SendMessageRequestHeader`] with its strings borrowed from the command's ext fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendMessageRequestHeaderRef<'a> {
+    /// Producer group.
+    pub producer_group: &'a str,
+    /// Target topic.
+    pub topic: &'a str,
+    /// Template topic for auto-creation (`TBW102`).
+    pub default_topic: &'a str,
+    /// Queue count of an auto-created topic.
+    pub default_topic_queue_nums: i32,
+    /// Target queue.
+    pub queue_id: i32,
+    /// Message sysFlag.
+    pub sys_flag: i32,
+    /// Producer-side timestamp (ms).
+    pub born_timestamp: i64,
+    /// User flag.
+    pub flag: i32,
+    /// Properties string.
+    pub properties: Option<&'a str>,
+    /// Times this message was re-consumed.
+    pub reconsume_times: Option<i32>,
+    /// Unit mode.
+    pub unit_mode: Option<bool>,
+    /// Max re-consume times before DLQ.
+    pub max_reconsume_times: Option<i32>,
+    /// True for SEND_BATCH_MESSAGE bodies.
+    pub batch: Option<bool>,
+    /// Target broker name.
+    pub broker_name: Option<&'a str>,
+}
+
+impl SendMessageRequestHeaderRef<'_> {
+    /// The typed header, strings copied.
+    pub fn into_owned(self) -> SendMessageRequestHeader {
+        SendMessageRequestHeader {
+            producer_group: self.producer_group.to_owned(),
+            topic: self.topic.to_owned(),
+            default_topic: self.default_topic.to_owned(),
+            default_topic_queue_nums: self.default_topic_queue_nums,
+            queue_id: self.queue_id,
+            sys_flag: self.sys_flag,
+            born_timestamp: self.born_timestamp,
+            flag: self.flag,
+            properties: self.properties.map(str::to_owned),
+            reconsume_times: self.reconsume_times,
+            unit_mode: self.unit_mode,
+            max_reconsume_times: self.max_reconsume_times,
+            batch: self.batch,
+            broker_name: self.broker_name.map(str::to_owned),
+        }
+    }
+}
+
 fn required<T>(field: &'static str, value: Option<T>) -> Result<T, HeaderError> {
     value.ok_or(HeaderError::MissingField { field })
 }
@@ -64,7 +124,7 @@ fn required<T>(field: &'static str, value: Option<T>) -> Result<T, HeaderError> 
 pub(crate) fn decode_send_header(
     fields: &ExtFields,
     short_names: bool,
-) -> Result<SendMessageRequestHeader, HeaderError> {
+) -> Result<SendMessageRequestHeaderRef<'_>, HeaderError> {
     let (names, slot_of): (&[&'static str; FIELDS], fn(&str) -> Option<usize>) = if short_names {
         (&SHORT_NAMES, short_slot)
     } else {
@@ -82,23 +142,23 @@ pub(crate) fn decode_send_header(
         *names;
     // Parsed in declaration order: the first bad field is the one reported, as the generic
     // decoder reports it.
-    Ok(SendMessageRequestHeader {
-        producer_group: required(n_group, group)?.to_owned(),
-        topic: required(n_topic, topic)?.to_owned(),
-        default_topic: required(n_default_topic, default_topic)?.to_owned(),
+    Ok(SendMessageRequestHeaderRef {
+        producer_group: required(n_group, group)?,
+        topic: required(n_topic, topic)?,
+        default_topic: required(n_default_topic, default_topic)?,
         default_topic_queue_nums: parse_i32(n_queue_nums, required(n_queue_nums, queue_nums)?)?,
         queue_id: parse_i32(n_queue_id, required(n_queue_id, queue_id)?)?,
         sys_flag: parse_i32(n_sys_flag, required(n_sys_flag, sys_flag)?)?,
         born_timestamp: parse_i64(n_born, required(n_born, born)?)?,
         flag: parse_i32(n_flag, required(n_flag, flag)?)?,
-        properties: properties.map(str::to_owned),
+        properties,
         reconsume_times: reconsume_times.map(|v| parse_i32(n_reconsume_times, v)).transpose()?,
         unit_mode: unit_mode.map(parse_java_bool),
         max_reconsume_times: max_reconsume_times
             .map(|v| parse_i32(n_max_reconsume_times, v))
             .transpose()?,
         batch: batch.map(parse_java_bool),
-        broker_name: broker_name.map(str::to_owned),
+        broker_name,
     })
 }
 
@@ -200,7 +260,8 @@ mod tests {
             for (key, value) in &pairs {
                 fields.insert(key, value);
             }
-            prop_assert_eq!(decode_send_header(&fields, short_names), decode_generic(&fields, short_names));
+            let one_pass = decode_send_header(&fields, short_names).map(SendMessageRequestHeaderRef::into_owned);
+            prop_assert_eq!(one_pass, decode_generic(&fields, short_names));
         }
 
         // Goal: any valid header, encoded with either naming, decodes to itself. Method:
@@ -210,10 +271,10 @@ mod tests {
             use crate::header::CommandHeader;
             let mut long = ExtFields::new();
             header.encode(&mut long);
-            prop_assert_eq!(decode_send_header(&long, false), Ok(header.clone()));
+            prop_assert_eq!(decode_send_header(&long, false).map(SendMessageRequestHeaderRef::into_owned), Ok(header.clone()));
             let mut short = ExtFields::new();
             SendMessageRequestHeaderV2::from(header.clone()).encode(&mut short);
-            prop_assert_eq!(decode_send_header(&short, true), Ok(header));
+            prop_assert_eq!(decode_send_header(&short, true).map(SendMessageRequestHeaderRef::into_owned), Ok(header));
         }
     }
 }
