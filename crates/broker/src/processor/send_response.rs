@@ -100,9 +100,12 @@ impl OutgoingResponse for SendResult {
         let head = match serialize_type {
             SerializeType::Json => self.json_head(opaque)?,
             SerializeType::RocketMq => {
-                let mut request = RemotingCommand::default();
-                request.opaque = opaque;
-                request.serialize_type = serialize_type;
+                // The request as far as a response reads it: opaque and serialize type.
+                let request = RemotingCommand {
+                    opaque,
+                    serialize_type,
+                    ..Default::default()
+                };
                 encode_head_bytes(&self.command(&request))?
             }
         };

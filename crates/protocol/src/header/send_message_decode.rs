@@ -47,6 +47,9 @@ const LONG_NAMES: [&str; FIELDS] = [
 /// Short wire names by slot (`SendMessageRequestHeaderV2`).
 const SHORT_NAMES: [&str; FIELDS] = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n"];
 
+/// Maps a key to its slot under one naming.
+type SlotOf = fn(&str) -> Option<usize>;
+
 /// The slot of a short-name key (`a`..`n`).
 fn short_slot(key: &str) -> Option<usize> {
     match key.as_bytes() {
@@ -125,7 +128,7 @@ pub(crate) fn decode_send_header(
     fields: &ExtFields,
     short_names: bool,
 ) -> Result<SendMessageRequestHeaderRef<'_>, HeaderError> {
-    let (names, slot_of): (&[&'static str; FIELDS], fn(&str) -> Option<usize>) = if short_names {
+    let (names, slot_of): (&[&'static str; FIELDS], SlotOf) = if short_names {
         (&SHORT_NAMES, short_slot)
     } else {
         (&LONG_NAMES, long_slot)
