@@ -23,6 +23,7 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
+use std::hash::BuildHasherDefault;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -36,6 +37,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tracing::Instrument;
 
 use crate::connection::Connection;
+use crate::pending::OpaqueHasher;
 use crate::response::Response;
 use crate::writer::OutboundFrame;
 
@@ -92,7 +94,10 @@ where
 /// shared (`Arc`) by every connection and listener (a broker's main and VIP ports share one).
 #[derive(Clone, Default)]
 pub struct Dispatcher {
-    processors: HashMap<i32, Arc<dyn RequestProcessor>>,
+    /// Hashed with one multiplication, as opaques are: the table holds only the codes
+    /// registered at start, so a peer's code only looks up and SipHash's defence against
+    /// chosen keys buys nothing on this per-request lookup.
+    processors: HashMap<i32, Arc<dyn RequestProcessor>, BuildHasherDefault<OpaqueHasher>>,
     default: Option<Arc<dyn RequestProcessor>>,
 }
 
