@@ -10,7 +10,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use ferromq_protocol::{RemotingCommand, RequestCode, ResponseCode};
-use ferromq_remoting::{Dispatcher, RequestContext};
+use ferromq_remoting::{Dispatcher, FnProcessor, RequestContext, Response};
 
 use crate::broker::Broker;
 use crate::error::BrokerError;
@@ -24,21 +24,24 @@ pub fn error_response(request: &RemotingCommand, error: &BrokerError) -> Remotin
     RemotingCommand::response_to(request, error.response_code()).with_remark(error.to_string())
 }
 
-fn route<F, Fut>(dispatcher: &mut Dispatcher, broker: &Arc<Broker>, code: RequestCode, handler: F)
+/// Routes `code` to `handler`, which answers a command or any other [`Response`] (a send's
+/// result encodes itself).
+fn route<F, Fut, R>(dispatcher: &mut Dispatcher, broker: &Arc<Broker>, code: RequestCode, handler: F)
 where
     F: Fn(Arc<Broker>, RequestContext, RemotingCommand) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<RemotingCommand, BrokerError>> + Send + 'static,
+    Fut: Future<Output = Result<R, BrokerError>> + Send + 'static,
+    R: Into<Response>,
 {
     let broker = Arc::clone(broker);
     let handler = Arc::new(handler);
-    dispatcher.register_fn(code, move |ctx: RequestContext, request: RemotingCommand| {
+    let processor = FnProcessor::new(move |ctx: RequestContext, request: RemotingCommand| {
         let broker = Arc::clone(&broker);
         let handler = Arc::clone(&handler);
         async move {
             let request_code = request.code;
             let template = RemotingCommand::response_to(&request, ResponseCode::Success);
-            let response = match handler(Arc::clone(&broker), ctx, request).await {
-                Ok(response) => response,
+            let response: Response = match handler(Arc::clone(&broker), ctx, request).await {
+                Ok(response) => response.into(),
                 Err(error) => {
                     let code = error.response_code();
                     if matches!(code, ResponseCode::SystemError | ResponseCode::ServiceNotAvailable) {
@@ -46,13 +49,14 @@ where
                     } else {
                         tracing::debug!(request_code, %code, %error, "request refused");
                     }
-                    error_response(&template, &error)
+                    error_response(&template, &error).into()
                 }
             };
-            broker.metrics.record_response(request_code, response.code);
+            broker.metrics.record_response(request_code, response.code());
             Some(response)
         }
     });
+    dispatcher.register(code, Arc::new(processor));
 }
 
 /// Builds the broker's dispatch table.

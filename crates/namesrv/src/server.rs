@@ -10,7 +10,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use ferromq_protocol::{RemotingCommand, RequestCode, ResponseCode};
-use ferromq_remoting::{CancellationToken, Dispatcher, RemotingServer, RequestContext, RequestProcessor, ServerConfig};
+use ferromq_remoting::{
+    CancellationToken, Dispatcher, RemotingServer, RequestContext, RequestProcessor, Response, ServerConfig,
+};
 use tokio::net::TcpListener;
 
 use crate::config::NamesrvConfig;
@@ -82,7 +84,7 @@ impl RequestProcessor for NamesrvProcessor {
         &self,
         ctx: RequestContext,
         request: RemotingCommand,
-    ) -> Pin<Box<dyn Future<Output = Option<RemotingCommand>> + Send + 'static>> {
+    ) -> Pin<Box<dyn Future<Output = Option<Response>> + Send + 'static>> {
         let connection = ctx.connection();
         let response = processor::process(&self.state, &request, Some(connection.id()));
         let registered = request.request_code_enum() == RequestCode::RegisterBroker
@@ -91,6 +93,6 @@ impl RequestProcessor for NamesrvProcessor {
             // After the registration, so a close that already happened removes it.
             self.watch.watch(&self.state, connection, &self.tasks);
         }
-        Box::pin(std::future::ready(Some(response)))
+        Box::pin(std::future::ready(Some(response.into())))
     }
 }

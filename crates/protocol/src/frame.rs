@@ -125,18 +125,31 @@ pub fn encode_head(cmd: &RemotingCommand, dst: &mut BytesMut) -> Result<(), Code
 pub fn encode_head_bytes(cmd: &RemotingCommand) -> Result<Bytes, CodecError> {
     let serialize_type = effective_serialize_type(cmd);
     let mut out = Vec::with_capacity(8 + header_capacity(cmd));
-    out.extend_from_slice(&[0u8; 8]);
+    out.extend_from_slice(&[0u8; HEAD_PREFIX_BYTES]);
     match serialize_type {
         SerializeType::Json => encode_json_header(cmd, &mut out),
         SerializeType::RocketMq => encode_binary_header(cmd, &mut out)?,
     }
-    let header_len = out.len() - 8;
+    finish_head(out, serialize_type, cmd.body.len())
+}
+
+/// Bytes before a frame's header: the length word and the header tag.
+pub const HEAD_PREFIX_BYTES: usize = 8;
+
+/// Completes a frame head written as [`HEAD_PREFIX_BYTES`] placeholder bytes followed by a
+/// header serialized as `serialize_type`: fills in the length word (header plus `body_len`
+/// body bytes) and the header tag. For senders that write a header of their own shape.
+pub fn finish_head(mut out: Vec<u8>, serialize_type: SerializeType, body_len: usize) -> Result<Bytes, CodecError> {
+    let header_len = out
+        .len()
+        .checked_sub(HEAD_PREFIX_BYTES)
+        .ok_or(CodecError::Unencodable("frame head shorter than its prefix"))?;
     if header_len > MAX_HEADER_BYTES {
         return Err(CodecError::Unencodable("header longer than 16 MiB"));
     }
     let len = 4usize
         .checked_add(header_len)
-        .and_then(|n| n.checked_add(cmd.body.len()))
+        .and_then(|n| n.checked_add(body_len))
         .and_then(|n| i32::try_from(n).ok())
         .ok_or(CodecError::Unencodable("frame longer than i32::MAX"))?;
     // header_len <= MAX_HEADER_BYTES, so it fits the low 24 bits.

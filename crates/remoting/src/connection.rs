@@ -207,15 +207,18 @@ impl Connection {
     /// of request processing.
     pub async fn send_response(&self, mut response: RemotingCommand) -> Result<(), RemotingError> {
         response.flag |= FLAG_RESPONSE;
-        let frame = OutboundFrame::encode(response)?;
+        self.send_response_frame(OutboundFrame::encode(response)?).await
+    }
+
+    /// [`Connection::send_response`] of an encoded response frame (the dispatcher's).
+    pub(crate) async fn send_response_frame(&self, frame: OutboundFrame) -> Result<(), RemotingError> {
         self.shared.outbound.send(frame).await.map_err(|_| self.closed_error())
     }
 
-    /// Queues a response without waiting and without writing: for the connection's reader,
-    /// which flushes once it has handled every complete frame of its buffer.
-    pub(crate) fn push_response(&self, mut response: RemotingCommand) -> Result<(), RemotingError> {
-        response.flag |= FLAG_RESPONSE;
-        let frame = OutboundFrame::encode(response)?;
+    /// Queues an encoded response frame without waiting and without writing: for the
+    /// connection's reader, which flushes once it has handled every complete frame of its
+    /// buffer.
+    pub(crate) fn push_response(&self, frame: OutboundFrame) -> Result<(), RemotingError> {
         self.shared
             .outbound
             .push_response(frame)

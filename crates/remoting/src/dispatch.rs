@@ -7,8 +7,13 @@
 //! never delays the others. Either way the request holds one of the connection's in-flight
 //! permits until its response is queued, which bounds concurrent requests per connection.
 //!
+//! A processor answers a [`Response`]: a command, which the dispatcher finishes and the generic
+//! encoder writes, or an [`crate::OutgoingResponse`] that writes its own frame head for the
+//! opaque and serialize type the dispatcher gives it (see [`crate::response`]).
+//!
 //! Invariants (reference 1.4):
-//! - a response carries its request's opaque, the response flag and the request's serialize type;
+//! - a response carries its request's opaque, the response flag and the request's serialize
+//!   type (set here on a command; given to a response that encodes itself);
 //! - ONEWAY requests are never answered, whatever the processor returns;
 //! - an unknown code is answered REQUEST_CODE_NOT_SUPPORTED with remark
 //!   `" request type <code> not supported"`;
@@ -18,6 +23,7 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
+use std::hash::BuildHasherDefault;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -31,6 +37,9 @@ use tokio::sync::OwnedSemaphorePermit;
 use tracing::Instrument;
 
 use crate::connection::Connection;
+use crate::pending::OpaqueHasher;
+use crate::response::Response;
+use crate::writer::OutboundFrame;
 
 /// What a processor sees besides the request: the connection it came on.
 #[derive(Clone, Debug)]
@@ -54,21 +63,30 @@ impl RequestContext {
 /// Handles requests of one or more codes. Returning `None` sends nothing (e.g. when the
 /// processor answered through `ctx.connection().send_response` itself).
 pub trait RequestProcessor: Send + Sync + 'static {
-    /// Processes one request; the response's opaque, flag and serialize type are set by the
-    /// dispatcher.
-    fn process(&self, ctx: RequestContext, request: RemotingCommand) -> BoxFuture<'static, Option<RemotingCommand>>;
+    /// Processes one request; the response's opaque, flag and serialize type are set (or, for
+    /// a response that encodes itself, given) by the dispatcher.
+    fn process(&self, ctx: RequestContext, request: RemotingCommand) -> BoxFuture<'static, Option<Response>>;
 }
 
-/// A processor made from an async closure (see [`Dispatcher::register_fn`]).
+/// A processor made from an async closure answering a command ([`Dispatcher::register_fn`]) or
+/// anything else that converts into a [`Response`] ([`FnProcessor::new`]).
 pub struct FnProcessor<F>(F);
 
-impl<F, Fut> RequestProcessor for FnProcessor<F>
+impl<F> FnProcessor<F> {
+    /// Wraps `handler`, an async closure answering `Option<R>` with `R: Into<Response>`.
+    pub fn new(handler: F) -> Self {
+        FnProcessor(handler)
+    }
+}
+
+impl<F, Fut, R> RequestProcessor for FnProcessor<F>
 where
     F: Fn(RequestContext, RemotingCommand) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Option<RemotingCommand>> + Send + 'static,
+    Fut: Future<Output = Option<R>> + Send + 'static,
+    R: Into<Response>,
 {
-    fn process(&self, ctx: RequestContext, request: RemotingCommand) -> BoxFuture<'static, Option<RemotingCommand>> {
-        (self.0)(ctx, request).boxed()
+    fn process(&self, ctx: RequestContext, request: RemotingCommand) -> BoxFuture<'static, Option<Response>> {
+        (self.0)(ctx, request).map(|response| response.map(Into::into)).boxed()
     }
 }
 
@@ -76,7 +94,10 @@ where
 /// shared (`Arc`) by every connection and listener (a broker's main and VIP ports share one).
 #[derive(Clone, Default)]
 pub struct Dispatcher {
-    processors: HashMap<i32, Arc<dyn RequestProcessor>>,
+    /// Hashed with one multiplication, as opaques are: the table holds only the codes
+    /// registered at start, so a peer's code only looks up and SipHash's defence against
+    /// chosen keys buys nothing on this per-request lookup.
+    processors: HashMap<i32, Arc<dyn RequestProcessor>, BuildHasherDefault<OpaqueHasher>>,
     default: Option<Arc<dyn RequestProcessor>>,
 }
 
@@ -151,7 +172,7 @@ pub(crate) fn run_request(
                 tracing::debug!("request code not supported");
                 let response = RemotingCommand::response_to(&request, ResponseCode::RequestCodeNotSupported)
                     .with_remark(not_supported_remark(request.code));
-                reply.inline(connection, Some(response));
+                reply.inline(connection, Some(response.into()));
                 return;
             }
             Some(processor) => {
@@ -162,7 +183,7 @@ pub(crate) fn run_request(
                 match std::panic::catch_unwind(AssertUnwindSafe(|| processor.process(ctx, request))) {
                     Ok(running) => running,
                     Err(panic) => {
-                        reply.inline(connection, Some(reply.panicked(panic.as_ref())));
+                        reply.inline(connection, Some(reply.panicked(panic.as_ref()).into()));
                         return;
                     }
                 }
@@ -178,7 +199,7 @@ pub(crate) fn run_request(
     };
     match first {
         Ok(Poll::Ready(response)) => reply.inline(connection, response),
-        Err(panic) => reply.inline(connection, Some(reply.panicked(panic.as_ref()))),
+        Err(panic) => reply.inline(connection, Some(reply.panicked(panic.as_ref()).into())),
         Ok(Poll::Pending) => {
             let connection = connection.clone();
             crate::busy_poll::note_local_wake();
@@ -187,10 +208,10 @@ pub(crate) fn run_request(
                     let _permit = permit;
                     let response = match AssertUnwindSafe(running).catch_unwind().await {
                         Ok(response) => response,
-                        Err(panic) => Some(reply.panicked(panic.as_ref())),
+                        Err(panic) => Some(reply.panicked(panic.as_ref()).into()),
                     };
-                    if let Some(response) = reply.finish(response) {
-                        if let Err(error) = connection.send_response(response).await {
+                    if let Some(frame) = reply.finish(response) {
+                        if let Err(error) = connection.send_response_frame(frame).await {
                             tracing::debug!(%error, "response not sent");
                         }
                     }
@@ -228,23 +249,34 @@ impl Reply {
         response
     }
 
-    /// The response as sent: opaque, flag and serialize type of the request; `None` for oneway.
-    fn finish(&self, response: Option<RemotingCommand>) -> Option<RemotingCommand> {
-        let mut response = response?;
+    /// The response as sent, encoded: opaque, flag and serialize type of the request; `None`
+    /// for oneway (and for a response that cannot be encoded, logged).
+    fn finish(&self, response: Option<Response>) -> Option<OutboundFrame> {
+        let response = response?;
         if self.oneway {
             tracing::trace!("oneway request: response dropped");
             return None;
         }
-        response.opaque = self.opaque;
-        response.flag |= FLAG_RESPONSE;
-        response.serialize_type = self.serialize_type;
-        Some(response)
+        let frame = match response {
+            Response::Command(mut command) => {
+                command.opaque = self.opaque;
+                command.flag |= FLAG_RESPONSE;
+                command.serialize_type = self.serialize_type;
+                OutboundFrame::encode(command)
+            }
+            Response::Encoded(encoded) => encoded
+                .into_frame(self.opaque, self.serialize_type)
+                .map(OutboundFrame::from_response),
+        };
+        frame
+            .map_err(|error| tracing::debug!(%error, "response not sent: unencodable"))
+            .ok()
     }
 
     /// Queues the response of a request that completed on the reader's task.
-    fn inline(&self, connection: &Connection, response: Option<RemotingCommand>) {
-        let Some(response) = self.finish(response) else { return };
-        if let Err(error) = connection.push_response(response) {
+    fn inline(&self, connection: &Connection, response: Option<Response>) {
+        let Some(frame) = self.finish(response) else { return };
+        if let Err(error) = connection.push_response(frame) {
             tracing::debug!(%error, "response not sent");
         }
     }

@@ -29,6 +29,9 @@
 //!   responses are written (the broker publishes a batch's appends with one `pwrite`).
 //! - [`OutgoingRequest`] (`request`): what an invoke sends, a command or a request that
 //!   encodes its own frame head once it knows its opaque (a producer's send).
+//! - [`Response`] / [`OutgoingResponse`] (`response`): what a processor answers, a command or
+//!   a response that encodes its own frame head once the dispatcher gives it the request's
+//!   opaque and serialize type (a broker's send result).
 //! - [`RemotingError`] (`error`), settings (`config`).
 //!
 //! Limits (all named, all configurable):
@@ -73,6 +76,7 @@ mod error;
 mod pending;
 mod reader;
 mod request;
+mod response;
 mod server;
 mod writer;
 
@@ -87,6 +91,7 @@ pub use error::RemotingError;
 pub use ferromq_protocol::MAX_FRAME_BYTES;
 pub use reader::{MAX_READ_CHUNK_BYTES, READ_CHUNK_BYTES};
 pub use request::{OutgoingRequest, RequestFrame};
+pub use response::{OutgoingResponse, Response, ResponseFrame};
 pub use server::{RemotingServer, ACCEPT_ERROR_BACKOFF};
 pub use tokio_util::sync::CancellationToken;
 pub use writer::MAX_IO_SLICES_PER_WRITE;

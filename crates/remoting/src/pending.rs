@@ -53,7 +53,7 @@ pub(crate) type Reply = Result<RemotingCommand, Expired>;
 
 /// Hashes opaques with one multiplication: they come from this side's own counter, so
 /// SipHash's defence against chosen keys buys nothing here, and consecutive opaques spread
-/// over consecutive buckets.
+/// over consecutive buckets. The dispatch table's request codes use it too.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct OpaqueHasher(u64);
 

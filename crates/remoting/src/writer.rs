@@ -41,6 +41,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::request::RequestFrame;
+use crate::response::ResponseFrame;
 
 /// Most slices handed to one `write_vectored` call (Linux allows 1024).
 pub const MAX_IO_SLICES_PER_WRITE: usize = 64;
@@ -62,6 +63,14 @@ impl OutboundFrame {
 
     /// A request frame its sender encoded.
     pub(crate) fn from_request(frame: RequestFrame) -> Self {
+        OutboundFrame {
+            head: frame.head,
+            body: frame.body.into_segments(),
+        }
+    }
+
+    /// A response frame its processor encoded.
+    pub(crate) fn from_response(frame: ResponseFrame) -> Self {
         OutboundFrame {
             head: frame.head,
             body: frame.body.into_segments(),

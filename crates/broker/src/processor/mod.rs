@@ -1,12 +1,14 @@
 //! Request processors, one file per request family (named after the RocketMQ codes).
 //!
 //! Every processor is an `async fn(Arc<Broker>, RequestContext, RemotingCommand) ->
-//! Result<RemotingCommand, BrokerError>`: it decodes its typed header, validates, calls a
-//! manager or the store and builds the response. Errors become responses in one place
+//! Result<R, BrokerError>` with `R` a `RemotingCommand` or another remoting `Response`: it
+//! decodes its typed header, validates, calls a manager or the store and builds the response. Errors become responses in one place
 //! ([`crate::dispatch`], via [`BrokerError::response_code`]).
 //!
 //! Components:
-//! - [`send_message`]: SEND_MESSAGE, SEND_MESSAGE_V2, SEND_BATCH_MESSAGE;
+//! - [`send_message`]: SEND_MESSAGE, SEND_MESSAGE_V2, SEND_BATCH_MESSAGE; its answer,
+//!   [`send_response::SendResult`], writes its own frame head for JSON requests (so the send
+//!   processor returns remoting's `Response` rather than a command);
 //! - [`pull_message`]: PULL_MESSAGE, LITE_PULL_MESSAGE, with long polling;
 //! - [`consumer_offset`]: consumer offsets and queue offset look-ups;
 //! - [`heartbeat`]: HEART_BEAT, UNREGISTER_CLIENT, GET_CONSUMER_LIST_BY_GROUP, CHECK_CLIENT_CONFIG;
@@ -30,6 +32,7 @@ pub mod query_message;
 pub mod send_back;
 pub mod send_message;
 pub mod send_props;
+pub mod send_response;
 
 use ferromq_protocol::body::decode_body;
 use ferromq_protocol::{RemotingCommand, ResponseCode};

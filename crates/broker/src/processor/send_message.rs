@@ -17,21 +17,20 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use ferromq_protocol::body::{TopicConfig, TopicFilterType};
-use ferromq_protocol::header::send_message::{
-    decode_send_request_header, SendMessageRequestHeader, SendMessageResponseHeader,
-};
+use ferromq_protocol::header::send_message::{decode_send_request_header_ref, SendMessageRequestHeaderRef};
 use ferromq_protocol::message::record::MAX_PROPERTIES_BYTES;
 use ferromq_protocol::message::{
     create_offset_msg_id, decode_batch, decode_properties, encode_properties, properties, sys_flag, MessageRecord,
     Properties,
 };
 use ferromq_protocol::{RemotingCommand, RequestCode, ResponseCode};
-use ferromq_remoting::RequestContext;
+use ferromq_remoting::{RequestContext, Response};
 use ferromq_store::PutMessageStatus;
 
 use crate::broker::Broker;
 use crate::error::BrokerError;
 use crate::processor::send_props::PropsScan;
+use crate::processor::send_response::SendResult;
 use crate::schedule::rewrite_for_delay;
 use crate::topics::{DLQ_QUEUE_NUMS, PERM_READ, PERM_WRITE};
 use crate::util::{now_ms, random_queue_id};
@@ -40,20 +39,19 @@ use crate::validate::{
     TOPIC_MAX_LENGTH,
 };
 
-/// `MSG_REGION` answered with every send (Java's default region).
-pub const DEFAULT_REGION: &str = "DefaultRegion";
 /// Client version from which `maxReconsumeTimes` in the header is honoured (V3_4_9).
 pub const VERSION_WITH_MAX_RECONSUME_TIMES: i32 = 117;
 /// Most messages one batch may carry (the frame limit bounds the bytes already).
 pub const MAX_BATCH_MESSAGES: usize = 65_536;
 
-/// Handles codes 10, 310 and 320.
+/// Handles codes 10, 310 and 320; the answer is a [`SendResult`], which writes its own frame
+/// head.
 pub async fn process(
     broker: Arc<Broker>,
     ctx: RequestContext,
     request: RemotingCommand,
-) -> Result<RemotingCommand, BrokerError> {
-    let header = decode_send_request_header(&request)?;
+) -> Result<Response, BrokerError> {
+    let header = decode_send_request_header_ref(&request)?;
     let is_batch = request.code == RequestCode::SendBatchMessage.as_i32() || header.batch == Some(true);
     let peer = ctx.peer_addr();
     let topic_config = check_message(&broker, &header, peer)?;
@@ -72,11 +70,11 @@ pub async fn process(
 /// Java `msgCheck`: permissions, topic rules, the topic (auto-created if allowed), queue id.
 fn check_message(
     broker: &Arc<Broker>,
-    header: &SendMessageRequestHeader,
+    header: &SendMessageRequestHeaderRef<'_>,
     peer: SocketAddr,
 ) -> Result<TopicConfig, BrokerError> {
     let config = broker.config();
-    let topic = header.topic.as_str();
+    let topic = header.topic;
     if !config.is_writeable() {
         return Err(BrokerError::BrokerNotWritable {
             addr: broker.broker_addr(),
@@ -115,12 +113,12 @@ fn check_message(
 }
 
 /// Auto-creation on send: from the template, or as a retry topic of its group.
-fn create_topic_for_send(broker: &Broker, header: &SendMessageRequestHeader) -> Option<TopicConfig> {
-    let topic = header.topic.as_str();
+fn create_topic_for_send(broker: &Broker, header: &SendMessageRequestHeaderRef<'_>) -> Option<TopicConfig> {
+    let topic = header.topic;
     if let Some((created, _)) =
         broker
             .topics
-            .create_in_send(topic, &header.default_topic, header.default_topic_queue_nums, 0)
+            .create_in_send(topic, header.default_topic, header.default_topic_queue_nums, 0)
     {
         return Some(created);
     }
@@ -166,13 +164,13 @@ fn check_sizes(broker: &Broker, body_len: usize, props: &str) -> Result<(), Brok
 
 fn base_record(
     broker: &Broker,
-    header: &SendMessageRequestHeader,
+    header: &SendMessageRequestHeaderRef<'_>,
     topic_config: &TopicConfig,
     queue_id: i32,
     peer: SocketAddr,
     body: Bytes,
 ) -> MessageRecord {
-    let mut record = MessageRecord::new(header.topic.clone(), body);
+    let mut record = MessageRecord::new(header.topic.to_owned(), body);
     record.queue_id = queue_id;
     record.flag = header.flag;
     record.sys_flag = header.sys_flag;
@@ -191,7 +189,7 @@ fn base_record(
 fn route_retry_to_dlq(
     broker: &Broker,
     request: &RemotingCommand,
-    header: &SendMessageRequestHeader,
+    header: &SendMessageRequestHeaderRef<'_>,
     record: &mut MessageRecord,
     props: &mut Properties,
 ) -> Result<(), BrokerError> {
@@ -225,13 +223,13 @@ fn route_retry_to_dlq(
 async fn send_one(
     broker: &Arc<Broker>,
     request: &RemotingCommand,
-    header: &SendMessageRequestHeader,
+    header: &SendMessageRequestHeaderRef<'_>,
     topic_config: &TopicConfig,
     queue_id: i32,
     ctx: &RequestContext,
-) -> Result<RemotingCommand, BrokerError> {
+) -> Result<Response, BrokerError> {
     let peer = ctx.peer_addr();
-    let raw_props = header.properties.as_deref().unwrap_or("");
+    let raw_props = header.properties.unwrap_or("");
     let body = request.body.to_bytes();
     check_sizes(broker, body.len(), raw_props)?;
     let config = broker.config();
@@ -244,7 +242,7 @@ async fn send_one(
         });
     }
     let mut record = base_record(broker, header, topic_config, queue_id, peer, body);
-    let uniq = if scan.simple() && !is_retry_topic(&header.topic) {
+    let uniq = if scan.simple() && !is_retry_topic(header.topic) {
         // Nothing to route or park: the client's string with UNIQ_KEY and CLUSTER appended.
         let (props, uniq) = scan.append_edits(raw_props, || broker.uniq_ids.next_id(), &config.broker_cluster_name);
         record.properties = props;
@@ -252,7 +250,7 @@ async fn send_one(
     } else {
         let mut props = decode_properties(raw_props);
         let uniq = edit_properties(broker, &mut props, &config.broker_cluster_name);
-        if is_retry_topic(&header.topic) {
+        if is_retry_topic(header.topic) {
             route_retry_to_dlq(broker, request, header, &mut record, &mut props)?;
         }
         if broker.schedule.is_some() {
@@ -265,24 +263,24 @@ async fn send_one(
 
     let (put, status) = broker.put_records(vec![record], Some(ctx.connection())).await?;
     let msg_id = create_offset_msg_id(broker.store_host, put.append.phy_offset);
-    respond(request, status, msg_id, queue_id, put.append.queue_offset, Some(uniq))
+    respond(status, msg_id, queue_id, put.append.queue_offset, Some(uniq))
 }
 
 async fn send_batch(
     broker: &Arc<Broker>,
     request: &RemotingCommand,
-    header: &SendMessageRequestHeader,
+    header: &SendMessageRequestHeaderRef<'_>,
     topic_config: &TopicConfig,
     queue_id: i32,
     ctx: &RequestContext,
-) -> Result<RemotingCommand, BrokerError> {
+) -> Result<Response, BrokerError> {
     let peer = ctx.peer_addr();
     if header.topic.len() > TOPIC_MAX_LENGTH {
         return Err(BrokerError::IllegalBatch {
             reason: "message topic length too long",
         });
     }
-    if is_retry_topic(&header.topic) {
+    if is_retry_topic(header.topic) {
         return Err(BrokerError::IllegalBatch {
             reason: "batch request does not support retry group",
         });
@@ -313,37 +311,28 @@ async fn send_batch(
         .iter()
         .map(|stored| create_offset_msg_id(broker.store_host, stored.phy_offset))
         .collect();
-    respond(
-        request,
-        status,
-        msg_ids.join(","),
-        queue_id,
-        put.append.queue_offset,
-        None,
-    )
+    respond(status, msg_ids.join(","), queue_id, put.append.queue_offset, None)
 }
 
+/// The answer to a stored send: a [`SendResult`] (msgId, queueId, queueOffset, transactionId,
+/// MSG_REGION, TRACE_ON), which the dispatcher has encode itself for the request's opaque.
 fn respond(
-    request: &RemotingCommand,
     status: PutMessageStatus,
     msg_id: String,
     queue_id: i32,
     queue_offset: i64,
     transaction_id: Option<String>,
-) -> Result<RemotingCommand, BrokerError> {
+) -> Result<Response, BrokerError> {
     let code = match status {
         PutMessageStatus::PutOk => ResponseCode::Success,
         PutMessageStatus::FlushDiskTimeout => ResponseCode::FlushDiskTimeout,
         PutMessageStatus::FlushDiskFailed => return Err(BrokerError::FlushFailed),
     };
-    let header = SendMessageResponseHeader {
+    Ok(Response::Encoded(Box::new(SendResult {
+        code,
         msg_id,
         queue_id,
         queue_offset,
         transaction_id,
-        msg_region: Some(DEFAULT_REGION.to_owned()),
-        trace_on: Some(true),
-        ..Default::default()
-    };
-    Ok(RemotingCommand::response_to(request, code).with_header(&header))
+    })))
 }

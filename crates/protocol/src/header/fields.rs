@@ -29,6 +29,16 @@ fn invalid(field: &'static str, value: &str, expected: &'static str) -> HeaderEr
     }
 }
 
+/// `Integer.parseInt` of `field`'s `value`: optional sign, decimal digits, in range.
+pub(crate) fn parse_i32(field: &'static str, value: &str) -> Result<i32, HeaderError> {
+    value.parse::<i32>().map_err(|_| invalid(field, value, "int"))
+}
+
+/// `Long.parseLong` of `field`'s `value`.
+pub(crate) fn parse_i64(field: &'static str, value: &str) -> Result<i64, HeaderError> {
+    value.parse::<i64>().map_err(|_| invalid(field, value, "long"))
+}
+
 /// `Boolean.parseBoolean`: "true" in any case is true, anything else false.
 pub fn parse_java_bool(value: &str) -> bool {
     value.eq_ignore_ascii_case("true")
@@ -62,10 +72,7 @@ impl<'a> FieldReader<'a> {
 
     /// An optional `int` (`Integer.parseInt`: optional sign, decimal digits, in range).
     pub fn opt_i32(&self, field: &'static str) -> Result<Option<i32>, HeaderError> {
-        match self.get(field) {
-            None => Ok(None),
-            Some(v) => v.parse::<i32>().map(Some).map_err(|_| invalid(field, v, "int")),
-        }
+        self.get(field).map(|v| parse_i32(field, v)).transpose()
     }
 
     /// A required `int`.
@@ -75,10 +82,7 @@ impl<'a> FieldReader<'a> {
 
     /// An optional `long` (`Long.parseLong`).
     pub fn opt_i64(&self, field: &'static str) -> Result<Option<i64>, HeaderError> {
-        match self.get(field) {
-            None => Ok(None),
-            Some(v) => v.parse::<i64>().map(Some).map_err(|_| invalid(field, v, "long")),
-        }
+        self.get(field).map(|v| parse_i64(field, v)).transpose()
     }
 
     /// A required `long`.

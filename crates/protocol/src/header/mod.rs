@@ -37,6 +37,7 @@ pub mod pull_message;
 pub mod query_message;
 pub mod send_back;
 pub mod send_message;
+mod send_message_decode;
 pub mod transaction;
 
 pub use fields::{parse_java_bool, FieldReader, FieldValue, FieldWriter};

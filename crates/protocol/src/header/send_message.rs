@@ -5,10 +5,14 @@
 //! - [`SendMessageRequestHeaderV2`]: one-letter names `a`..`n` (codes 310, 320, 325), with
 //!   lossless conversion to and from the long form;
 //! - [`decode_send_request_header`]: the long form from any send command, whatever its code;
+//!   [`decode_send_request_header_ref`] the same with its strings borrowed
+//!   ([`SendMessageRequestHeaderRef`], for the broker's per-message path);
 //! - [`SendMessageResponseHeader`]: the send result, including the `MSG_REGION` and `TRACE_ON`
 //!   ext fields Java clients read.
 
-use super::{command_header, CommandHeader, HeaderError};
+use super::send_message_decode::decode_send_header;
+pub use super::send_message_decode::SendMessageRequestHeaderRef;
+use super::{command_header, HeaderError};
 use crate::code::RequestCode;
 use crate::command::RemotingCommand;
 
@@ -141,13 +145,21 @@ pub fn uses_short_names(code: i32) -> bool {
 /// Decodes the send header of any send command: SEND_MESSAGE_V2, SEND_BATCH_MESSAGE and
 /// SEND_REPLY_MESSAGE_V2 use short names, SEND_MESSAGE and SEND_REPLY_MESSAGE long names.
 /// Any other code is [`HeaderError::UnexpectedCode`].
+///
+/// It reads the ext fields in one pass (`send_message_decode.rs`), with exactly the result of
+/// the typed headers' [`decode`](super::CommandHeader::decode), errors included.
 pub fn decode_send_request_header(command: &RemotingCommand) -> Result<SendMessageRequestHeader, HeaderError> {
+    decode_send_request_header_ref(command).map(SendMessageRequestHeaderRef::into_owned)
+}
+
+/// [`decode_send_request_header`] with the header's strings borrowed from `command`.
+pub fn decode_send_request_header_ref(
+    command: &RemotingCommand,
+) -> Result<SendMessageRequestHeaderRef<'_>, HeaderError> {
     match RequestCode::from_i32(command.code) {
-        RequestCode::SendMessage | RequestCode::SendReplyMessage => {
-            SendMessageRequestHeader::decode(&command.ext_fields)
-        }
+        RequestCode::SendMessage | RequestCode::SendReplyMessage => decode_send_header(&command.ext_fields, false),
         RequestCode::SendMessageV2 | RequestCode::SendBatchMessage | RequestCode::SendReplyMessageV2 => {
-            SendMessageRequestHeaderV2::decode(&command.ext_fields).map(SendMessageRequestHeaderV2::into_v1)
+            decode_send_header(&command.ext_fields, true)
         }
         _ => Err(HeaderError::UnexpectedCode { code: command.code }),
     }
@@ -183,6 +195,7 @@ mod tests {
     use super::*;
     use crate::command::ExtFields;
     use crate::header::header_round_trip_tests;
+    use crate::header::CommandHeader;
     use proptest::prelude::*;
 
     header_round_trip_tests! {
