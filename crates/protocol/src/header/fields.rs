@@ -34,6 +34,17 @@ pub fn parse_java_bool(value: &str) -> bool {
     value.eq_ignore_ascii_case("true")
 }
 
+/// `field`'s text as an `int` (`Integer.parseInt`: optional sign, decimal digits, in range),
+/// the rule of [`FieldReader::i32`] for readers of ext fields that hold no [`ExtFields`].
+pub fn parse_i32(field: &'static str, value: &str) -> Result<i32, HeaderError> {
+    value.parse::<i32>().map_err(|_| invalid(field, value, "int"))
+}
+
+/// `field`'s text as a `long` (`Long.parseLong`), the rule of [`FieldReader::i64`].
+pub fn parse_i64(field: &'static str, value: &str) -> Result<i64, HeaderError> {
+    value.parse::<i64>().map_err(|_| invalid(field, value, "long"))
+}
+
 impl<'a> FieldReader<'a> {
     /// Wraps ext fields.
     pub fn new(fields: &'a ExtFields) -> Self {
@@ -64,7 +75,7 @@ impl<'a> FieldReader<'a> {
     pub fn opt_i32(&self, field: &'static str) -> Result<Option<i32>, HeaderError> {
         match self.get(field) {
             None => Ok(None),
-            Some(v) => v.parse::<i32>().map(Some).map_err(|_| invalid(field, v, "int")),
+            Some(v) => parse_i32(field, v).map(Some),
         }
     }
 
@@ -77,7 +88,7 @@ impl<'a> FieldReader<'a> {
     pub fn opt_i64(&self, field: &'static str) -> Result<Option<i64>, HeaderError> {
         match self.get(field) {
             None => Ok(None),
-            Some(v) => v.parse::<i64>().map(Some).map_err(|_| invalid(field, v, "long")),
+            Some(v) => parse_i64(field, v).map(Some),
         }
     }
 
