@@ -1,11 +1,13 @@
 //! A validating scan of a JSON command header that builds nothing: the scalars are parsed,
-//! `remark` and `extFields` are only located, so that a response can be routed (flag, opaque)
-//! and read narrowly (a few ext fields) without decoding its header into a
-//! [`crate::RemotingCommand`].
+//! `remark` is located and the `extFields` pairs are recorded as spans of the header, so that a
+//! response can be routed (flag, opaque) and read narrowly (a few ext fields) without
+//! decoding its header into a [`crate::RemotingCommand`].
 //!
 //! Components:
 //! - [`scan_json_head`]: the scan, returning a [`JsonHead`];
-//! - [`RawFields`]: the `(key, value)` pairs of a scanned `extFields` object, in wire order;
+//! - [`RawFields`]: the `(key, value)` pairs of a scanned `extFields` object, in wire order
+//!   (from the recorded spans; an object with more than [`MAX_RECORDED_FIELDS`] pairs is
+//!   scanned again);
 //! - [`RawStr`]: one string literal as it sits in the header (escaped), decoded on demand.
 //!
 //! Invariant: the scan accepts a subset of what the decoder's fast path (`header_json_fast`)
@@ -20,6 +22,10 @@ use std::ops::Range;
 
 use crate::command::LanguageCode;
 
+/// Ext-field pairs whose spans a scan records (a SEND response has six or seven); the pairs
+/// of a larger object are found again by a second scan when read.
+pub const MAX_RECORDED_FIELDS: usize = 8;
+
 /// What a scan of an accepted header found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct JsonHead {
@@ -32,39 +38,185 @@ pub(crate) struct JsonHead {
     pub(crate) remark: Option<StrSpan>,
     /// The `extFields` object, braces included; `None` when absent.
     pub(crate) ext_fields: Option<Range<usize>>,
+    /// The object's first pairs, in wire order, as offsets into the object.
+    recorded: [FieldSpan; MAX_RECORDED_FIELDS],
+    /// Pairs in the object; only the first [`MAX_RECORDED_FIELDS`] are in `recorded`, and
+    /// none when an offset did not fit (`all_recorded` false).
+    field_count: usize,
+    all_recorded: bool,
 }
 
 /// Where a string literal's text (between the quotes) sits, and whether it holds escapes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct StrSpan {
-    pub(crate) range: Range<usize>,
-    pub(crate) escaped: bool,
+    start: u32,
+    end: u32,
+    escaped: bool,
 }
 
 impl StrSpan {
-    /// The literal inside `header`.
+    /// The literal inside `header` (the bytes it was scanned from, which are UTF-8).
     pub(crate) fn get<'a>(&self, header: &'a [u8]) -> RawStr<'a> {
+        let bytes = header.get(self.start as usize..self.end as usize).unwrap_or_default();
         RawStr {
-            text: header.get(self.range.clone()).unwrap_or_default(),
+            text: std::str::from_utf8(bytes).unwrap_or_default(),
             escaped: self.escaped,
+        }
+    }
+
+    /// The literal inside `text`, which it was scanned from.
+    fn get_str<'a>(&self, text: &'a str) -> RawStr<'a> {
+        RawStr {
+            text: text.get(self.start as usize..self.end as usize).unwrap_or_default(),
+            escaped: self.escaped,
+        }
+    }
+}
+
+/// One recorded ext-field pair: offsets of its key and value text in the `extFields` object
+/// (kept small: the head travels with the response to its waiter).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct FieldSpan {
+    key: (u16, u16),
+    value: (u16, u16),
+    /// [`KEY_ESCAPED`], [`VALUE_ESCAPED`], [`VALUE_NULL`].
+    flags: u8,
+}
+
+const KEY_ESCAPED: u8 = 1;
+const VALUE_ESCAPED: u8 = 2;
+const VALUE_NULL: u8 = 4;
+
+impl FieldSpan {
+    /// The span of `key` and `value`, offsets taken from `object_start`; `None` when one does
+    /// not fit 16 bits.
+    fn new(object_start: usize, key: StrSpan, value: Option<StrSpan>) -> Option<Self> {
+        let offsets = |span: StrSpan| -> Option<(u16, u16)> {
+            let start = (span.start as usize).checked_sub(object_start)?;
+            let end = (span.end as usize).checked_sub(object_start)?;
+            Some((u16::try_from(start).ok()?, u16::try_from(end).ok()?))
+        };
+        let mut flags = if key.escaped { KEY_ESCAPED } else { 0 };
+        let value = match value {
+            Some(value) => {
+                if value.escaped {
+                    flags |= VALUE_ESCAPED;
+                }
+                offsets(value)?
+            }
+            None => {
+                flags |= VALUE_NULL;
+                (0, 0)
+            }
+        };
+        Some(FieldSpan {
+            key: offsets(key)?,
+            value,
+            flags,
+        })
+    }
+
+    #[inline]
+    fn get<'a>(&self, object: &'a str) -> (RawStr<'a>, Option<RawStr<'a>>) {
+        let text = |(start, end): (u16, u16)| object.get(usize::from(start)..usize::from(end)).unwrap_or_default();
+        let key = RawStr {
+            text: text(self.key),
+            escaped: self.flags & KEY_ESCAPED != 0,
+        };
+        let value = (self.flags & VALUE_NULL == 0).then(|| RawStr {
+            text: text(self.value),
+            escaped: self.flags & VALUE_ESCAPED != 0,
+        });
+        (key, value)
+    }
+}
+
+impl JsonHead {
+    /// The ext-field pairs of `header` (the bytes this head was scanned from).
+    pub(crate) fn fields<'a>(&'a self, header: &'a [u8]) -> RawFields<'a> {
+        // Validated once here, then sliced at the recorded offsets (next to quotes, so on
+        // char boundaries). The scan accepted `header`, so this never fails.
+        let object = self
+            .ext_fields
+            .clone()
+            .and_then(|range| header.get(range))
+            .and_then(|bytes| std::str::from_utf8(bytes).ok())
+            .unwrap_or_default();
+        match self.recorded.get(..self.field_count).filter(|_| self.all_recorded) {
+            Some(recorded) => RawFields {
+                object,
+                source: Source::Recorded(recorded.iter()),
+            },
+            None => RawFields::rescan(object),
         }
     }
 }
 
 /// Scans `input`; `None` means "not in the common shape: decode it in full".
 pub(crate) fn scan_json_head(input: &[u8]) -> Option<JsonHead> {
-    // The fast decoder rejects invalid UTF-8 anywhere, so the scan does too.
-    std::str::from_utf8(input).ok()?;
-    let mut p = Scanner { s: input, pos: 0 };
-    let mut head = JsonHead {
-        code: 0,
-        opaque: 0,
-        flag: 0,
-        version: 0,
-        language: LanguageCode::default(),
-        remark: None,
-        ext_fields: None,
-    };
+    // Spans are kept as u32 (a header is at most 16 MiB).
+    u32::try_from(input.len()).ok()?;
+    scan_compact(input).or_else(|| scan_general(input))
+}
+
+impl JsonHead {
+    fn empty() -> Self {
+        JsonHead {
+            code: 0,
+            opaque: 0,
+            flag: 0,
+            version: 0,
+            language: LanguageCode::default(),
+            remark: None,
+            ext_fields: None,
+            recorded: [FieldSpan::default(); MAX_RECORDED_FIELDS],
+            field_count: 0,
+            all_recorded: true,
+        }
+    }
+}
+
+/// The scan of a header exactly as FerroMQ's encoder (and fastjson) writes it: the keys in
+/// order, no whitespace, no escapes in ext fields, `serializeTypeCurrentRPC` "JSON". Literal
+/// runs are compared whole and the ext-field strings are found with one word scan each,
+/// instead of token by token. Anything else is `None` (and goes to [`scan_general`], which
+/// accepts a superset of this with the same result; `compact_scan_equals_general_scan` checks
+/// that).
+fn scan_compact(input: &[u8]) -> Option<JsonHead> {
+    let mut p = Scanner::new(input);
+    let mut head = JsonHead::empty();
+    p.literal(b"{\"code\":")?;
+    head.code = p.i32()?;
+    p.literal(b",\"extFields\":")?;
+    let start = p.pos;
+    (head.field_count, head.all_recorded) = p.compact_ext_fields(&mut head.recorded)?;
+    head.ext_fields = Some(start..p.pos);
+    p.literal(b",\"flag\":")?;
+    head.flag = p.i32()?;
+    p.literal(b",\"language\":")?;
+    head.language = LanguageCode::from_name(std::str::from_utf8(p.plain_string()?).ok()?);
+    p.literal(b",\"opaque\":")?;
+    head.opaque = p.i32()?;
+    if p.eat_literal(b",\"remark\":") {
+        head.remark = if p.eat_literal(b"null") {
+            None
+        } else {
+            Some(p.string()?)
+        };
+    }
+    p.literal(b",\"serializeTypeCurrentRPC\":\"JSON\",\"version\":")?;
+    head.version = p.i32()?;
+    p.literal(b"}")?;
+    if p.pos != input.len() || (p.non_ascii && std::str::from_utf8(input).is_err()) {
+        return None;
+    }
+    Some(head)
+}
+
+/// The scan of any header in the fast decoder's shape (whitespace, any key order, escapes).
+fn scan_general(input: &[u8]) -> Option<JsonHead> {
+    let mut p = Scanner::new(input);
+    let mut head = JsonHead::empty();
     let mut seen = 0u8;
     p.ws();
     p.eat(b'{')?;
@@ -97,12 +249,16 @@ pub(crate) fn scan_json_head(input: &[u8]) -> Option<JsonHead> {
                     16
                 }
                 b"remark" => {
-                    head.remark = if p.eat_literal(b"null") { None } else { Some(p.string()?) };
+                    head.remark = if p.eat_literal(b"null") {
+                        None
+                    } else {
+                        Some(p.string()?)
+                    };
                     32
                 }
                 b"extFields" => {
                     let start = p.pos;
-                    p.ext_fields()?;
+                    (head.field_count, head.all_recorded) = p.ext_fields(&mut head.recorded)?;
                     head.ext_fields = Some(start..p.pos);
                     64
                 }
@@ -125,142 +281,156 @@ pub(crate) fn scan_json_head(input: &[u8]) -> Option<JsonHead> {
         }
     }
     p.ws();
-    (p.pos == input.len()).then_some(head)
+    if p.pos != input.len() {
+        return None;
+    }
+    // The fast decoder rejects invalid UTF-8 anywhere, so the scan does too. Bytes outside
+    // strings are ASCII by the grammar; inside, the string scan saw every byte: all ASCII
+    // (the usual case) needs no further check.
+    if p.non_ascii {
+        std::str::from_utf8(input).ok()?;
+    }
+    Some(head)
 }
 
 /// One JSON string literal's text between its quotes, escapes not yet decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RawStr<'a> {
-    text: &'a [u8],
+    text: &'a str,
     escaped: bool,
 }
 
 impl<'a> RawStr<'a> {
     /// True when the decoded string equals `s`.
+    #[inline]
     pub fn eq_str(&self, s: &str) -> bool {
         if self.escaped {
             self.decode() == s
         } else {
-            self.text == s.as_bytes()
+            self.text == s
         }
     }
 
     /// The decoded string: borrowed from the header unless it holds escapes.
+    #[inline]
     pub fn decode(&self) -> Cow<'a, str> {
-        // A scanned header is valid UTF-8 with valid escapes, so neither fallback below is
-        // ever taken; they keep the decoding total.
-        let text = String::from_utf8_lossy(self.text);
+        // A scanned header has valid escapes, so the replacement characters below are never
+        // written; they keep the decoding total.
+        let text = self.text;
         if !self.escaped {
-            return text;
+            return Cow::Borrowed(text);
         }
-        let mut out = String::with_capacity(text.len());
-        let mut chars = text.chars();
-        while let Some(c) = chars.next() {
-            if c != '\\' {
-                out.push(c);
-                continue;
-            }
-            let decoded = match chars.next() {
-                Some('b') => '\u{8}',
-                Some('f') => '\u{c}',
-                Some('n') => '\n',
-                Some('r') => '\r',
-                Some('t') => '\t',
-                Some('u') => {
-                    let code = chars
-                        .by_ref()
-                        .take(4)
-                        .try_fold(0u32, |acc, d| Some((acc << 4) | d.to_digit(16)?));
-                    code.and_then(char::from_u32).unwrap_or(char::REPLACEMENT_CHARACTER)
-                }
-                // `"`, `\` and `/` stand for themselves.
-                Some(other) => other,
-                None => char::REPLACEMENT_CHARACTER,
-            };
-            out.push(decoded);
-        }
-        Cow::Owned(out)
+        Cow::Owned(unescape(text))
     }
+}
+
+/// `text` (the inside of a valid string literal) with its escapes decoded.
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(rest.get(..at).unwrap_or_default());
+        let mut chars = rest.get(at + 1..).unwrap_or_default().chars();
+        let decoded = match chars.next() {
+            Some('b') => '\u{8}',
+            Some('f') => '\u{c}',
+            Some('n') => '\n',
+            Some('r') => '\r',
+            Some('t') => '\t',
+            Some('u') => {
+                let code = chars
+                    .by_ref()
+                    .take(4)
+                    .try_fold(0u32, |acc, d| Some((acc << 4) | d.to_digit(16)?));
+                code.and_then(char::from_u32).unwrap_or(char::REPLACEMENT_CHARACTER)
+            }
+            // `"`, `\` and `/` stand for themselves.
+            Some(other) => other,
+            None => char::REPLACEMENT_CHARACTER,
+        };
+        out.push(decoded);
+        rest = chars.as_str();
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The `(key, value)` pairs of a scanned `extFields` object in wire order; a `None` value is
 /// a JSON null (which the decoder drops, keeping an earlier value of the same key).
 #[derive(Debug, Clone)]
 pub struct RawFields<'a> {
-    scanner: Scanner<'a>,
-    done: bool,
+    /// The object's text, braces included.
+    object: &'a str,
+    source: Source<'a>,
+}
+
+#[derive(Debug, Clone)]
+enum Source<'a> {
+    Recorded(std::slice::Iter<'a, FieldSpan>),
+    /// Scanning the object again (more pairs than were recorded); `None` once done.
+    Rescan(Option<Scanner<'a>>),
 }
 
 impl<'a> RawFields<'a> {
-    /// The pairs of the object at `range` of `header` (from a scan that accepted `header`).
-    pub(crate) fn new(header: &'a [u8], range: Option<Range<usize>>) -> Self {
-        match range.and_then(|range| header.get(range)) {
-            Some(object) => {
-                let mut scanner = Scanner { s: object, pos: 0 };
-                let empty = scanner.eat(b'{').is_none() || {
-                    scanner.ws();
-                    scanner.eat_if(b'}')
-                };
-                RawFields { scanner, done: empty }
-            }
-            None => RawFields {
-                scanner: Scanner { s: &[], pos: 0 },
-                done: true,
-            },
-        }
-    }
-
-    fn pair(&mut self) -> Option<(RawStr<'a>, Option<RawStr<'a>>)> {
-        let p = &mut self.scanner;
-        let key = p.string()?.get(p.s);
-        p.ws();
-        p.eat(b':')?;
-        p.ws();
-        let value = if p.eat_literal(b"null") {
-            None
-        } else {
-            Some(p.string()?.get(p.s))
-        };
-        p.ws();
-        if p.eat_if(b'}') {
-            self.done = true;
-        } else {
-            p.eat(b',')?;
+    /// The pairs of `object`, found by scanning it again.
+    fn rescan(object: &'a str) -> Self {
+        let mut p = Scanner::new(object.as_bytes());
+        let empty = p.eat(b'{').is_none() || {
             p.ws();
+            p.eat_if(b'}')
+        };
+        RawFields {
+            object,
+            source: Source::Rescan((!empty).then_some(p)),
         }
-        Some((key, value))
     }
 }
 
 impl<'a> Iterator for RawFields<'a> {
     type Item = (RawStr<'a>, Option<RawStr<'a>>);
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
+        let object = self.object;
+        match &mut self.source {
+            Source::Recorded(spans) => spans.next().map(|span| span.get(object)),
+            Source::Rescan(scanner) => {
+                let p = scanner.as_mut()?;
+                match p.pair() {
+                    Some((key, value, last)) => {
+                        if last {
+                            *scanner = None;
+                        }
+                        Some((key.get_str(object), value.map(|v| v.get_str(object))))
+                    }
+                    None => {
+                        // Only reachable on bytes no scan accepted.
+                        *scanner = None;
+                        None
+                    }
+                }
+            }
         }
-        let pair = self.pair();
-        if pair.is_none() {
-            // Only reachable on bytes no scan accepted.
-            self.done = true;
-        }
-        pair
     }
 }
 
 /// Position of the first byte in `bytes` that ends a run of plain string characters: `"`, `\`
 /// or a control character (< 0x20), eight bytes at a time (the same word trick as the fast
 /// decoder: a byte equal to `"` or `\` after XOR is zero, a byte below 0x20 borrows; borrows
-/// only set bits above the first such byte, so the lowest set bit is exact).
-fn special_byte(bytes: &[u8]) -> Option<usize> {
+/// only set bits above the first such byte, so the lowest set bit is exact). Also says
+/// whether a byte of 0x80 or more was seen up to it (or in the rest of its word): when not,
+/// every byte before the position is ASCII.
+#[inline]
+fn special_byte(bytes: &[u8]) -> Option<(usize, bool)> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut words = bytes.chunks_exact(8);
     let mut offset = 0;
-    for word in words.by_ref() {
+    let mut high = 0;
+    while let Some(word) = bytes.get(offset..offset + 8) {
         let mut w = [0u8; 8];
         w.copy_from_slice(word);
         let x = u64::from_le_bytes(w);
+        high |= x;
         let quote = x ^ (ONES * u64::from(b'"'));
         let backslash = x ^ (ONES * u64::from(b'\\'));
         let mask = (quote.wrapping_sub(ONES) & !quote
@@ -268,39 +438,60 @@ fn special_byte(bytes: &[u8]) -> Option<usize> {
             | x.wrapping_sub(ONES * 0x20) & !x)
             & HIGH;
         if mask != 0 {
-            return Some(offset + (mask.trailing_zeros() / 8) as usize);
+            return Some((offset + (mask.trailing_zeros() / 8) as usize, high & HIGH != 0));
         }
         offset += 8;
     }
-    words
-        .remainder()
-        .iter()
-        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-        .map(|p| offset + p)
+    let tail = bytes.get(offset..)?;
+    let at = tail.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+    let high = high & HIGH != 0 || tail.iter().take(at).any(|&b| b >= 0x80);
+    Some((offset + at, high))
 }
 
 #[derive(Debug, Clone)]
 struct Scanner<'a> {
     s: &'a [u8],
     pos: usize,
+    /// A string held a byte of 0x80 or more (possibly).
+    non_ascii: bool,
 }
 
 impl<'a> Scanner<'a> {
+    fn new(s: &'a [u8]) -> Self {
+        Scanner {
+            s,
+            pos: 0,
+            non_ascii: false,
+        }
+    }
+
+    /// The position of the next special string byte at or after `from`.
+    #[inline]
+    fn special(&mut self, from: usize) -> Option<usize> {
+        let (at, high) = special_byte(self.s.get(from..)?)?;
+        self.non_ascii |= high;
+        Some(from + at)
+    }
+
+    #[inline]
     fn peek(&self) -> Option<u8> {
         self.s.get(self.pos).copied()
     }
 
     /// Skips JSON whitespace.
+    #[inline]
     fn ws(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
             self.pos += 1;
         }
     }
 
+    #[inline]
     fn eat(&mut self, byte: u8) -> Option<()> {
         self.eat_if(byte).then_some(())
     }
 
+    #[inline]
     fn eat_if(&mut self, byte: u8) -> bool {
         let hit = self.peek() == Some(byte);
         if hit {
@@ -309,6 +500,62 @@ impl<'a> Scanner<'a> {
         hit
     }
 
+    #[inline]
+    fn literal(&mut self, literal: &[u8]) -> Option<()> {
+        self.eat_literal(literal).then_some(())
+    }
+
+    /// The end of a string without escapes or control characters whose text starts at
+    /// `from`: the position of its closing quote.
+    #[inline(always)]
+    fn plain_end(&mut self, from: usize) -> Option<usize> {
+        let end = self.special(from)?;
+        (self.s.get(end) == Some(&b'"')).then_some(end)
+    }
+
+    /// `extFields` as the encoder writes it: `{"key":"value",...}` without whitespace or
+    /// escapes (a value may be null); its first pairs go to `recorded`. Returns the number of
+    /// pairs and whether all of them were recorded; `None` for any other form.
+    fn compact_ext_fields(&mut self, recorded: &mut [FieldSpan; MAX_RECORDED_FIELDS]) -> Option<(usize, bool)> {
+        let object_start = self.pos;
+        self.eat(b'{')?;
+        if self.eat_if(b'}') {
+            return Some((0, true));
+        }
+        let mut count = 0;
+        let mut all_recorded = true;
+        loop {
+            self.eat(b'"')?;
+            let key_start = self.pos;
+            let key_end = self.plain_end(key_start)?;
+            let key = span(key_start, key_end, false)?;
+            self.pos = key_end + 1;
+            let value = if self.eat_literal(b":\"") {
+                let value_start = self.pos;
+                let value_end = self.plain_end(value_start)?;
+                self.pos = value_end + 1;
+                Some(span(value_start, value_end, false)?)
+            } else if self.eat_literal(b":null") {
+                None
+            } else {
+                return None;
+            };
+            match recorded.get_mut(count) {
+                Some(slot) => match FieldSpan::new(object_start, key, value) {
+                    Some(span) => *slot = span,
+                    None => all_recorded = false,
+                },
+                None => all_recorded = false,
+            }
+            count += 1;
+            if self.eat_if(b'}') {
+                return Some((count, all_recorded));
+            }
+            self.eat(b',')?;
+        }
+    }
+
+    #[inline]
     fn eat_literal(&mut self, literal: &[u8]) -> bool {
         let hit = self.s.get(self.pos..).is_some_and(|rest| rest.starts_with(literal));
         if hit {
@@ -318,36 +565,44 @@ impl<'a> Scanner<'a> {
     }
 
     /// A string without escapes or control characters, as raw bytes.
+    #[inline]
     fn plain_string(&mut self) -> Option<&'a [u8]> {
         self.eat(b'"')?;
         let start = self.pos;
-        let len = special_byte(self.s.get(start..)?)?;
-        if self.s.get(start + len) != Some(&b'"') {
+        let end = self.special(start)?;
+        if self.s.get(end) != Some(&b'"') {
             return None;
         }
-        self.pos = start + len + 1;
-        self.s.get(start..start + len)
+        self.pos = end + 1;
+        self.s.get(start..end)
     }
 
     /// A string literal, validated (escapes as the fast decoder takes them) and located.
+    #[inline]
     fn string(&mut self) -> Option<StrSpan> {
         self.eat(b'"')?;
         let start = self.pos;
-        let mut escaped = false;
+        let end = self.special(start)?;
+        if self.s.get(end) == Some(&b'"') {
+            self.pos = end + 1;
+            return span(start, end, false);
+        }
+        self.escaped_string(start, end)
+    }
+
+    /// The rest of a string literal from `chunk_end`, which holds a byte other than the
+    /// closing quote (an escape, or a control character that fails the scan).
+    fn escaped_string(&mut self, start: usize, mut chunk_end: usize) -> Option<StrSpan> {
         loop {
-            let chunk = self.pos;
-            let len = special_byte(self.s.get(chunk..)?)?;
-            self.pos = chunk + len + 1;
-            match self.s.get(chunk + len)? {
+            match self.s.get(chunk_end)? {
                 b'"' => {
-                    return Some(StrSpan {
-                        range: start..chunk + len,
-                        escaped,
-                    })
+                    self.pos = chunk_end + 1;
+                    return span(start, chunk_end, true);
                 }
-                b'\\' => escaped = true,
+                b'\\' => {}
                 _ => return None,
             }
+            self.pos = chunk_end + 1;
             let escape = self.peek()?;
             self.pos += 1;
             match escape {
@@ -363,6 +618,7 @@ impl<'a> Scanner<'a> {
                 }
                 _ => return None,
             }
+            chunk_end = self.special(self.pos)?;
         }
     }
 
@@ -388,29 +644,63 @@ impl<'a> Scanner<'a> {
         i32::try_from(if negative { -value } else { value }).ok()
     }
 
-    /// `extFields`: an object of string or null values, validated.
-    fn ext_fields(&mut self) -> Option<()> {
+    /// One `key: value` pair and the `,` or `}` after it (true for `}`).
+    #[inline]
+    fn pair(&mut self) -> Option<(StrSpan, Option<StrSpan>, bool)> {
+        let key = self.string()?;
+        self.ws();
+        self.eat(b':')?;
+        self.ws();
+        let value = if self.peek() == Some(b'n') && self.eat_literal(b"null") {
+            None
+        } else {
+            Some(self.string()?)
+        };
+        self.ws();
+        if self.eat_if(b'}') {
+            return Some((key, value, true));
+        }
+        self.eat(b',')?;
+        self.ws();
+        Some((key, value, false))
+    }
+
+    /// `extFields`: an object of string or null values, validated; its first pairs go to
+    /// `recorded`. Returns the number of pairs and whether all of them were recorded.
+    fn ext_fields(&mut self, recorded: &mut [FieldSpan; MAX_RECORDED_FIELDS]) -> Option<(usize, bool)> {
+        let object_start = self.pos;
         self.eat(b'{')?;
         self.ws();
         if self.eat_if(b'}') {
-            return Some(());
+            return Some((0, true));
         }
+        let mut count = 0;
+        let mut all_recorded = true;
         loop {
-            self.string()?;
-            self.ws();
-            self.eat(b':')?;
-            self.ws();
-            if !self.eat_literal(b"null") {
-                self.string()?;
+            let (key, value, last) = self.pair()?;
+            match recorded.get_mut(count) {
+                Some(slot) => match FieldSpan::new(object_start, key, value) {
+                    Some(span) => *slot = span,
+                    None => all_recorded = false,
+                },
+                None => all_recorded = false,
             }
-            self.ws();
-            if self.eat_if(b'}') {
-                return Some(());
+            count += 1;
+            if last {
+                return Some((count, all_recorded));
             }
-            self.eat(b',')?;
-            self.ws();
         }
     }
+}
+
+/// A span of the scanned bytes (whose length fits a `u32`, checked before scanning).
+#[inline]
+fn span(start: usize, end: usize, escaped: bool) -> Option<StrSpan> {
+    Some(StrSpan {
+        start: u32::try_from(start).ok()?,
+        end: u32::try_from(end).ok()?,
+        escaped,
+    })
 }
 
 #[cfg(test)]
@@ -418,7 +708,51 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// A header as the encoder writes it, for a response with `fields` and `remark`, and
+    /// whether its ext fields are free of characters the encoder escapes.
+    fn encoded(fields: &[(String, String)], remark: Option<String>, opaque: i32) -> (Vec<u8>, bool) {
+        let request = crate::RemotingCommand::request_code(10).with_opaque(opaque);
+        let mut response = crate::RemotingCommand::response_to(&request, crate::ResponseCode::Success);
+        response.remark = remark;
+        for (key, value) in fields {
+            response.put_ext_field(key, value);
+        }
+        let mut out = Vec::new();
+        crate::header_json::encode_json_header(&response, &mut out);
+        let plain = response
+            .ext_fields
+            .iter()
+            .all(|(k, v)| !format!("{k}{v}").contains(|c: char| c == '"' || c == '\\' || c < ' '));
+        (out, plain)
+    }
+
     proptest! {
+        // Goal: the compact scan (encoder-shaped headers) reports exactly what the general
+        // scan reports, takes every encoder-written header without escapes in its ext fields
+        // (and more than MAX_RECORDED_FIELDS pairs), and never accepts what the general scan
+        // refuses. Method: encoder output for random fields, as is and with one byte changed.
+        #[test]
+        fn compact_scan_equals_general_scan(
+            fields in proptest::collection::vec(("[\\PC]{0,6}", "[\\PC\\u{1}\"\\\\]{0,12}"), 0..12),
+            remark in proptest::option::of("[\\PC\\u{1}\"]{0,8}"),
+            opaque in any::<i32>(),
+            at in any::<prop::sample::Index>(),
+            byte in any::<u8>(),
+        ) {
+            let (header, plain) = encoded(&fields, remark, opaque);
+            let compact = scan_compact(&header);
+            prop_assert_eq!(compact.is_some(), plain);
+            if let Some(compact) = compact {
+                prop_assert_eq!(Some(compact), scan_general(&header));
+            }
+            let mut mutated = header.clone();
+            let i = at.index(mutated.len());
+            mutated[i] = byte;
+            if let Some(compact) = scan_compact(&mutated) {
+                prop_assert_eq!(Some(compact), scan_general(&mutated));
+            }
+        }
+
         // Goal: the word-at-a-time scan finds the same first special byte as a byte-by-byte
         // scan. Method: random bytes biased towards the special and neighbouring values, every
         // length and alignment of the tail.
@@ -426,7 +760,11 @@ mod tests {
         fn word_scan_equals_byte_scan(bytes in proptest::collection::vec(
             prop_oneof![Just(b'"'), Just(b'\\'), 0u8..0x21, 0x21u8..0x7f, 0x80u8..=0xff], 0..40)) {
             let naive = bytes.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
-            prop_assert_eq!(special_byte(&bytes), naive);
+            let found = special_byte(&bytes);
+            prop_assert_eq!(found.map(|(at, _)| at), naive);
+            if let Some((at, false)) = found {
+                prop_assert!(bytes[..at].is_ascii());
+            }
         }
 
         // Goal: a decoded literal equals what serde_json makes of it, and `eq_str` agrees with

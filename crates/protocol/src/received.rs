@@ -29,9 +29,9 @@ use crate::command::{Body, LanguageCode, RemotingCommand, SerializeType, FLAG_RE
 use crate::error::CodecError;
 use crate::frame::decode_command;
 use crate::header_json::decode_json_header;
-use crate::header_json_scan::{scan_json_head, JsonHead, RawFields};
+use crate::header_json_scan::{scan_json_head, JsonHead};
 
-pub use crate::header_json_scan::{RawFields as RawExtFields, RawStr};
+pub use crate::header_json_scan::{RawFields as RawExtFields, RawStr, MAX_RECORDED_FIELDS};
 
 /// A received command: decoded, or a JSON response whose header was only scanned.
 #[derive(Debug, Clone)]
@@ -171,8 +171,7 @@ impl ReceivedCommand {
             Repr::Decoded(command) => keys.map(|key| command.ext_fields.get(key).map(Cow::Borrowed)),
             Repr::Scanned(scanned) => {
                 let mut values: [Option<Cow<'_, str>>; N] = std::array::from_fn(|_| None);
-                let fields = RawFields::new(&scanned.header, scanned.head.ext_fields.clone());
-                for (key, value) in fields {
+                for (key, value) in scanned.head.fields(&scanned.header) {
                     // A null value drops only its own occurrence, as the decoders do.
                     let Some(value) = value else { continue };
                     if let Some(slot) = keys
@@ -193,7 +192,7 @@ impl ReceivedCommand {
     pub fn raw_ext_fields(&self) -> Option<RawExtFields<'_>> {
         match &self.repr {
             Repr::Decoded(_) => None,
-            Repr::Scanned(scanned) => Some(RawFields::new(&scanned.header, scanned.head.ext_fields.clone())),
+            Repr::Scanned(scanned) => Some(scanned.head.fields(&scanned.header)),
         }
     }
 

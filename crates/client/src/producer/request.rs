@@ -176,8 +176,14 @@ pub fn parse_send_response(
     // its order, so the first bad field is the one reported); the header's other fields
     // (recallHandle, delayTime, TRACE_ON) are not read, as Java's processSendResponse ignores
     // them too.
-    let [region_id, batch_uniq_id, offset_msg_id, queue_id, queue_offset, transaction_id] =
-        response.ext_fields_of([MSG_REGION, BATCH_UNIQ_ID, MSG_ID, QUEUE_ID, QUEUE_OFFSET, TRANSACTION_ID]);
+    let [region_id, batch_uniq_id, offset_msg_id, queue_id, queue_offset, transaction_id] = response.ext_fields_of([
+        MSG_REGION,
+        BATCH_UNIQ_ID,
+        MSG_ID,
+        QUEUE_ID,
+        QUEUE_OFFSET,
+        TRANSACTION_ID,
+    ]);
     let offset_msg_id = required(MSG_ID, offset_msg_id).map_err(header_error)?.into_owned();
     let queue_id = required(QUEUE_ID, queue_id)
         .and_then(|v| parse_i32(QUEUE_ID, &v))
@@ -223,9 +229,9 @@ pub fn now_ms() -> i64 {
 mod tests {
     use super::*;
     use crate::producer::send_frame::{send_request, SendHeader};
+    use ferromq_protocol::frame::encode_to_bytes;
     use ferromq_protocol::header::send_message::SendMessageResponseHeader;
     use ferromq_protocol::message::{decode_batch, decompress_body, property_value};
-    use ferromq_protocol::frame::encode_to_bytes;
     use ferromq_protocol::{RemotingCommand, ResponseCode};
     use std::net::{IpAddr, Ipv4Addr};
 
