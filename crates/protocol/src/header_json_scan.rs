@@ -194,7 +194,7 @@ fn scan_compact(input: &[u8]) -> Option<JsonHead> {
     p.literal(b",\"flag\":")?;
     head.flag = p.i32()?;
     p.literal(b",\"language\":")?;
-    head.language = LanguageCode::from_name(std::str::from_utf8(p.plain_string()?).ok()?);
+    head.language = language(p.plain_string()?)?;
     p.literal(b",\"opaque\":")?;
     head.opaque = p.i32()?;
     if p.eat_literal(b",\"remark\":") {
@@ -211,6 +211,14 @@ fn scan_compact(input: &[u8]) -> Option<JsonHead> {
         return None;
     }
     Some(head)
+}
+
+/// The language named by `name` (what brokers send, `JAVA`, without a UTF-8 check).
+fn language(name: &[u8]) -> Option<LanguageCode> {
+    match name {
+        b"JAVA" => Some(LanguageCode::Java),
+        _ => std::str::from_utf8(name).ok().map(LanguageCode::from_name),
+    }
 }
 
 /// The scan of any header in the fast decoder's shape (whitespace, any key order, escapes).
@@ -245,7 +253,7 @@ fn scan_general(input: &[u8]) -> Option<JsonHead> {
                     8
                 }
                 b"language" => {
-                    head.language = LanguageCode::from_name(std::str::from_utf8(p.plain_string()?).ok()?);
+                    head.language = language(p.plain_string()?)?;
                     16
                 }
                 b"remark" => {
@@ -420,7 +428,7 @@ impl<'a> Iterator for RawFields<'a> {
 /// only set bits above the first such byte, so the lowest set bit is exact). Also says
 /// whether a byte of 0x80 or more was seen up to it (or in the rest of its word): when not,
 /// every byte before the position is ASCII.
-#[inline]
+#[inline(always)]
 fn special_byte(bytes: &[u8]) -> Option<(usize, bool)> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
