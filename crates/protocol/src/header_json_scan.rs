@@ -785,8 +785,8 @@ mod tests {
                 match c {
                     '"' => literal.push_str("\\\""),
                     '\\' => literal.push_str("\\\\"),
-                    '/' if style % 2 == 0 => literal.push_str("\\/"),
-                    '\n' if style % 3 == 0 => literal.push_str("\\n"),
+                    '/' if style.is_multiple_of(2) => literal.push_str("\\/"),
+                    '\n' if style.is_multiple_of(3) => literal.push_str("\\n"),
                     c if (c as u32) < 0x20 || (style > 128 && i % 2 == 0 && (c as u32) < 0x1_0000) => {
                         literal.push_str(&format!("\\u{:04X}", c as u32))
                     }

@@ -80,7 +80,7 @@ fn escaped(s: &str, style: u8) -> String {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             '/' if style.is_multiple_of(2) => out.push_str("\\/"),
-            '\n' if style % 3 == 0 => out.push_str("\\n"),
+            '\n' if style.is_multiple_of(3) => out.push_str("\\n"),
             c if (c as u32) < 0x20 || (style > 128 && i % 3 == 0 && (c as u32) < 0x1_0000) => {
                 out.push_str(&format!("\\u{:04x}", c as u32))
             }

@@ -105,8 +105,8 @@ pub(crate) fn start(
         local,
         Outbound::new(write_half, params.config.write_queue_frames),
         params.config.max_pending_invokes,
-        params.next_opaque,
-        params.abort,
+        Arc::clone(&params.next_opaque),
+        params.abort.clone(),
     );
     let span = tracing::info_span!("connection", id = connection.id(), %peer, side = params.side.as_str());
     let finish = CancellationToken::new();
@@ -118,17 +118,7 @@ pub(crate) fn start(
             run_writer(&shared.outbound, finish, shared.abort.clone()).await
         }
     };
-    let driver = drive(
-        connection.clone(),
-        read_half,
-        writer,
-        finish,
-        params.config,
-        params.dispatcher,
-        params.stop,
-        params.side,
-    )
-    .instrument(span);
+    let driver = drive(connection.clone(), read_half, writer, finish, params).instrument(span);
     Ok((connection, driver))
 }
 
@@ -137,11 +127,15 @@ async fn drive(
     read_half: OwnedReadHalf,
     writer: impl Future<Output = io::Result<()>> + Send + 'static,
     finish: CancellationToken,
-    config: ConnectionConfig,
-    dispatcher: Arc<Dispatcher>,
-    stop: CancellationToken,
-    side: Side,
+    params: ConnectionParams,
 ) {
+    let ConnectionParams {
+        config,
+        dispatcher,
+        stop,
+        side,
+        ..
+    } = params;
     let shared = Arc::clone(&connection.shared);
     let mut writer = tokio::spawn(writer.in_current_span());
     let in_flight_limit = u32::try_from(config.max_in_flight_requests)

@@ -273,7 +273,7 @@ mod tests {
         let mut rx = table.insert(7, far()).expect("insert");
         assert!(table.complete(response(7)).is_ok());
         assert_eq!(rx.try_recv().expect("delivered").map(|r| r.opaque()), Ok(7));
-        assert_eq!(table.complete(response(8)).err().map(|r| r.opaque()), Some(8));
+        assert_eq!(table.complete(response(8)).err().map(|r| r.opaque), Some(8));
         assert_eq!(table.len(), 0);
     }
 
