@@ -55,6 +55,11 @@ pub(crate) struct StrSpan {
 }
 
 impl StrSpan {
+    /// `(start, end, escaped)`.
+    fn parts(self) -> (usize, usize, bool) {
+        (self.start as usize, self.end as usize, self.escaped)
+    }
+
     /// The literal inside `header` (the bytes it was scanned from, which are UTF-8).
     pub(crate) fn get<'a>(&self, header: &'a [u8]) -> RawStr<'a> {
         let bytes = header.get(self.start as usize..self.end as usize).unwrap_or_default();
@@ -88,21 +93,23 @@ const VALUE_ESCAPED: u8 = 2;
 const VALUE_NULL: u8 = 4;
 
 impl FieldSpan {
-    /// The span of `key` and `value`, offsets taken from `object_start`; `None` when one does
-    /// not fit 16 bits.
-    fn new(object_start: usize, key: StrSpan, value: Option<StrSpan>) -> Option<Self> {
-        let offsets = |span: StrSpan| -> Option<(u16, u16)> {
-            let start = (span.start as usize).checked_sub(object_start)?;
-            let end = (span.end as usize).checked_sub(object_start)?;
-            Some((u16::try_from(start).ok()?, u16::try_from(end).ok()?))
+    /// The span of `key` and `value` (byte ranges of the scanned bytes and whether they hold
+    /// escapes; `None` for a null value), offsets taken from `object_start`; `None` when one
+    /// does not fit 16 bits.
+    #[inline]
+    fn new(object_start: usize, key: (usize, usize, bool), value: Option<(usize, usize, bool)>) -> Option<Self> {
+        let offsets = |start: usize, end: usize| -> Option<(u16, u16)> {
+            let start = u16::try_from(start.checked_sub(object_start)?).ok()?;
+            let end = u16::try_from(end.checked_sub(object_start)?).ok()?;
+            Some((start, end))
         };
-        let mut flags = if key.escaped { KEY_ESCAPED } else { 0 };
+        let mut flags = if key.2 { KEY_ESCAPED } else { 0 };
         let value = match value {
-            Some(value) => {
-                if value.escaped {
+            Some((start, end, escaped)) => {
+                if escaped {
                     flags |= VALUE_ESCAPED;
                 }
-                offsets(value)?
+                offsets(start, end)?
             }
             None => {
                 flags |= VALUE_NULL;
@@ -110,7 +117,7 @@ impl FieldSpan {
             }
         };
         Some(FieldSpan {
-            key: offsets(key)?,
+            key: offsets(key.0, key.1)?,
             value,
             flags,
         })
@@ -536,13 +543,13 @@ impl<'a> Scanner<'a> {
             self.eat(b'"')?;
             let key_start = self.pos;
             let key_end = self.plain_end(key_start)?;
-            let key = span(key_start, key_end, false)?;
+            let key = (key_start, key_end, false);
             self.pos = key_end + 1;
             let value = if self.eat_literal(b":\"") {
                 let value_start = self.pos;
                 let value_end = self.plain_end(value_start)?;
                 self.pos = value_end + 1;
-                Some(span(value_start, value_end, false)?)
+                Some((value_start, value_end, false))
             } else if self.eat_literal(b":null") {
                 None
             } else {
@@ -687,7 +694,7 @@ impl<'a> Scanner<'a> {
         loop {
             let (key, value, last) = self.pair()?;
             match recorded.get_mut(count) {
-                Some(slot) => match FieldSpan::new(object_start, key, value) {
+                Some(slot) => match FieldSpan::new(object_start, key.parts(), value.map(StrSpan::parts)) {
                     Some(span) => *slot = span,
                     None => all_recorded = false,
                 },

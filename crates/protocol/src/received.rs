@@ -48,9 +48,16 @@ enum Repr {
 #[derive(Debug, Clone)]
 struct Scanned {
     head: JsonHead,
+    /// `headerTag | header | body`, as received.
+    frame: Bytes,
+    header_len: usize,
+}
+
+impl Scanned {
     /// The JSON header text.
-    header: Bytes,
-    body: Bytes,
+    fn header(&self) -> &[u8] {
+        self.frame.get(4..4 + self.header_len).unwrap_or_default()
+    }
 }
 
 impl From<RemotingCommand> for ReceivedCommand {
@@ -67,17 +74,22 @@ impl ReceivedCommand {
     /// anything else is decoded as [`decode_command`] does (and fails as it fails).
     pub fn decode(frame: Bytes, scan_responses: bool) -> Result<Self, CodecError> {
         if scan_responses {
-            if let Some(scanned) = Self::scan(&frame) {
+            if let Some((head, header_len)) = Self::scan(&frame) {
                 return Ok(ReceivedCommand {
-                    repr: Repr::Scanned(scanned),
+                    repr: Repr::Scanned(Scanned {
+                        head,
+                        frame,
+                        header_len,
+                    }),
                 });
             }
         }
         decode_command(frame).map(Self::from)
     }
 
-    /// The scanned form of a JSON response frame, if its header passes the scan.
-    fn scan(frame: &Bytes) -> Option<Scanned> {
+    /// The scanned head of a JSON response frame and its header length, if its header passes
+    /// the scan.
+    fn scan(frame: &[u8]) -> Option<(JsonHead, usize)> {
         let &[type_byte, b1, b2, b3] = frame.get(0..4)? else {
             return None;
         };
@@ -85,15 +97,8 @@ impl ReceivedCommand {
             return None;
         }
         let header_len = usize::from(b1) << 16 | usize::from(b2) << 8 | usize::from(b3);
-        let header_end = header_len.checked_add(4)?;
-        let head = scan_json_head(frame.get(4..header_end)?)?;
-        if head.flag & FLAG_RESPONSE == 0 {
-            return None;
-        }
-        let mut body = frame.clone();
-        body.advance(4);
-        let header = body.split_to(header_len);
-        Some(Scanned { head, header, body })
+        let head = scan_json_head(frame.get(4..header_len.checked_add(4)?)?)?;
+        (head.flag & FLAG_RESPONSE != 0).then_some((head, header_len))
     }
 
     /// True when the header was only scanned (not decoded yet).
@@ -159,7 +164,7 @@ impl ReceivedCommand {
                 .head
                 .remark
                 .as_ref()
-                .map(|span| span.get(&scanned.header).decode()),
+                .map(|span| span.get(scanned.header()).decode()),
         }
     }
 
@@ -171,7 +176,7 @@ impl ReceivedCommand {
             Repr::Decoded(command) => keys.map(|key| command.ext_fields.get(key).map(Cow::Borrowed)),
             Repr::Scanned(scanned) => {
                 let mut values: [Option<Cow<'_, str>>; N] = std::array::from_fn(|_| None);
-                for (key, value) in scanned.head.fields(&scanned.header) {
+                for (key, value) in scanned.head.fields(scanned.header()) {
                     // A null value drops only its own occurrence, as the decoders do.
                     let Some(value) = value else { continue };
                     if let Some(slot) = keys
@@ -192,7 +197,7 @@ impl ReceivedCommand {
     pub fn raw_ext_fields(&self) -> Option<RawExtFields<'_>> {
         match &self.repr {
             Repr::Decoded(_) => None,
-            Repr::Scanned(scanned) => Some(scanned.head.fields(&scanned.header)),
+            Repr::Scanned(scanned) => Some(scanned.head.fields(scanned.header())),
         }
     }
 
@@ -201,8 +206,10 @@ impl ReceivedCommand {
         match self.repr {
             Repr::Decoded(command) => Ok(command),
             Repr::Scanned(scanned) => {
-                let mut command = decode_json_header(&scanned.header)?;
-                command.body = Body::from(scanned.body);
+                let mut command = decode_json_header(scanned.header())?;
+                let mut body = scanned.frame;
+                body.advance(scanned.header_len.saturating_add(4).min(body.len()));
+                command.body = Body::from(body);
                 Ok(command)
             }
         }
