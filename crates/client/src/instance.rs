@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use ferromq_protocol::body::{decode_body, encode_body, HeartbeatData, TopicRouteData};
 use ferromq_protocol::header::namesrv::GetRouteInfoRequestHeader;
-use ferromq_protocol::{RemotingCommand, RequestCode, ResponseCode};
+use ferromq_protocol::{ReceivedCommand, RemotingCommand, RequestCode, ResponseCode};
 use ferromq_remoting::{CancellationToken, Dispatcher, OutgoingRequest, RemotingClient};
 use tokio::time::Instant;
 
@@ -123,6 +123,28 @@ impl ClientInstance {
         self.inner
             .remoting
             .invoke_until(addr, request, deadline, timeout)
+            .await
+            .map_err(|source| ClientError::Remoting {
+                addr: addr.to_owned(),
+                source,
+            })
+    }
+
+    /// [`ClientInstance::invoke_until`] answering the response as received: a JSON response
+    /// has its header only scanned, for callers that read a few fields of it.
+    pub async fn invoke_received(
+        &self,
+        addr: &str,
+        request: impl OutgoingRequest,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<ReceivedCommand, ClientError> {
+        if self.is_shutdown() {
+            return Err(ClientError::Shutdown);
+        }
+        self.inner
+            .remoting
+            .invoke_received(addr, request, deadline, timeout)
             .await
             .map_err(|source| ClientError::Remoting {
                 addr: addr.to_owned(),

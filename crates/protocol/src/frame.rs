@@ -11,6 +11,7 @@ use crate::command::{Body, RemotingCommand, SerializeType};
 use crate::error::CodecError;
 use crate::header_binary::{decode_binary_header, encode_binary_header, fits_binary_header};
 use crate::header_json::{decode_json_header, encode_json_header};
+use crate::received::ReceivedCommand;
 
 /// Largest frame accepted, counting the length word (Netty `maxFrameLength`, 16 MiB).
 pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
@@ -25,6 +26,28 @@ pub const MAX_HEADER_BYTES: usize = 0xFF_FFFF;
 /// needed; the buffer then has room reserved for at most [`PARTIAL_FRAME_RESERVE_BYTES`] more
 /// (it grows with what arrives, never beyond `max_frame_bytes`). The body is a zero-copy slice of `src`'s allocation.
 pub fn decode_frame(src: &mut BytesMut, max_frame_bytes: usize) -> Result<Option<RemotingCommand>, CodecError> {
+    match split_frame(src, max_frame_bytes)? {
+        Some(frame) => decode_command(frame).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// [`decode_frame`] for a connection's reader: with `scan_responses`, a JSON response in the
+/// common header shape is only scanned (see [`ReceivedCommand`]); same checks, same errors.
+pub fn decode_frame_received(
+    src: &mut BytesMut,
+    max_frame_bytes: usize,
+    scan_responses: bool,
+) -> Result<Option<ReceivedCommand>, CodecError> {
+    match split_frame(src, max_frame_bytes)? {
+        Some(frame) => ReceivedCommand::decode(frame, scan_responses).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Takes one whole frame off the front of `src` without its length word, or reserves room
+/// for the rest of a partial one (see [`decode_frame`]).
+fn split_frame(src: &mut BytesMut, max_frame_bytes: usize) -> Result<Option<Bytes>, CodecError> {
     let Some(len_bytes) = src.get(0..4) else {
         return Ok(None);
     };
@@ -52,7 +75,7 @@ pub fn decode_frame(src: &mut BytesMut, max_frame_bytes: usize) -> Result<Option
     }
     let mut frame = src.split_to(total).freeze();
     frame.advance(4);
-    decode_command(frame).map(Some)
+    Ok(Some(frame))
 }
 
 /// Decodes a frame whose length word was already removed: `headerTag | header | body`.

@@ -10,7 +10,9 @@
 //! - [`code`]: request and response codes;
 //! - [`header`]: typed request/response headers over ext fields;
 //! - [`body`]: JSON bodies (routes, registration, heartbeats, stats…) with fastjson quirks;
-//! - [`message`]: stored message record, properties, batch body, message ids, Java hash, CRC.
+//! - [`message`]: stored message record, properties, batch body, message ids, Java hash, CRC;
+//! - [`received`]: [`ReceivedCommand`], a received frame whose JSON response header is only
+//!   scanned (`header_json_scan.rs`) until its reader asks for more.
 //!
 //! Invariants:
 //! - decoding never panics and never allocates more than the frame limit, whatever the input;
@@ -27,9 +29,12 @@ pub mod header;
 pub mod header_binary;
 pub mod header_json;
 mod header_json_fast;
+mod header_json_scan;
 pub mod message;
+pub mod received;
 
 pub use code::{RequestCode, ResponseCode};
 pub use command::{Body, ExtFields, LanguageCode, RemotingCommand, SerializeType};
 pub use error::CodecError;
-pub use frame::{decode_frame, encode_frame, MAX_FRAME_BYTES};
+pub use frame::{decode_frame, decode_frame_received, encode_frame, MAX_FRAME_BYTES};
+pub use received::ReceivedCommand;

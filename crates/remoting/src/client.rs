@@ -4,7 +4,9 @@
 //! next call after it closed (peer restart, idle close, socket error). Requests the server sends
 //! on these connections (CHECK_TRANSACTION_STATE, NOTIFY_CONSUMER_IDS_CHANGED, ...) go to the
 //! client's [`Dispatcher`] exactly like server-side requests; unknown codes are answered
-//! REQUEST_CODE_NOT_SUPPORTED unless oneway.
+//! REQUEST_CODE_NOT_SUPPORTED unless oneway. A client connection's reader only scans the header
+//! of a JSON response (flag, opaque, code; see `ferromq_protocol::received`): its invoke reads
+//! what it needs ([`RemotingClient::invoke_received`]) or decodes it all (`invoke`).
 //!
 //! Invariants:
 //! - at most one connection per address, and at most `max_connections` addresses;
@@ -19,7 +21,7 @@ use std::sync::atomic::AtomicI32;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use ferromq_protocol::RemotingCommand;
+use ferromq_protocol::{ReceivedCommand, RemotingCommand};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -189,6 +191,20 @@ impl RemotingClient {
         deadline: Instant,
         timeout: Duration,
     ) -> Result<RemotingCommand, RemotingError> {
+        let response = self.invoke_received(addr, request, deadline, timeout).await?;
+        Ok(response.into_command()?)
+    }
+
+    /// [`RemotingClient::invoke_until`] answering the response as received: a JSON response
+    /// has its header only scanned, for callers that read a few fields of it (a producer's
+    /// SEND result) instead of the whole command.
+    pub async fn invoke_received(
+        &self,
+        addr: &str,
+        request: impl OutgoingRequest,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<ReceivedCommand, RemotingError> {
         let connection = match self.open_connection(addr) {
             Some(connection) => connection,
             // Boxed: connecting (and waiting for someone else's connect) is the cold path; its

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferromq_protocol::command::{FLAG_ONEWAY, FLAG_RESPONSE};
-use ferromq_protocol::RemotingCommand;
+use ferromq_protocol::{ReceivedCommand, RemotingCommand};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -139,16 +139,19 @@ impl Connection {
     /// Sends `request` with a fresh opaque and waits up to `timeout` for its response.
     /// The whole call, queueing included, is bounded by `timeout`.
     pub async fn invoke(&self, request: RemotingCommand, timeout: Duration) -> Result<RemotingCommand, RemotingError> {
-        self.invoke_until(request, Instant::now() + timeout, timeout).await
+        let response = self.invoke_until(request, Instant::now() + timeout, timeout).await?;
+        Ok(response.into_command()?)
     }
 
-    /// `invoke` bounded by `deadline`; a timeout reports `timeout` (the caller's whole budget).
+    /// `invoke` bounded by `deadline`, answering the response as received (a JSON response
+    /// on a client connection with its header only scanned); a timeout reports `timeout` (the
+    /// caller's whole budget).
     pub(crate) async fn invoke_until(
         &self,
         request: impl OutgoingRequest,
         deadline: Instant,
         timeout: Duration,
-    ) -> Result<RemotingCommand, RemotingError> {
+    ) -> Result<ReceivedCommand, RemotingError> {
         let table = &self.shared.pending;
         let (opaque, response) = self.register_opaque(deadline)?;
         let _guard = PendingGuard { table, opaque };

@@ -1,6 +1,7 @@
 //! Connection lifecycle: start the writer, read and route frames, close.
 //!
-//! The read loop decodes the complete frames of its buffer, at most [`MAX_BATCH_FRAMES`] at a
+//! The read loop decodes the complete frames of its buffer (on a client connection, a JSON
+//! response's header is only scanned and left to its invoke, see `ferromq_protocol::received`), at most [`MAX_BATCH_FRAMES`] at a
 //! time, runs each request (inline when it completes at once, see [`crate::dispatch`]), then
 //! writes the responses produced inline in one vectored write before going on; read sizes adapt to the traffic
 //! ([`crate::reader::ReadChunk`]), so a busy connection takes many frames per read system call.
@@ -25,7 +26,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 
 use bytes::BytesMut;
-use ferromq_protocol::{CodecError, RemotingCommand};
+use ferromq_protocol::{CodecError, ReceivedCommand};
 use tokio::io::AsyncReadExt;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
@@ -104,8 +105,8 @@ pub(crate) fn start(
         local,
         Outbound::new(write_half, params.config.write_queue_frames),
         params.config.max_pending_invokes,
-        params.next_opaque,
-        params.abort,
+        Arc::clone(&params.next_opaque),
+        params.abort.clone(),
     );
     let span = tracing::info_span!("connection", id = connection.id(), %peer, side = params.side.as_str());
     let finish = CancellationToken::new();
@@ -117,16 +118,7 @@ pub(crate) fn start(
             run_writer(&shared.outbound, finish, shared.abort.clone()).await
         }
     };
-    let driver = drive(
-        connection.clone(),
-        read_half,
-        writer,
-        finish,
-        params.config,
-        params.dispatcher,
-        params.stop,
-    )
-    .instrument(span);
+    let driver = drive(connection.clone(), read_half, writer, finish, params).instrument(span);
     Ok((connection, driver))
 }
 
@@ -135,10 +127,15 @@ async fn drive(
     read_half: OwnedReadHalf,
     writer: impl Future<Output = io::Result<()>> + Send + 'static,
     finish: CancellationToken,
-    config: ConnectionConfig,
-    dispatcher: Arc<Dispatcher>,
-    stop: CancellationToken,
+    params: ConnectionParams,
 ) {
+    let ConnectionParams {
+        config,
+        dispatcher,
+        stop,
+        side,
+        ..
+    } = params;
     let shared = Arc::clone(&connection.shared);
     let mut writer = tokio::spawn(writer.in_current_span());
     let in_flight_limit = u32::try_from(config.max_in_flight_requests)
@@ -148,7 +145,7 @@ async fn drive(
     tracing::debug!(local = %shared.local, "connection open");
 
     let reason = tokio::select! {
-        reason = read_loop(&connection, read_half, &config, &dispatcher, &in_flight, &stop) => reason,
+        reason = read_loop(&connection, read_half, &config, &dispatcher, &in_flight, &stop, side) => reason,
         _ = shared.abort.cancelled() => CloseReason::Local,
         _ = idle(&connection, config.idle_timeout) => CloseReason::Idle,
         // Never completes: fails the invokes whose deadline passed.
@@ -237,8 +234,12 @@ async fn read_loop(
     dispatcher: &Arc<Dispatcher>,
     in_flight: &Arc<Semaphore>,
     stop: &CancellationToken,
+    side: Side,
 ) -> CloseReason {
     let shared = &connection.shared;
+    // A client's connection mostly carries responses to its own invokes: their headers are
+    // only scanned here and read by the invoke. A server's carries requests, decoded at once.
+    let scan_responses = side == Side::Client;
     let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
     let mut chunk = ReadChunk::default();
     let mut busy = BusyPoll::new(config.busy_poll);
@@ -247,7 +248,7 @@ async fn read_loop(
         let batch = shared.batch.open();
         let mut frames = 0;
         while frames < MAX_BATCH_FRAMES {
-            match next_frame(&mut buf, config.max_frame_bytes, chunk.bytes()) {
+            match next_frame(&mut buf, config.max_frame_bytes, chunk.bytes(), scan_responses) {
                 Ok(Some(command)) => {
                     frames += 1;
                     if let Err(reason) = route(connection, command, dispatcher, in_flight, stop).await {
@@ -314,15 +315,15 @@ async fn read_loop(
 /// (reading pauses until then, after writing the responses already queued).
 async fn route(
     connection: &Connection,
-    command: RemotingCommand,
+    received: ReceivedCommand,
     dispatcher: &Arc<Dispatcher>,
     in_flight: &Arc<Semaphore>,
     stop: &CancellationToken,
 ) -> Result<(), CloseReason> {
-    if command.is_response() {
+    if received.is_response() {
         // A completed invoke wakes its caller, usually queued on this worker.
         note_local_wake();
-        if let Err(orphan) = connection.shared.pending.complete(command) {
+        if let Err(orphan) = connection.shared.pending.complete(received) {
             tracing::debug!(
                 opaque = orphan.opaque,
                 code = orphan.code,
@@ -331,6 +332,9 @@ async fn route(
         }
         return Ok(());
     }
+    // Only responses are ever left undecoded, so this is a move (or, should that ever
+    // change, the full decode it would have had in the reader).
+    let command = received.into_command().map_err(CloseReason::Malformed)?;
     let permit = match Arc::clone(in_flight).try_acquire_owned() {
         Ok(permit) => permit,
         Err(_) => {

@@ -8,8 +8,10 @@
 //!   connection, the same on both sides. A driver task reads and decodes frames (many per read:
 //!   adaptive read size), runs requests and writes the responses of those that completed inline
 //!   in one vectored write per read; a writer task flushes frames other tasks queue (head + body
-//!   segments, bodies never copied); an opaque table matches responses to `invoke`s;
-//!   per-request timeouts; idle close.
+//!   segments, bodies never copied); an opaque table matches responses to `invoke`s (on a
+//!   client's connection a JSON response travels to its invoke with its header only scanned, a
+//!   `ferromq_protocol::ReceivedCommand`: [`RemotingClient::invoke_received`] reads what it
+//!   needs, `invoke` decodes it all); per-request timeouts; idle close.
 //! - [`Dispatcher`] / [`RequestProcessor`] / [`RequestContext`] (`dispatch`): request code ->
 //!   processor; a request is polled once inline on the driver task and moves to a task of its own
 //!   only if it has to wait (a long-polled pull), so fast requests cost no task and no thread

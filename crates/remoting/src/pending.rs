@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use ferromq_protocol::RemotingCommand;
+use ferromq_protocol::ReceivedCommand;
 use tokio::sync::{oneshot, Notify};
 use tokio::time::Instant;
 
@@ -47,9 +47,10 @@ pub(crate) enum InsertError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Expired;
 
-/// What a waiter receives: its response, or [`Expired`]. A dropped sender means the
-/// connection closed.
-pub(crate) type Reply = Result<RemotingCommand, Expired>;
+/// What a waiter receives: its response (a JSON one with its header only scanned, read by
+/// the waiter as far as it needs), or [`Expired`]. A dropped sender means the connection
+/// closed.
+pub(crate) type Reply = Result<ReceivedCommand, Expired>;
 
 /// Hashes opaques with one multiplication: they come from this side's own counter, so
 /// SipHash's defence against chosen keys buys nothing here, and consecutive opaques spread
@@ -147,12 +148,12 @@ impl PendingTable {
     }
 
     /// Hands a response to its waiter; names the response (dropped) when nobody waits for it.
-    pub(crate) fn complete(&self, response: RemotingCommand) -> Result<(), Orphan> {
+    pub(crate) fn complete(&self, response: ReceivedCommand) -> Result<(), Orphan> {
         let orphan = Orphan {
-            opaque: response.opaque,
-            code: response.code,
+            opaque: response.opaque(),
+            code: response.code(),
         };
-        let waiter = self.lock().as_mut().and_then(|w| w.map.remove(&response.opaque));
+        let waiter = self.lock().as_mut().and_then(|w| w.map.remove(&orphan.opaque));
         match waiter {
             // The waiter may have just given up; then the response is dropped like an unknown one.
             Some(waiter) => waiter.tx.send(Ok(response)).map_err(|_| orphan),
@@ -241,15 +242,15 @@ impl Drop for PendingGuard<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ferromq_protocol::{RequestCode, ResponseCode};
+    use ferromq_protocol::{RemotingCommand, RequestCode, ResponseCode};
 
     fn far() -> Instant {
         Instant::now() + std::time::Duration::from_secs(3600)
     }
 
-    fn response(opaque: i32) -> RemotingCommand {
+    fn response(opaque: i32) -> ReceivedCommand {
         let request = RemotingCommand::request(RequestCode::HeartBeat).with_opaque(opaque);
-        RemotingCommand::response_to(&request, ResponseCode::Success)
+        ReceivedCommand::from(RemotingCommand::response_to(&request, ResponseCode::Success))
     }
 
     // Goal: the table is bounded and rejects duplicates. Method: fill a table of 2.
@@ -271,7 +272,7 @@ mod tests {
         let table = PendingTable::new(4);
         let mut rx = table.insert(7, far()).expect("insert");
         assert!(table.complete(response(7)).is_ok());
-        assert_eq!(rx.try_recv().expect("delivered").map(|r| r.opaque), Ok(7));
+        assert_eq!(rx.try_recv().expect("delivered").map(|r| r.opaque()), Ok(7));
         assert_eq!(table.complete(response(8)).err().map(|r| r.opaque), Some(8));
         assert_eq!(table.len(), 0);
     }
@@ -339,7 +340,7 @@ mod tests {
         assert!(table.complete(response(3)).is_ok());
         assert_eq!(early.await.expect("reply").err(), Some(Expired));
         assert_eq!(start.elapsed(), second);
-        assert_eq!(answered.await.expect("reply").map(|r| r.opaque), Ok(3));
+        assert_eq!(answered.await.expect("reply").map(|r| r.opaque()), Ok(3));
         assert_eq!(late.await.expect("reply").err(), Some(Expired));
         assert_eq!(start.elapsed(), 10 * second);
         assert_eq!(table.len(), 0);

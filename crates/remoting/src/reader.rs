@@ -17,7 +17,7 @@
 //!   grows only after reads that filled the buffer: memory follows bytes actually received.
 
 use bytes::BytesMut;
-use ferromq_protocol::{decode_frame, CodecError, RemotingCommand};
+use ferromq_protocol::{decode_frame_received, CodecError, ReceivedCommand};
 
 /// Initial read-buffer capacity and smallest read chunk.
 pub const READ_CHUNK_BYTES: usize = 4096;
@@ -63,12 +63,14 @@ impl ReadChunk {
 
 /// Takes one complete frame off the front of `buf`, if there is one; when there is none,
 /// makes room for the next read (`chunk` bytes, or what the partial frame still misses, capped
-/// by what was received).
+/// by what was received). With `scan_responses`, a JSON response is only scanned, its header
+/// left for its invoke to read (see [`ReceivedCommand`]).
 pub(crate) fn next_frame(
     buf: &mut BytesMut,
     max_frame_bytes: usize,
     chunk: usize,
-) -> Result<Option<RemotingCommand>, CodecError> {
+    scan_responses: bool,
+) -> Result<Option<ReceivedCommand>, CodecError> {
     let Some(&[b0, b1, b2, b3]) = buf.get(0..4) else {
         reserve_read_space(buf, chunk, chunk);
         return Ok(None);
@@ -85,7 +87,7 @@ pub(crate) fn next_frame(
             Ok(None)
         }
         // Complete, or invalid: decode_frame consumes it or reports the error.
-        _ => decode_frame(buf, max_frame_bytes),
+        _ => decode_frame_received(buf, max_frame_bytes, scan_responses),
     }
 }
 
@@ -110,6 +112,7 @@ mod tests {
     use super::*;
     use bytes::BufMut;
     use ferromq_protocol::frame::encode_to_bytes;
+    use ferromq_protocol::RemotingCommand;
 
     // Goal: an announced 16 MiB frame is not allocated before its bytes arrive. Method: feed a
     // length word of 16 MiB - 4 plus 4 bytes, check capacity stays small.
@@ -119,7 +122,7 @@ mod tests {
         let mut buf = BytesMut::new();
         buf.put_i32(i32::try_from(max - 4).expect("fits"));
         buf.put_u32(0);
-        assert!(next_frame(&mut buf, max, READ_CHUNK_BYTES)
+        assert!(next_frame(&mut buf, max, READ_CHUNK_BYTES, true)
             .expect("valid so far")
             .is_none());
         assert!(
@@ -136,7 +139,7 @@ mod tests {
             let mut buf = BytesMut::new();
             buf.put_i32(word);
             assert!(
-                next_frame(&mut buf, 16 * 1024 * 1024, READ_CHUNK_BYTES).is_err(),
+                next_frame(&mut buf, 16 * 1024 * 1024, READ_CHUNK_BYTES, true).is_err(),
                 "word {word}"
             );
         }
@@ -148,6 +151,7 @@ mod tests {
         #[test]
         fn arbitrary_chunks_never_panic_or_overallocate(
             chunks in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..64), 0..32),
+            scan in proptest::bool::ANY,
         ) {
             let mut buf = BytesMut::new();
             let mut received = 0usize;
@@ -155,7 +159,7 @@ mod tests {
                 received += chunk.len();
                 buf.extend_from_slice(&chunk);
                 loop {
-                    match next_frame(&mut buf, 1 << 20, READ_CHUNK_BYTES) {
+                    match next_frame(&mut buf, 1 << 20, READ_CHUNK_BYTES, scan) {
                         Ok(Some(_)) => continue,
                         Ok(None) => break,
                         Err(_) => break 'feed,
@@ -179,9 +183,12 @@ mod tests {
             body in proptest::collection::vec(proptest::num::u8::ANY, 0..300),
             chunk in 1usize..50,
             binary in proptest::bool::ANY,
+            flag in 0i32..4,
+            scan in proptest::bool::ANY,
         ) {
             let mut command = RemotingCommand::request_code(code).with_opaque(opaque).with_body(body);
             command.remark = remark;
+            command.flag = flag;
             if binary {
                 command.serialize_type = ferromq_protocol::SerializeType::RocketMq;
             }
@@ -190,13 +197,17 @@ mod tests {
             let mut got = Vec::new();
             for piece in wire.chunks(chunk) {
                 buf.extend_from_slice(piece);
-                while let Some(decoded) = next_frame(&mut buf, 1 << 20, READ_CHUNK_BYTES).expect("valid frame") {
-                    got.push(decoded);
+                while let Some(received) = next_frame(&mut buf, 1 << 20, READ_CHUNK_BYTES, scan).expect("valid frame") {
+                    // Scanned exactly when asked to and the frame is a JSON response.
+                    let json = ferromq_protocol::frame::effective_serialize_type(&command) == ferromq_protocol::SerializeType::Json;
+                    proptest::prop_assert_eq!(received.is_scanned(), scan && json && flag & 1 == 1);
+                    got.push(received.into_command().expect("decodes"));
                 }
             }
             proptest::prop_assert_eq!(got.len(), 1);
             let decoded = &got[0];
             proptest::prop_assert_eq!(decoded.code, command.code);
+            proptest::prop_assert_eq!(decoded.flag, command.flag);
             proptest::prop_assert_eq!(decoded.opaque, command.opaque);
             proptest::prop_assert_eq!(&decoded.remark, &command.remark);
             proptest::prop_assert_eq!(&decoded.body, &command.body);
@@ -229,14 +240,14 @@ mod tests {
         let mut buf = BytesMut::new();
         buf.put_i32(20);
         buf.put_u32(0);
-        assert!(next_frame(&mut buf, 1 << 20, MAX_READ_CHUNK_BYTES)
+        assert!(next_frame(&mut buf, 1 << 20, MAX_READ_CHUNK_BYTES, true)
             .expect("valid")
             .is_none());
         assert!(buf.capacity() - buf.len() >= MAX_READ_CHUNK_BYTES);
         let mut big = BytesMut::new();
         big.put_i32(8 * 1024 * 1024);
         big.put_u32(0);
-        assert!(next_frame(&mut big, 16 << 20, MAX_READ_CHUNK_BYTES)
+        assert!(next_frame(&mut big, 16 << 20, MAX_READ_CHUNK_BYTES, true)
             .expect("valid")
             .is_none());
         assert!(
@@ -246,22 +257,22 @@ mod tests {
         );
     }
 
-    // Goal: complete frames come out one by one, byte-by-byte feeding works. Method: feed two
-    // encoded frames one byte at a time.
+    // Goal: complete frames come out one by one, byte-by-byte feeding works, for a request
+    // and a (scanned) response alike. Method: feed two encoded frames one byte at a time.
     #[test]
     fn frames_fed_byte_by_byte_decode_in_order() {
         let a = RemotingCommand::request_code(10)
             .with_opaque(1)
             .with_body(b"one".to_vec());
-        let b = RemotingCommand::request_code(11).with_opaque(2);
+        let b = RemotingCommand::response_to(&a, ferromq_protocol::ResponseCode::Success).with_body(b"two".to_vec());
         let mut wire = encode_to_bytes(&a).expect("a").to_vec();
         wire.extend_from_slice(&encode_to_bytes(&b).expect("b"));
         let mut buf = BytesMut::new();
         let mut got = Vec::new();
         for byte in wire {
             buf.put_u8(byte);
-            while let Some(cmd) = next_frame(&mut buf, 1 << 20, READ_CHUNK_BYTES).expect("decode") {
-                got.push(cmd);
+            while let Some(received) = next_frame(&mut buf, 1 << 20, READ_CHUNK_BYTES, true).expect("decode") {
+                got.push(received.into_command().expect("decodes"));
             }
         }
         assert_eq!(got, vec![a, b]);

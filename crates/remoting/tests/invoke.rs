@@ -505,3 +505,36 @@ async fn a_burst_of_requests_is_answered_in_bounded_batches() -> anyhow::Result<
     );
     server.stop().await
 }
+
+// Goal: on a client connection a JSON response reaches its invoke with the header only
+// scanned, reads like the decoded command (escaped text included), and `invoke` still hands
+// out the whole decoded command; a ROCKETMQ response arrives decoded. Method: echo requests
+// through `invoke_received` and `invoke`, compare.
+#[tokio::test]
+async fn responses_reach_invokes_scanned_and_read_like_decoded_commands() -> anyhow::Result<()> {
+    let server = start_server(local_config(), echo_dispatcher()).await?;
+    let client = client(Dispatcher::new())?;
+    let addr = server.addr.to_string();
+    let deadline = || tokio::time::Instant::now() + WAIT;
+    let mut request = RemotingCommand::request_code(ECHO).with_body(b"payload".to_vec());
+    request.put_ext_field("msgId", "7F000001");
+    request.put_ext_field("quoted", "a \"b\" \\ c\n é");
+    let received = client.invoke_received(&addr, request.clone(), deadline(), WAIT).await?;
+    assert!(received.is_scanned());
+    assert_eq!(received.code(), ResponseCode::Success.as_i32());
+    let [msg_id, quoted, absent] = received.ext_fields_of(["msgId", "quoted", "absent"]);
+    assert_eq!(msg_id.as_deref(), Some("7F000001"));
+    assert_eq!(quoted.as_deref(), Some("a \"b\" \\ c\n é"));
+    assert_eq!(absent, None);
+    let decoded = received.into_command()?;
+    let invoked = client.invoke(&addr, request.clone(), WAIT).await?;
+    assert_eq!(decoded.ext_fields, invoked.ext_fields);
+    assert_eq!(decoded.body, invoked.body);
+    assert_eq!(invoked.body.to_bytes(), Bytes::from_static(b"payload"));
+
+    request.serialize_type = SerializeType::RocketMq;
+    let binary = client.invoke_received(&addr, request, deadline(), WAIT).await?;
+    assert!(!binary.is_scanned());
+    assert_eq!(binary.ext_fields_of(["msgId"])[0].as_deref(), Some("7F000001"));
+    server.stop().await
+}

@@ -308,7 +308,7 @@ impl Producer {
                     language: self.config().language,
                     serialize_type: self.config().serialize_type,
                 };
-                let response = instance.invoke_until(addr, request, deadline, budget).await?;
+                let response = instance.invoke_received(addr, request, deadline, budget).await?;
                 parse_send_response(addr, prepared, queue, &response).map(Some)
             }
         }

@@ -5,15 +5,16 @@
 //! A message is prepared once per send (unique key, compression, properties string, batch
 //! body) and turned into a request per attempt (queue and born timestamp change).
 
+use std::borrow::Cow;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use ferromq_protocol::body::MessageQueue;
-use ferromq_protocol::header::FieldReader;
+use ferromq_protocol::header::{parse_i32, parse_i64, HeaderError};
 use ferromq_protocol::message::compress::{compress_body, DEFAULT_ZLIB_LEVEL};
 use ferromq_protocol::message::properties::{self, encode_properties};
 use ferromq_protocol::message::{encode_batch, BatchMessage, UniqIdGenerator};
-use ferromq_protocol::{RemotingCommand, RequestCode};
+use ferromq_protocol::{ReceivedCommand, RequestCode};
 
 use crate::config::ClientConfig;
 use crate::error::ClientError;
@@ -149,19 +150,21 @@ pub fn prepare_batch(
     })
 }
 
-/// Reads a send response: a stored status with its header, or the broker's error.
+/// Reads a send response: a stored status with its header, or the broker's error. A scanned
+/// response (see `ferromq_protocol::received`) is read without decoding its header: the
+/// remark only for an error, the SendResult's ext fields in one pass.
 pub fn parse_send_response(
     addr: &str,
     prepared: &PreparedSend,
     queue: &MessageQueue,
-    response: &RemotingCommand,
+    response: &ReceivedCommand,
 ) -> Result<SendResult, ClientError> {
     let code = response.response_code_enum();
     let Some(status) = SendStatus::from_response_code(code) else {
         return Err(ClientError::Response {
             addr: addr.to_owned(),
             code,
-            remark: response.remark.clone(),
+            remark: response.remark().map(Cow::into_owned),
         });
     };
     let header_error = |source| ClientError::Header {
@@ -169,28 +172,41 @@ pub fn parse_send_response(
         addr: addr.to_owned(),
         source,
     };
-    // The fields a SendResult carries, read in ascending key order (the order ext fields are
-    // kept in, so most lookups hit their hint), with SendMessageResponseHeader's parse rules;
-    // the header's other fields (recallHandle, delayTime, TRACE_ON) are not read, as Java's
-    // processSendResponse ignores them too.
-    let fields = FieldReader::new(&response.ext_fields);
-    let region_id = fields.opt_str(MSG_REGION);
-    let batch = prepared.code == RequestCode::SendBatchMessage;
+    // The fields a SendResult carries, with SendMessageResponseHeader's parse rules (and in
+    // its order, so the first bad field is the one reported); the header's other fields
+    // (recallHandle, delayTime, TRACE_ON) are not read, as Java's processSendResponse ignores
+    // them too.
+    let [region_id, batch_uniq_id, offset_msg_id, queue_id, queue_offset, transaction_id] = response.ext_fields_of([
+        MSG_REGION,
+        BATCH_UNIQ_ID,
+        MSG_ID,
+        QUEUE_ID,
+        QUEUE_OFFSET,
+        TRANSACTION_ID,
+    ]);
+    let offset_msg_id = required(MSG_ID, offset_msg_id).map_err(header_error)?.into_owned();
+    let queue_id = required(QUEUE_ID, queue_id)
+        .and_then(|v| parse_i32(QUEUE_ID, &v))
+        .map_err(header_error)?;
+    let queue_offset = required(QUEUE_OFFSET, queue_offset)
+        .and_then(|v| parse_i64(QUEUE_OFFSET, &v))
+        .map_err(header_error)?;
     // A broker-side inner batch reports its own id; otherwise the client's ids stand.
-    let batch_uniq_id = if batch { fields.opt_str(BATCH_UNIQ_ID) } else { None };
-    let offset_msg_id = fields.str(MSG_ID).map_err(header_error)?;
-    let queue_id = fields.i32(QUEUE_ID).map_err(header_error)?;
-    let queue_offset = fields.i64(QUEUE_OFFSET).map_err(header_error)?;
-    let transaction_id = fields.opt_str(TRANSACTION_ID);
+    let batch_uniq_id = batch_uniq_id.filter(|_| prepared.code == RequestCode::SendBatchMessage);
     Ok(SendResult {
         status,
-        msg_id: batch_uniq_id.unwrap_or_else(|| prepared.msg_id.clone()),
+        msg_id: batch_uniq_id.map_or_else(|| prepared.msg_id.clone(), Cow::into_owned),
         offset_msg_id,
         queue: MessageQueue::new(&prepared.topic, &queue.broker_name, queue_id),
         queue_offset,
-        transaction_id,
-        region_id,
+        transaction_id: transaction_id.map(Cow::into_owned),
+        region_id: region_id.map(Cow::into_owned),
     })
+}
+
+/// A required field's value, or `MissingField`.
+fn required<'a>(field: &'static str, value: Option<Cow<'a, str>>) -> Result<Cow<'a, str>, HeaderError> {
+    value.ok_or(HeaderError::MissingField { field })
 }
 
 /// `SendMessageResponseHeader` wire names of the fields a [`SendResult`] carries.
@@ -213,9 +229,10 @@ pub fn now_ms() -> i64 {
 mod tests {
     use super::*;
     use crate::producer::send_frame::{send_request, SendHeader};
+    use ferromq_protocol::frame::encode_to_bytes;
     use ferromq_protocol::header::send_message::SendMessageResponseHeader;
     use ferromq_protocol::message::{decode_batch, decompress_body, property_value};
-    use ferromq_protocol::ResponseCode;
+    use ferromq_protocol::{RemotingCommand, ResponseCode};
     use std::net::{IpAddr, Ipv4Addr};
 
     fn config() -> ClientConfig {
@@ -255,8 +272,11 @@ mod tests {
         // Goal: reading only the SendResult fields gives what the typed
         // SendMessageResponseHeader decode gives, for any header values, single sends and
         // batches alike, and a header the typed decode refuses for a missing or malformed
-        // msgId/queueId/queueOffset is refused too. Method: encode an arbitrary typed header
-        // into a SUCCESS response (sometimes spoiling one required field), parse both ways.
+        // msgId/queueId/queueOffset is refused too; an error code carries its remark; the
+        // scanned response (as a client's reader hands it on) reads exactly like the decoded
+        // one. Method: encode an arbitrary typed header into a response (sometimes spoiling
+        // one required field, or with an error code and remark), parse it decoded, scanned,
+        // and through the typed header.
         #[test]
         fn send_response_reads_like_the_typed_header(
             strings in proptest::collection::vec(proptest::option::of(".{0,12}"), 5),
@@ -265,7 +285,8 @@ mod tests {
             delay_time in proptest::option::of(proptest::num::i64::ANY),
             trace_on in proptest::option::of(proptest::bool::ANY),
             batch in proptest::bool::ANY,
-            spoil in 0usize..7,
+            spoil in 0usize..8,
+            remark in ".{0,12}",
         ) {
             let [msg_id, transaction_id, batch_uniq_id, recall_handle, msg_region] =
                 <[Option<String>; 5]>::try_from(strings).unwrap();
@@ -292,9 +313,21 @@ mod tests {
                 1 => response.put_ext_field("queueId", "x1"),
                 2 => { response.ext_fields.remove("queueOffset"); }
                 3 => response.put_ext_field("delayTime", "soon"),
+                4 => {
+                    response.code = ResponseCode::SystemBusy.as_i32();
+                    response.remark = Some(remark.clone());
+                }
                 _ => {}
             }
-            let parsed = parse_send_response("b:1", &prepared, &queue, &response);
+            let [decoded, scanned] = received_both(&response);
+            let parsed = parse_send_response("b:1", &prepared, &queue, &decoded);
+            let parsed_scanned = parse_send_response("b:1", &prepared, &queue, &scanned);
+            proptest::prop_assert_eq!(format!("{parsed:?}"), format!("{parsed_scanned:?}"));
+            if spoil == 4 {
+                let remark_matches = matches!(&parsed, Err(ClientError::Response { remark: Some(r), .. }) if *r == remark);
+                proptest::prop_assert!(remark_matches, "{:?}", parsed);
+                return Ok(());
+            }
             match response.decode_header::<SendMessageResponseHeader>() {
                 Ok(typed) => {
                     let result = parsed.unwrap();
@@ -317,6 +350,14 @@ mod tests {
                 Err(_) => proptest::prop_assert!(parsed.is_ok()),
             }
         }
+    }
+
+    /// `response` as a decoded command and as a client's reader hands it on (scanned).
+    fn received_both(response: &RemotingCommand) -> [ReceivedCommand; 2] {
+        let frame = encode_to_bytes(response).unwrap().slice(4..);
+        let scanned = ReceivedCommand::decode(frame, true).unwrap();
+        assert!(scanned.is_scanned());
+        [ReceivedCommand::from(response.clone()), scanned]
     }
 
     #[test]
@@ -378,20 +419,27 @@ mod tests {
         response.put_ext_field("msgId", "7F00000100002A9F0000000000000010");
         response.put_ext_field("queueId", "2");
         response.put_ext_field("queueOffset", "41");
-        let result = parse_send_response("b:1", &prepared, &queue, &response).unwrap();
-        assert_eq!(result.status, SendStatus::FlushDiskTimeout);
-        assert_eq!(result.msg_id, prepared.msg_id);
-        assert_eq!(result.offset_msg_id, "7F00000100002A9F0000000000000010");
-        assert_eq!(result.queue, MessageQueue::new("T", "broker-a", 2));
-        assert_eq!(result.queue_offset, 41);
+        for response in received_both(&response) {
+            let result = parse_send_response("b:1", &prepared, &queue, &response).unwrap();
+            assert_eq!(result.status, SendStatus::FlushDiskTimeout);
+            assert_eq!(result.msg_id, prepared.msg_id);
+            assert_eq!(result.offset_msg_id, "7F00000100002A9F0000000000000010");
+            assert_eq!(result.queue, MessageQueue::new("T", "broker-a", 2));
+            assert_eq!(result.queue_offset, 41);
+        }
 
         let busy = RemotingCommand::response_to(&request, ResponseCode::SystemBusy).with_remark("[OVERLOAD]");
-        let error = parse_send_response("b:1", &prepared, &queue, &busy).unwrap_err();
-        assert!(error.is_send_retryable());
+        for busy in received_both(&busy) {
+            let error = parse_send_response("b:1", &prepared, &queue, &busy).unwrap_err();
+            assert!(error.is_send_retryable());
+            assert!(matches!(&error, ClientError::Response { remark: Some(r), .. } if r == "[OVERLOAD]"));
+        }
         let bare = RemotingCommand::response_to(&request, ResponseCode::Success);
-        assert!(matches!(
-            parse_send_response("b:1", &prepared, &queue, &bare),
-            Err(ClientError::Header { .. })
-        ));
+        for bare in received_both(&bare) {
+            assert!(matches!(
+                parse_send_response("b:1", &prepared, &queue, &bare),
+                Err(ClientError::Header { .. })
+            ));
+        }
     }
 }

@@ -44,6 +44,17 @@ pub fn parse_java_bool(value: &str) -> bool {
     value.eq_ignore_ascii_case("true")
 }
 
+/// `field`'s text as an `int` (`Integer.parseInt`: optional sign, decimal digits, in range),
+/// the rule of [`FieldReader::i32`] for readers of ext fields that hold no [`ExtFields`].
+pub fn parse_i32(field: &'static str, value: &str) -> Result<i32, HeaderError> {
+    value.parse::<i32>().map_err(|_| invalid(field, value, "int"))
+}
+
+/// `field`'s text as a `long` (`Long.parseLong`), the rule of [`FieldReader::i64`].
+pub fn parse_i64(field: &'static str, value: &str) -> Result<i64, HeaderError> {
+    value.parse::<i64>().map_err(|_| invalid(field, value, "long"))
+}
+
 impl<'a> FieldReader<'a> {
     /// Wraps ext fields.
     pub fn new(fields: &'a ExtFields) -> Self {

@@ -40,7 +40,7 @@ pub mod send_message;
 mod send_message_decode;
 pub mod transaction;
 
-pub use fields::{parse_java_bool, FieldReader, FieldValue, FieldWriter};
+pub use fields::{parse_i32, parse_i64, parse_java_bool, FieldReader, FieldValue, FieldWriter};
 
 use crate::command::ExtFields;
 

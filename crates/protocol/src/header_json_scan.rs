@@ -1,0 +1,814 @@
+//! A validating scan of a JSON command header that builds nothing: the scalars are parsed,
+//! `remark` is located and the `extFields` pairs are recorded as spans of the header, so that a
+//! response can be routed (flag, opaque) and read narrowly (a few ext fields) without
+//! decoding its header into a [`crate::RemotingCommand`].
+//!
+//! Components:
+//! - [`scan_json_head`]: the scan, returning a [`JsonHead`];
+//! - [`RawFields`]: the `(key, value)` pairs of a scanned `extFields` object, in wire order
+//!   (from the recorded spans; an object with more than [`MAX_RECORDED_FIELDS`] pairs is
+//!   scanned again);
+//! - [`RawStr`]: one string literal as it sits in the header (escaped), decoded on demand.
+//!
+//! Invariant: the scan accepts a subset of what the decoder's fast path (`header_json_fast`)
+//! accepts — the same grammar, rule for rule (one object; known keys once and unescaped;
+//! integers that fit an `i32`; RFC 8259 escapes without surrogates; valid UTF-8) — so a header
+//! it accepts decodes, with exactly the values the scan reports (`received_test.rs` holds it to
+//! that against `decode_json_header`). Anything else returns `None` and the caller decodes
+//! the header in full, as before.
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use crate::command::LanguageCode;
+
+/// Ext-field pairs whose spans a scan records (a SEND response has six or seven); the pairs
+/// of a larger object are found again by a second scan when read.
+pub const MAX_RECORDED_FIELDS: usize = 8;
+
+/// What a scan of an accepted header found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct JsonHead {
+    pub(crate) code: i32,
+    pub(crate) opaque: i32,
+    pub(crate) flag: i32,
+    pub(crate) version: i32,
+    pub(crate) language: LanguageCode,
+    /// The remark's literal (escaped text between its quotes); `None` when absent or null.
+    pub(crate) remark: Option<StrSpan>,
+    /// The `extFields` object, braces included; `None` when absent.
+    pub(crate) ext_fields: Option<Range<usize>>,
+    /// The object's first pairs, in wire order, as offsets into the object.
+    recorded: [FieldSpan; MAX_RECORDED_FIELDS],
+    /// Pairs in the object; only the first [`MAX_RECORDED_FIELDS`] are in `recorded`, and
+    /// none when an offset did not fit (`all_recorded` false).
+    field_count: usize,
+    all_recorded: bool,
+}
+
+/// Where a string literal's text (between the quotes) sits, and whether it holds escapes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct StrSpan {
+    start: u32,
+    end: u32,
+    escaped: bool,
+}
+
+impl StrSpan {
+    /// `(start, end, escaped)`.
+    fn parts(self) -> (usize, usize, bool) {
+        (self.start as usize, self.end as usize, self.escaped)
+    }
+
+    /// The literal inside `header` (the bytes it was scanned from, which are UTF-8).
+    pub(crate) fn get<'a>(&self, header: &'a [u8]) -> RawStr<'a> {
+        let bytes = header.get(self.start as usize..self.end as usize).unwrap_or_default();
+        RawStr {
+            text: std::str::from_utf8(bytes).unwrap_or_default(),
+            escaped: self.escaped,
+        }
+    }
+
+    /// The literal inside `text`, which it was scanned from.
+    fn get_str<'a>(&self, text: &'a str) -> RawStr<'a> {
+        RawStr {
+            text: text.get(self.start as usize..self.end as usize).unwrap_or_default(),
+            escaped: self.escaped,
+        }
+    }
+}
+
+/// One recorded ext-field pair: offsets of its key and value text in the `extFields` object
+/// (kept small: the head travels with the response to its waiter).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct FieldSpan {
+    key: (u16, u16),
+    value: (u16, u16),
+    /// [`KEY_ESCAPED`], [`VALUE_ESCAPED`], [`VALUE_NULL`].
+    flags: u8,
+}
+
+const KEY_ESCAPED: u8 = 1;
+const VALUE_ESCAPED: u8 = 2;
+const VALUE_NULL: u8 = 4;
+
+impl FieldSpan {
+    /// The span of `key` and `value` (byte ranges of the scanned bytes and whether they hold
+    /// escapes; `None` for a null value), offsets taken from `object_start`; `None` when one
+    /// does not fit 16 bits.
+    #[inline]
+    fn new(object_start: usize, key: (usize, usize, bool), value: Option<(usize, usize, bool)>) -> Option<Self> {
+        let offsets = |start: usize, end: usize| -> Option<(u16, u16)> {
+            let start = u16::try_from(start.checked_sub(object_start)?).ok()?;
+            let end = u16::try_from(end.checked_sub(object_start)?).ok()?;
+            Some((start, end))
+        };
+        let mut flags = if key.2 { KEY_ESCAPED } else { 0 };
+        let value = match value {
+            Some((start, end, escaped)) => {
+                if escaped {
+                    flags |= VALUE_ESCAPED;
+                }
+                offsets(start, end)?
+            }
+            None => {
+                flags |= VALUE_NULL;
+                (0, 0)
+            }
+        };
+        Some(FieldSpan {
+            key: offsets(key.0, key.1)?,
+            value,
+            flags,
+        })
+    }
+
+    #[inline]
+    fn get<'a>(&self, object: &'a str) -> (RawStr<'a>, Option<RawStr<'a>>) {
+        let text = |(start, end): (u16, u16)| object.get(usize::from(start)..usize::from(end)).unwrap_or_default();
+        let key = RawStr {
+            text: text(self.key),
+            escaped: self.flags & KEY_ESCAPED != 0,
+        };
+        let value = (self.flags & VALUE_NULL == 0).then(|| RawStr {
+            text: text(self.value),
+            escaped: self.flags & VALUE_ESCAPED != 0,
+        });
+        (key, value)
+    }
+}
+
+impl JsonHead {
+    /// The ext-field pairs of `header` (the bytes this head was scanned from).
+    pub(crate) fn fields<'a>(&'a self, header: &'a [u8]) -> RawFields<'a> {
+        // Validated once here, then sliced at the recorded offsets (next to quotes, so on
+        // char boundaries). The scan accepted `header`, so this never fails.
+        let object = self
+            .ext_fields
+            .clone()
+            .and_then(|range| header.get(range))
+            .and_then(|bytes| std::str::from_utf8(bytes).ok())
+            .unwrap_or_default();
+        match self.recorded.get(..self.field_count).filter(|_| self.all_recorded) {
+            Some(recorded) => RawFields {
+                object,
+                source: Source::Recorded(recorded.iter()),
+            },
+            None => RawFields::rescan(object),
+        }
+    }
+}
+
+/// Scans `input`; `None` means "not in the common shape: decode it in full".
+pub(crate) fn scan_json_head(input: &[u8]) -> Option<JsonHead> {
+    // Spans are kept as u32 (a header is at most 16 MiB).
+    u32::try_from(input.len()).ok()?;
+    scan_compact(input).or_else(|| scan_general(input))
+}
+
+impl JsonHead {
+    fn empty() -> Self {
+        JsonHead {
+            code: 0,
+            opaque: 0,
+            flag: 0,
+            version: 0,
+            language: LanguageCode::default(),
+            remark: None,
+            ext_fields: None,
+            recorded: [FieldSpan::default(); MAX_RECORDED_FIELDS],
+            field_count: 0,
+            all_recorded: true,
+        }
+    }
+}
+
+/// The scan of a header exactly as FerroMQ's encoder (and fastjson) writes it: the keys in
+/// order, no whitespace, no escapes in ext fields, `serializeTypeCurrentRPC` "JSON". Literal
+/// runs are compared whole and the ext-field strings are found with one word scan each,
+/// instead of token by token. Anything else is `None` (and goes to [`scan_general`], which
+/// accepts a superset of this with the same result; `compact_scan_equals_general_scan` checks
+/// that).
+fn scan_compact(input: &[u8]) -> Option<JsonHead> {
+    let mut p = Scanner::new(input);
+    let mut head = JsonHead::empty();
+    p.literal(b"{\"code\":")?;
+    head.code = p.i32()?;
+    p.literal(b",\"extFields\":")?;
+    let start = p.pos;
+    (head.field_count, head.all_recorded) = p.compact_ext_fields(&mut head.recorded)?;
+    head.ext_fields = Some(start..p.pos);
+    p.literal(b",\"flag\":")?;
+    head.flag = p.i32()?;
+    p.literal(b",\"language\":")?;
+    head.language = language(p.plain_string()?)?;
+    p.literal(b",\"opaque\":")?;
+    head.opaque = p.i32()?;
+    if p.eat_literal(b",\"remark\":") {
+        head.remark = if p.eat_literal(b"null") {
+            None
+        } else {
+            Some(p.string()?)
+        };
+    }
+    p.literal(b",\"serializeTypeCurrentRPC\":\"JSON\",\"version\":")?;
+    head.version = p.i32()?;
+    p.literal(b"}")?;
+    if p.pos != input.len() || (p.non_ascii && std::str::from_utf8(input).is_err()) {
+        return None;
+    }
+    Some(head)
+}
+
+/// The language named by `name` (what brokers send, `JAVA`, without a UTF-8 check).
+fn language(name: &[u8]) -> Option<LanguageCode> {
+    match name {
+        b"JAVA" => Some(LanguageCode::Java),
+        _ => std::str::from_utf8(name).ok().map(LanguageCode::from_name),
+    }
+}
+
+/// The scan of any header in the fast decoder's shape (whitespace, any key order, escapes).
+fn scan_general(input: &[u8]) -> Option<JsonHead> {
+    let mut p = Scanner::new(input);
+    let mut head = JsonHead::empty();
+    let mut seen = 0u8;
+    p.ws();
+    p.eat(b'{')?;
+    p.ws();
+    if !p.eat_if(b'}') {
+        loop {
+            let key = p.plain_string()?;
+            p.ws();
+            p.eat(b':')?;
+            p.ws();
+            let bit = match key {
+                b"code" => {
+                    head.code = p.i32()?;
+                    1
+                }
+                b"opaque" => {
+                    head.opaque = p.i32()?;
+                    2
+                }
+                b"flag" => {
+                    head.flag = p.i32()?;
+                    4
+                }
+                b"version" => {
+                    head.version = p.i32()?;
+                    8
+                }
+                b"language" => {
+                    head.language = language(p.plain_string()?)?;
+                    16
+                }
+                b"remark" => {
+                    head.remark = if p.eat_literal(b"null") {
+                        None
+                    } else {
+                        Some(p.string()?)
+                    };
+                    32
+                }
+                b"extFields" => {
+                    let start = p.pos;
+                    (head.field_count, head.all_recorded) = p.ext_fields(&mut head.recorded)?;
+                    head.ext_fields = Some(start..p.pos);
+                    64
+                }
+                b"serializeTypeCurrentRPC" => {
+                    p.string()?;
+                    128
+                }
+                _ => return None,
+            };
+            if seen & bit != 0 {
+                return None;
+            }
+            seen |= bit;
+            p.ws();
+            if p.eat_if(b'}') {
+                break;
+            }
+            p.eat(b',')?;
+            p.ws();
+        }
+    }
+    p.ws();
+    if p.pos != input.len() {
+        return None;
+    }
+    // The fast decoder rejects invalid UTF-8 anywhere, so the scan does too. Bytes outside
+    // strings are ASCII by the grammar; inside, the string scan saw every byte: all ASCII
+    // (the usual case) needs no further check.
+    if p.non_ascii {
+        std::str::from_utf8(input).ok()?;
+    }
+    Some(head)
+}
+
+/// One JSON string literal's text between its quotes, escapes not yet decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawStr<'a> {
+    text: &'a str,
+    escaped: bool,
+}
+
+impl<'a> RawStr<'a> {
+    /// True when the decoded string equals `s`.
+    #[inline]
+    pub fn eq_str(&self, s: &str) -> bool {
+        if self.escaped {
+            self.decode() == s
+        } else {
+            self.text == s
+        }
+    }
+
+    /// The decoded string: borrowed from the header unless it holds escapes.
+    #[inline]
+    pub fn decode(&self) -> Cow<'a, str> {
+        // A scanned header has valid escapes, so the replacement characters below are never
+        // written; they keep the decoding total.
+        let text = self.text;
+        if !self.escaped {
+            return Cow::Borrowed(text);
+        }
+        Cow::Owned(unescape(text))
+    }
+}
+
+/// `text` (the inside of a valid string literal) with its escapes decoded.
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(rest.get(..at).unwrap_or_default());
+        let mut chars = rest.get(at + 1..).unwrap_or_default().chars();
+        let decoded = match chars.next() {
+            Some('b') => '\u{8}',
+            Some('f') => '\u{c}',
+            Some('n') => '\n',
+            Some('r') => '\r',
+            Some('t') => '\t',
+            Some('u') => {
+                let code = chars
+                    .by_ref()
+                    .take(4)
+                    .try_fold(0u32, |acc, d| Some((acc << 4) | d.to_digit(16)?));
+                code.and_then(char::from_u32).unwrap_or(char::REPLACEMENT_CHARACTER)
+            }
+            // `"`, `\` and `/` stand for themselves.
+            Some(other) => other,
+            None => char::REPLACEMENT_CHARACTER,
+        };
+        out.push(decoded);
+        rest = chars.as_str();
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The `(key, value)` pairs of a scanned `extFields` object in wire order; a `None` value is
+/// a JSON null (which the decoder drops, keeping an earlier value of the same key).
+#[derive(Debug, Clone)]
+pub struct RawFields<'a> {
+    /// The object's text, braces included.
+    object: &'a str,
+    source: Source<'a>,
+}
+
+#[derive(Debug, Clone)]
+enum Source<'a> {
+    Recorded(std::slice::Iter<'a, FieldSpan>),
+    /// Scanning the object again (more pairs than were recorded); `None` once done.
+    Rescan(Option<Scanner<'a>>),
+}
+
+impl<'a> RawFields<'a> {
+    /// The pairs of `object`, found by scanning it again.
+    fn rescan(object: &'a str) -> Self {
+        let mut p = Scanner::new(object.as_bytes());
+        let empty = p.eat(b'{').is_none() || {
+            p.ws();
+            p.eat_if(b'}')
+        };
+        RawFields {
+            object,
+            source: Source::Rescan((!empty).then_some(p)),
+        }
+    }
+}
+
+impl<'a> Iterator for RawFields<'a> {
+    type Item = (RawStr<'a>, Option<RawStr<'a>>);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let object = self.object;
+        match &mut self.source {
+            Source::Recorded(spans) => spans.next().map(|span| span.get(object)),
+            Source::Rescan(scanner) => {
+                let p = scanner.as_mut()?;
+                match p.pair() {
+                    Some((key, value, last)) => {
+                        if last {
+                            *scanner = None;
+                        }
+                        Some((key.get_str(object), value.map(|v| v.get_str(object))))
+                    }
+                    None => {
+                        // Only reachable on bytes no scan accepted.
+                        *scanner = None;
+                        None
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Position of the first byte in `bytes` that ends a run of plain string characters: `"`, `\`
+/// or a control character (< 0x20), eight bytes at a time (the same word trick as the fast
+/// decoder: a byte equal to `"` or `\` after XOR is zero, a byte below 0x20 borrows; borrows
+/// only set bits above the first such byte, so the lowest set bit is exact). Also says
+/// whether a byte of 0x80 or more was seen up to it (or in the rest of its word): when not,
+/// every byte before the position is ASCII.
+#[inline(always)]
+fn special_byte(bytes: &[u8]) -> Option<(usize, bool)> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut offset = 0;
+    let mut high = 0;
+    while let Some(word) = bytes.get(offset..offset + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let x = u64::from_le_bytes(w);
+        high |= x;
+        let quote = x ^ (ONES * u64::from(b'"'));
+        let backslash = x ^ (ONES * u64::from(b'\\'));
+        let mask = (quote.wrapping_sub(ONES) & !quote
+            | backslash.wrapping_sub(ONES) & !backslash
+            | x.wrapping_sub(ONES * 0x20) & !x)
+            & HIGH;
+        if mask != 0 {
+            return Some((offset + (mask.trailing_zeros() / 8) as usize, high & HIGH != 0));
+        }
+        offset += 8;
+    }
+    let tail = bytes.get(offset..)?;
+    let at = tail.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+    let high = high & HIGH != 0 || tail.iter().take(at).any(|&b| b >= 0x80);
+    Some((offset + at, high))
+}
+
+#[derive(Debug, Clone)]
+struct Scanner<'a> {
+    s: &'a [u8],
+    pos: usize,
+    /// A string held a byte of 0x80 or more (possibly).
+    non_ascii: bool,
+}
+
+impl<'a> Scanner<'a> {
+    fn new(s: &'a [u8]) -> Self {
+        Scanner {
+            s,
+            pos: 0,
+            non_ascii: false,
+        }
+    }
+
+    /// The position of the next special string byte at or after `from`.
+    #[inline]
+    fn special(&mut self, from: usize) -> Option<usize> {
+        let (at, high) = special_byte(self.s.get(from..)?)?;
+        self.non_ascii |= high;
+        Some(from + at)
+    }
+
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.pos).copied()
+    }
+
+    /// Skips JSON whitespace.
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    #[inline]
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        self.eat_if(byte).then_some(())
+    }
+
+    #[inline]
+    fn eat_if(&mut self, byte: u8) -> bool {
+        let hit = self.peek() == Some(byte);
+        if hit {
+            self.pos += 1;
+        }
+        hit
+    }
+
+    #[inline]
+    fn literal(&mut self, literal: &[u8]) -> Option<()> {
+        self.eat_literal(literal).then_some(())
+    }
+
+    /// The end of a string without escapes or control characters whose text starts at
+    /// `from`: the position of its closing quote.
+    #[inline(always)]
+    fn plain_end(&mut self, from: usize) -> Option<usize> {
+        let end = self.special(from)?;
+        (self.s.get(end) == Some(&b'"')).then_some(end)
+    }
+
+    /// `extFields` as the encoder writes it: `{"key":"value",...}` without whitespace or
+    /// escapes (a value may be null); its first pairs go to `recorded`. Returns the number of
+    /// pairs and whether all of them were recorded; `None` for any other form.
+    fn compact_ext_fields(&mut self, recorded: &mut [FieldSpan; MAX_RECORDED_FIELDS]) -> Option<(usize, bool)> {
+        let object_start = self.pos;
+        self.eat(b'{')?;
+        if self.eat_if(b'}') {
+            return Some((0, true));
+        }
+        let mut count = 0;
+        let mut all_recorded = true;
+        loop {
+            self.eat(b'"')?;
+            let key_start = self.pos;
+            let key_end = self.plain_end(key_start)?;
+            let key = (key_start, key_end, false);
+            self.pos = key_end + 1;
+            let value = if self.eat_literal(b":\"") {
+                let value_start = self.pos;
+                let value_end = self.plain_end(value_start)?;
+                self.pos = value_end + 1;
+                Some((value_start, value_end, false))
+            } else if self.eat_literal(b":null") {
+                None
+            } else {
+                return None;
+            };
+            match recorded.get_mut(count) {
+                Some(slot) => match FieldSpan::new(object_start, key, value) {
+                    Some(span) => *slot = span,
+                    None => all_recorded = false,
+                },
+                None => all_recorded = false,
+            }
+            count += 1;
+            if self.eat_if(b'}') {
+                return Some((count, all_recorded));
+            }
+            self.eat(b',')?;
+        }
+    }
+
+    #[inline]
+    fn eat_literal(&mut self, literal: &[u8]) -> bool {
+        let hit = self.s.get(self.pos..).is_some_and(|rest| rest.starts_with(literal));
+        if hit {
+            self.pos += literal.len();
+        }
+        hit
+    }
+
+    /// A string without escapes or control characters, as raw bytes.
+    #[inline]
+    fn plain_string(&mut self) -> Option<&'a [u8]> {
+        self.eat(b'"')?;
+        let start = self.pos;
+        let end = self.special(start)?;
+        if self.s.get(end) != Some(&b'"') {
+            return None;
+        }
+        self.pos = end + 1;
+        self.s.get(start..end)
+    }
+
+    /// A string literal, validated (escapes as the fast decoder takes them) and located.
+    #[inline]
+    fn string(&mut self) -> Option<StrSpan> {
+        self.eat(b'"')?;
+        let start = self.pos;
+        let end = self.special(start)?;
+        if self.s.get(end) == Some(&b'"') {
+            self.pos = end + 1;
+            return span(start, end, false);
+        }
+        self.escaped_string(start, end)
+    }
+
+    /// The rest of a string literal from `chunk_end`, which holds a byte other than the
+    /// closing quote (an escape, or a control character that fails the scan).
+    fn escaped_string(&mut self, start: usize, mut chunk_end: usize) -> Option<StrSpan> {
+        loop {
+            match self.s.get(chunk_end)? {
+                b'"' => {
+                    self.pos = chunk_end + 1;
+                    return span(start, chunk_end, true);
+                }
+                b'\\' => {}
+                _ => return None,
+            }
+            self.pos = chunk_end + 1;
+            let escape = self.peek()?;
+            self.pos += 1;
+            match escape {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
+                b'u' => {
+                    let digits = self.s.get(self.pos..self.pos.checked_add(4)?)?;
+                    self.pos += 4;
+                    let code = digits
+                        .iter()
+                        .try_fold(0u32, |acc, &b| Some((acc << 4) | char::from(b).to_digit(16)?))?;
+                    // Surrogates (pairs included) are left to the general decoder.
+                    char::from_u32(code)?;
+                }
+                _ => return None,
+            }
+            chunk_end = self.special(self.pos)?;
+        }
+    }
+
+    /// A JSON integer (`-?(0|[1-9][0-9]*)`, no fraction or exponent) that fits an `i32`.
+    fn i32(&mut self) -> Option<i32> {
+        let negative = self.eat_if(b'-');
+        let start = self.pos;
+        let mut value: i64 = 0;
+        while let Some(d @ b'0'..=b'9') = self.peek() {
+            if self.pos - start >= 11 {
+                return None;
+            }
+            value = value * 10 + i64::from(d - b'0');
+            self.pos += 1;
+        }
+        let digits = self.pos - start;
+        if digits == 0 || (digits > 1 && self.s.get(start) == Some(&b'0')) {
+            return None;
+        }
+        if let Some(b'.' | b'e' | b'E') = self.peek() {
+            return None;
+        }
+        i32::try_from(if negative { -value } else { value }).ok()
+    }
+
+    /// One `key: value` pair and the `,` or `}` after it (true for `}`).
+    #[inline]
+    fn pair(&mut self) -> Option<(StrSpan, Option<StrSpan>, bool)> {
+        let key = self.string()?;
+        self.ws();
+        self.eat(b':')?;
+        self.ws();
+        let value = if self.peek() == Some(b'n') && self.eat_literal(b"null") {
+            None
+        } else {
+            Some(self.string()?)
+        };
+        self.ws();
+        if self.eat_if(b'}') {
+            return Some((key, value, true));
+        }
+        self.eat(b',')?;
+        self.ws();
+        Some((key, value, false))
+    }
+
+    /// `extFields`: an object of string or null values, validated; its first pairs go to
+    /// `recorded`. Returns the number of pairs and whether all of them were recorded.
+    fn ext_fields(&mut self, recorded: &mut [FieldSpan; MAX_RECORDED_FIELDS]) -> Option<(usize, bool)> {
+        let object_start = self.pos;
+        self.eat(b'{')?;
+        self.ws();
+        if self.eat_if(b'}') {
+            return Some((0, true));
+        }
+        let mut count = 0;
+        let mut all_recorded = true;
+        loop {
+            let (key, value, last) = self.pair()?;
+            match recorded.get_mut(count) {
+                Some(slot) => match FieldSpan::new(object_start, key.parts(), value.map(StrSpan::parts)) {
+                    Some(span) => *slot = span,
+                    None => all_recorded = false,
+                },
+                None => all_recorded = false,
+            }
+            count += 1;
+            if last {
+                return Some((count, all_recorded));
+            }
+        }
+    }
+}
+
+/// A span of the scanned bytes (whose length fits a `u32`, checked before scanning).
+#[inline]
+fn span(start: usize, end: usize, escaped: bool) -> Option<StrSpan> {
+    Some(StrSpan {
+        start: u32::try_from(start).ok()?,
+        end: u32::try_from(end).ok()?,
+        escaped,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A header as the encoder writes it, for a response with `fields` and `remark`, and
+    /// whether its ext fields are free of characters the encoder escapes.
+    fn encoded(fields: &[(String, String)], remark: Option<String>, opaque: i32) -> (Vec<u8>, bool) {
+        let request = crate::RemotingCommand::request_code(10).with_opaque(opaque);
+        let mut response = crate::RemotingCommand::response_to(&request, crate::ResponseCode::Success);
+        response.remark = remark;
+        for (key, value) in fields {
+            response.put_ext_field(key, value);
+        }
+        let mut out = Vec::new();
+        crate::header_json::encode_json_header(&response, &mut out);
+        let plain = response
+            .ext_fields
+            .iter()
+            .all(|(k, v)| !format!("{k}{v}").contains(|c: char| c == '"' || c == '\\' || c < ' '));
+        (out, plain)
+    }
+
+    proptest! {
+        // Goal: the compact scan (encoder-shaped headers) reports exactly what the general
+        // scan reports, takes every encoder-written header without escapes in its ext fields
+        // (and more than MAX_RECORDED_FIELDS pairs), and never accepts what the general scan
+        // refuses. Method: encoder output for random fields, as is and with one byte changed.
+        #[test]
+        fn compact_scan_equals_general_scan(
+            fields in proptest::collection::vec(("[\\PC]{0,6}", "[\\PC\\u{1}\"\\\\]{0,12}"), 0..12),
+            remark in proptest::option::of("[\\PC\\u{1}\"]{0,8}"),
+            opaque in any::<i32>(),
+            at in any::<prop::sample::Index>(),
+            byte in any::<u8>(),
+        ) {
+            let (header, plain) = encoded(&fields, remark, opaque);
+            let compact = scan_compact(&header);
+            prop_assert_eq!(compact.is_some(), plain);
+            if let Some(compact) = compact {
+                prop_assert_eq!(Some(compact), scan_general(&header));
+            }
+            let mut mutated = header.clone();
+            let i = at.index(mutated.len());
+            mutated[i] = byte;
+            if let Some(compact) = scan_compact(&mutated) {
+                prop_assert_eq!(Some(compact), scan_general(&mutated));
+            }
+        }
+
+        // Goal: the word-at-a-time scan finds the same first special byte as a byte-by-byte
+        // scan. Method: random bytes biased towards the special and neighbouring values, every
+        // length and alignment of the tail.
+        #[test]
+        fn word_scan_equals_byte_scan(bytes in proptest::collection::vec(
+            prop_oneof![Just(b'"'), Just(b'\\'), 0u8..0x21, 0x21u8..0x7f, 0x80u8..=0xff], 0..40)) {
+            let naive = bytes.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+            let found = special_byte(&bytes);
+            prop_assert_eq!(found.map(|(at, _)| at), naive);
+            if let Some((at, false)) = found {
+                prop_assert!(bytes[..at].is_ascii());
+            }
+        }
+
+        // Goal: a decoded literal equals what serde_json makes of it, and `eq_str` agrees with
+        // comparing the decoded text. Method: strings with every escape form, scanned as a
+        // remark.
+        #[test]
+        fn literals_decode_like_serde_json(s in "[\\PC\\u{0}-\\u{1f}\"\\\\/]{0,16}", style in any::<u8>()) {
+            let mut literal = String::from("\"");
+            for (i, c) in s.chars().enumerate() {
+                match c {
+                    '"' => literal.push_str("\\\""),
+                    '\\' => literal.push_str("\\\\"),
+                    '/' if style.is_multiple_of(2) => literal.push_str("\\/"),
+                    '\n' if style.is_multiple_of(3) => literal.push_str("\\n"),
+                    c if (c as u32) < 0x20 || (style > 128 && i % 2 == 0 && (c as u32) < 0x1_0000) => {
+                        literal.push_str(&format!("\\u{:04X}", c as u32))
+                    }
+                    c => literal.push(c),
+                }
+            }
+            literal.push('"');
+            let header = format!("{{\"remark\":{literal}}}");
+            let head = scan_json_head(header.as_bytes()).expect("scanned");
+            let raw = head.remark.expect("remark").get(header.as_bytes());
+            let expected: String = serde_json::from_str(&literal).expect("valid literal");
+            prop_assert_eq!(raw.decode(), expected.as_str());
+            prop_assert!(raw.eq_str(&expected));
+            let longer = format!("{}x", expected);
+            prop_assert!(!raw.eq_str(&longer));
+        }
+    }
+}
