@@ -29,16 +29,6 @@ fn invalid(field: &'static str, value: &str, expected: &'static str) -> HeaderEr
     }
 }
 
-/// `Integer.parseInt` of `field`'s `value`: optional sign, decimal digits, in range.
-pub(crate) fn parse_i32(field: &'static str, value: &str) -> Result<i32, HeaderError> {
-    value.parse::<i32>().map_err(|_| invalid(field, value, "int"))
-}
-
-/// `Long.parseLong` of `field`'s `value`.
-pub(crate) fn parse_i64(field: &'static str, value: &str) -> Result<i64, HeaderError> {
-    value.parse::<i64>().map_err(|_| invalid(field, value, "long"))
-}
-
 /// `Boolean.parseBoolean`: "true" in any case is true, anything else false.
 pub fn parse_java_bool(value: &str) -> bool {
     value.eq_ignore_ascii_case("true")
