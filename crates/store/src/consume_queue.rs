@@ -19,7 +19,9 @@
 //! - an idle queue costs one small struct in memory (its tail buffer is freed once written)
 //!   and no open file or mapping.
 
-use std::collections::HashMap;
+// foldhash: these maps are looked up several times per message; SipHash cost ~140 instructions
+// a lookup (keys are broker-side topic names and queue ids, seeded per map).
+use foldhash::{HashMap, HashMapExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, RwLock};
