@@ -430,20 +430,44 @@ impl ExtFieldsBuilder {
     /// Records the field whose key spans `key_start..key_end` and whose value is everything
     /// written since. Both marks come from [`ExtFieldsBuilder::mark`], in order.
     pub(crate) fn commit(&mut self, key_start: usize, key_end: usize) {
-        let text = self.fields.text.as_str();
-        let span = Span {
-            key_start,
-            key_end,
-            value_start: key_end,
-            value_end: text.len(),
-        };
-        debug_assert!(key_start <= key_end && key_end <= text.len());
+        debug_assert!(key_start <= key_end && key_end <= self.fields.text.len());
+        self.record(key_start, key_end);
+    }
+
+    /// Appends one field.
+    pub(crate) fn push(&mut self, key: &str, value: &str) {
+        let text = &mut self.fields.text;
+        text.reserve(key.len() + value.len());
+        let key_start = text.len();
+        text.push_str(key);
+        let key_end = text.len();
+        text.push_str(value);
+        self.record(key_start, key_end);
+    }
+
+    /// Adds the span of a field written at the end of the arena and notes whether the keys are
+    /// still ascending. Keys are compared as bytes (no char-boundary checks: the order is
+    /// byte order), usually decided by their first byte (fastjson's `a`..`n`).
+    fn record(&mut self, key_start: usize, key_end: usize) {
+        let bytes = self.fields.text.as_bytes();
         if let Some(last) = self.fields.spans.last() {
-            if last.key(text) >= span.key(text) {
+            let last = bytes.get(last.key_start..last.key_end).unwrap_or_default();
+            let key = bytes.get(key_start..key_end).unwrap_or_default();
+            let ascending = match (last.first(), key.first()) {
+                (Some(a), Some(b)) if a != b => a < b,
+                _ => last < key,
+            };
+            if !ascending {
                 self.sorted = false;
             }
         }
-        self.fields.spans.push(span);
+        let value_end = bytes.len();
+        self.fields.spans.push(Span {
+            key_start,
+            key_end,
+            value_start: key_end,
+            value_end,
+        });
     }
 
     /// Drops the text written since `mark` (a field whose value turned out to be null).
@@ -451,15 +475,6 @@ impl ExtFieldsBuilder {
         if mark <= self.fields.text.len() && self.fields.text.is_char_boundary(mark) {
             self.fields.text.truncate(mark);
         }
-    }
-
-    /// Appends one field.
-    pub(crate) fn push(&mut self, key: &str, value: &str) {
-        let key_start = self.mark();
-        self.fields.text.push_str(key);
-        let key_end = self.mark();
-        self.fields.text.push_str(value);
-        self.commit(key_start, key_end);
     }
 
     /// The finished map: sorted by key, a repeated key keeping its last value.
