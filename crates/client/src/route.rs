@@ -13,7 +13,10 @@
 //! - with `orderTopicConf` set, producers use its `broker:count` list instead;
 //! - a broker's addresses are replaced whole on each route update that names it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+// foldhash: both maps are looked up once per send (seeded per map).
+use foldhash::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 

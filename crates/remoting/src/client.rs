@@ -15,7 +15,9 @@
 //! - an invoke's timeout covers connecting, queueing and waiting for the response (as Java's
 //!   `invokeSync` does).
 
-use std::collections::HashMap;
+// foldhash: the slot map is looked up once per invoke (seeded per map; SipHash cost ~240
+// instructions a lookup of an address).
+use foldhash::{HashMap, HashMapExt};
 use std::io;
 use std::sync::atomic::AtomicI32;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
