@@ -319,6 +319,16 @@ impl<'de> Visitor<'de> for HeaderSeed {
 /// `language`: a name, a number (ROCKETMQ byte), or null (`OTHER`).
 struct Language(LanguageCode);
 
+/// A JSON `language` given as a number: a known language code, else `OTHER`. A JSON header can
+/// only carry names, so an unknown code is `OTHER` as an unknown name is (it would otherwise
+/// encode as "OTHER" and decode differently: found by the `frame_decode` fuzz target).
+fn json_language_number(code: Option<u8>) -> LanguageCode {
+    match code.map(LanguageCode::from_u8) {
+        Some(LanguageCode::Unknown(_)) | None => LanguageCode::Other,
+        Some(known) => known,
+    }
+}
+
 impl<'de> Deserialize<'de> for Language {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
@@ -331,18 +341,10 @@ impl<'de> Deserialize<'de> for Language {
                 Ok(Language(LanguageCode::from_name(v)))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Language, E> {
-                Ok(Language(
-                    u8::try_from(v)
-                        .map(LanguageCode::from_u8)
-                        .unwrap_or(LanguageCode::Other),
-                ))
+                Ok(Language(json_language_number(u8::try_from(v).ok())))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Language, E> {
-                Ok(Language(
-                    u8::try_from(v)
-                        .map(LanguageCode::from_u8)
-                        .unwrap_or(LanguageCode::Other),
-                ))
+                Ok(Language(json_language_number(u8::try_from(v).ok())))
             }
             fn visit_unit<E: de::Error>(self) -> Result<Language, E> {
                 Ok(Language(LanguageCode::Other))

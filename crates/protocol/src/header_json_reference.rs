@@ -57,15 +57,18 @@ fn language<'de, D: Deserializer<'de>>(d: D) -> Result<LanguageCode, D::Error> {
         fn visit_str<E: de::Error>(self, v: &str) -> Result<LanguageCode, E> {
             Ok(LanguageCode::from_name(v))
         }
+        // A number: a known language code; anything else is OTHER, as an unknown name is.
         fn visit_u64<E: de::Error>(self, v: u64) -> Result<LanguageCode, E> {
-            Ok(u8::try_from(v)
-                .map(LanguageCode::from_u8)
-                .unwrap_or(LanguageCode::Other))
+            Ok(match u8::try_from(v).map(LanguageCode::from_u8) {
+                Ok(LanguageCode::Unknown(_)) | Err(_) => LanguageCode::Other,
+                Ok(known) => known,
+            })
         }
         fn visit_i64<E: de::Error>(self, v: i64) -> Result<LanguageCode, E> {
-            Ok(u8::try_from(v)
-                .map(LanguageCode::from_u8)
-                .unwrap_or(LanguageCode::Other))
+            Ok(match u8::try_from(v).map(LanguageCode::from_u8) {
+                Ok(LanguageCode::Unknown(_)) | Err(_) => LanguageCode::Other,
+                Ok(known) => known,
+            })
         }
         fn visit_unit<E: de::Error>(self) -> Result<LanguageCode, E> {
             Ok(LanguageCode::Other)

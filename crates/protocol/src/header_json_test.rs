@@ -68,6 +68,8 @@ fn edge_cases_decode_exactly_as_the_reference_decoder() {
         r#"{"extFields":{"a":null}}"#,
         r#"{"language":7}"#,
         r#"{"language":300}"#,
+        r#"{"language":105}"#,
+        r#"{"language":12}"#,
         r#"{"language":-1}"#,
         r#"{"language":null}"#,
         r#"{"language":"KLINGON"}"#,
@@ -359,5 +361,25 @@ fn string_literals_escape_exactly_what_json_requires() {
             };
             assert_eq!(text, expected);
         }
+    }
+}
+
+#[test]
+fn a_numeric_language_decodes_to_a_name_json_can_carry() {
+    // Goal: JSON decode -> encode -> decode is stable for a language given as a number (the
+    // `frame_decode` fuzz target found `"language":105` decoding to an unknown code that the
+    // encoder can only write as "OTHER"). Method: known, unknown and out-of-range numbers.
+    for (text, expected) in [
+        ("12", LanguageCode::Rust),
+        ("0", LanguageCode::Java),
+        ("105", LanguageCode::Other),
+        ("300", LanguageCode::Other),
+    ] {
+        let header = format!(r#"{{"code":105,"language":{text},"opaque":3}}"#);
+        let cmd = decode_json_header(header.as_bytes()).unwrap();
+        assert_eq!(cmd.language, expected, "{header}");
+        let mut out = Vec::new();
+        super::encode_json_header(&cmd, &mut out);
+        assert_eq!(decode_json_header(&out).unwrap(), cmd, "{header}");
     }
 }
