@@ -14,7 +14,8 @@
 //!   `window`; a poll that sees data (a hit) keeps polling on; a poll that times out (a miss)
 //!   skips the next 1, 2, 4, ... [`MAX_SKIPPED_POLLS`] dry spells, so a quiet connection soon
 //!   costs at most one window per [`MAX_SKIPPED_POLLS`] requests, and a connection that turns
-//!   busy again is polled again quickly;
+//!   busy again is polled again quickly; a client connection with more than
+//!   [`MAX_PENDING_TO_POLL`] invokes waiting does not poll;
 //! - [`poll_read`]: one poll attempt: non-blocking `recv` system calls on the socket itself
 //!   (the runtime's cached readiness only changes when some worker polls epoll, which a
 //!   sleeping worker may be holding). The poll holds its worker thread: it does not yield
@@ -44,6 +45,13 @@ use crate::reader::MAX_READ_CHUNK_BYTES;
 
 /// Longest run of dry spells skipped after repeated misses.
 pub const MAX_SKIPPED_POLLS: u32 = 64;
+
+/// A client connection busy-polls only while at most this many of its invokes wait (the most
+/// frames a peer answers per batch, `MAX_BATCH_FRAMES`). With more waiting, answers come in
+/// batches whose wake-up is shared by many responses, and a spinning reader only takes CPU
+/// from the peer when both run on one machine (async sends, 256 in flight on the 2-core VM:
+/// 3-14 % more messages per second without the client's poll, docs/benchmarks.md).
+pub const MAX_PENDING_TO_POLL: usize = 32;
 
 /// A poll holds its worker at most this long between yields (windows above it yield).
 pub const YIELD_EVERY: Duration = Duration::from_micros(200);
@@ -98,9 +106,11 @@ impl BusyPoll {
         }
     }
 
-    /// Whether the reader should poll during this dry spell (consumes a skip when not).
-    pub(crate) fn should_poll(&mut self) -> bool {
-        if self.window.is_zero() {
+    /// Whether the reader should poll during this dry spell (consumes a skip when not);
+    /// `pending`: the invokes a client connection waits on (`None` on a server), above
+    /// [`MAX_PENDING_TO_POLL`] no poll (and no skip consumed).
+    pub(crate) fn should_poll(&mut self, pending: Option<usize>) -> bool {
+        if self.window.is_zero() || pending.is_some_and(|n| n > MAX_PENDING_TO_POLL) {
             return false;
         }
         if self.skip > 0 {
@@ -197,7 +207,7 @@ mod tests {
         let mut p = BusyPoll::new(Duration::from_micros(50));
         let mut granted = Vec::new();
         for _ in 0..20 {
-            let poll = p.should_poll();
+            let poll = p.should_poll(None);
             granted.push(poll);
             if poll {
                 p.record(false);
@@ -212,14 +222,33 @@ mod tests {
             .collect();
         assert_eq!(at, vec![0, 2, 5, 10, 19]);
         for _ in 0..200 {
-            if p.should_poll() {
+            if p.should_poll(None) {
                 p.record(false);
             }
         }
         assert!(p.backoff <= MAX_SKIPPED_POLLS && p.skip <= MAX_SKIPPED_POLLS);
-        while !p.should_poll() {}
+        while !p.should_poll(None) {}
         p.record(true);
-        assert!(p.should_poll(), "a hit keeps polling");
+        assert!(p.should_poll(None), "a hit keeps polling");
+    }
+
+    // Goal: a client connection polls while few invokes wait and not while many do, and many
+    // waiting neither consumes nor adds skips. Method: the policy at 0, 1, 32, 33 and 256
+    // pending, interleaved with a hit.
+    #[test]
+    fn many_pending_invokes_turn_polling_off() {
+        let mut p = BusyPoll::new(Duration::from_micros(50));
+        assert!(p.should_poll(Some(0)));
+        p.record(true);
+        assert!(!p.should_poll(Some(MAX_PENDING_TO_POLL + 1)));
+        assert!(!p.should_poll(Some(256)));
+        assert!(
+            p.should_poll(Some(MAX_PENDING_TO_POLL)),
+            "no skip was consumed or added"
+        );
+        p.record(true);
+        assert!(p.should_poll(Some(1)));
+        assert!(p.should_poll(None), "a server connection ignores pending counts");
     }
 
     // Goal: the local-wake counter moves only when noted, per thread. Method: read, note,
@@ -237,7 +266,7 @@ mod tests {
     #[test]
     fn zero_window_never_polls() {
         let mut p = BusyPoll::new(Duration::ZERO);
-        assert!((0..100).all(|_| !p.should_poll()));
+        assert!((0..100).all(|_| !p.should_poll(None)));
     }
 
     /// A connected loopback pair: the client stream and the server side's halves.

@@ -278,7 +278,8 @@ async fn read_loop(
             continue;
         }
         let spare = buf.capacity() - buf.len();
-        if busy.should_poll() {
+        let pending = (side == Side::Client).then(|| shared.pending.len());
+        if busy.should_poll(pending) {
             let woke = local_wakes() != wakes_before;
             match poll_read(&read_half, &mut buf, spare, busy.window(), woke, stop).await {
                 Polled::Read(0) => return CloseReason::PeerClosed,

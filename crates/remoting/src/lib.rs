@@ -26,6 +26,7 @@
 //! - busy polling (`busy_poll`): a reader that ran dry polls its socket for up to
 //!   [`config::DEFAULT_BUSY_POLL`] before its worker may sleep, backing off on quiet
 //!   connections ([`MAX_SKIPPED_POLLS`]); a request/response exchange then needs no wake-up.
+//!   A client connection polls only while at most [`MAX_PENDING_TO_POLL`] invokes wait.
 //! - [`batch_end`]: work a request defers to the end of the batch of requests its connection's
 //!   reader decoded from one read ([`Connection::defer_to_batch_end`]), run before the batch's
 //!   responses are written (the broker publishes a batch's appends with one `pwrite`).
@@ -83,7 +84,7 @@ mod server;
 mod writer;
 
 pub use batch_end::BatchHook;
-pub use busy_poll::{note_local_wake, MAX_SKIPPED_POLLS, YIELD_EVERY};
+pub use busy_poll::{note_local_wake, MAX_PENDING_TO_POLL, MAX_SKIPPED_POLLS, YIELD_EVERY};
 pub use client::RemotingClient;
 pub use config::{ClientConfig, ConfigError, ConnectionConfig, ServerConfig};
 pub use connection::Connection;
