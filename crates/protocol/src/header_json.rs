@@ -82,7 +82,7 @@ pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut start = 0;
-    while let Some(offset) = bytes.get(start..).and_then(first_escaped) {
+    while let Some(offset) = bytes.get(start..).and_then(first_special) {
         let i = start + offset;
         out.extend_from_slice(bytes.get(start..i).unwrap_or_default());
         let b = bytes.get(i).copied().unwrap_or_default();
@@ -107,26 +107,31 @@ pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
-/// Position of the first byte of `bytes` that a JSON string literal must escape (see
-/// [`ESCAPED`]), eight bytes at a time: in each word, a byte equal to `"` or `\` (zero after
-/// the XOR) or below 0x20 sets its high bit in the mask; borrows only set bits above the first
-/// such byte, so the lowest set bit is exact. (The decoder's `header_json_fast::special_byte`
-/// finds the same bytes the same way.)
-fn first_escaped(bytes: &[u8]) -> Option<usize> {
+/// In one little-endian word of eight bytes, the high bit of every byte that a JSON string
+/// literal must escape, which is also every byte that ends a run of plain string characters:
+/// `"` or `\` (zero after the XOR) or below 0x20. Borrows only set bits *above* the first such
+/// byte, so the lowest set bit is exact. The encoder, the decoder's fast path and the response
+/// scan all find string ends with it.
+#[inline(always)]
+pub(crate) fn special_mask(x: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
+    let quote = x ^ (ONES * u64::from(b'"'));
+    let backslash = x ^ (ONES * u64::from(b'\\'));
+    (quote.wrapping_sub(ONES) & !quote | backslash.wrapping_sub(ONES) & !backslash | x.wrapping_sub(ONES * 0x20) & !x)
+        & HIGH
+}
+
+/// Position of the first byte of `bytes` that a JSON string literal must escape (see
+/// [`ESCAPED`]), eight bytes at a time ([`special_mask`]).
+#[inline]
+pub(crate) fn first_special(bytes: &[u8]) -> Option<usize> {
     let mut words = bytes.chunks_exact(8);
     let mut offset = 0;
     for word in words.by_ref() {
         let mut w = [0u8; 8];
         w.copy_from_slice(word);
-        let x = u64::from_le_bytes(w);
-        let quote = x ^ (ONES * u64::from(b'"'));
-        let backslash = x ^ (ONES * u64::from(b'\\'));
-        let mask = (quote.wrapping_sub(ONES) & !quote
-            | backslash.wrapping_sub(ONES) & !backslash
-            | x.wrapping_sub(ONES * 0x20) & !x)
-            & HIGH;
+        let mask = special_mask(u64::from_le_bytes(w));
         if mask != 0 {
             return Some(offset + (mask.trailing_zeros() / 8) as usize);
         }
@@ -507,11 +512,11 @@ mod escape_tests {
         // finds, wherever it sits in a word and whatever follows it. Method: biased random
         // byte strings against `position` over the ESCAPED table, at every start offset.
         #[test]
-        fn first_escaped_is_the_first_byte_to_escape(bytes in any_bytes()) {
+        fn first_special_is_the_first_byte_to_escape(bytes in any_bytes()) {
             for start in 0..=bytes.len() {
                 let rest = bytes.get(start..).unwrap_or_default();
                 let expected = rest.iter().position(|&b| ESCAPED[usize::from(b)]);
-                prop_assert_eq!(first_escaped(rest), expected);
+                prop_assert_eq!(first_special(rest), expected);
             }
         }
     }

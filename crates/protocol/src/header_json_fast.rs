@@ -16,6 +16,7 @@
 
 use crate::command::{LanguageCode, RemotingCommand};
 use crate::ext_fields::{ExtFields, ExtFieldsBuilder, ValueText};
+use crate::header_json::first_special as special_byte;
 
 /// Decodes `input` when it has the common shape; `None` means "use the general decoder".
 pub(crate) fn decode_fast(input: &[u8]) -> Option<RemotingCommand> {
@@ -120,37 +121,6 @@ struct Parser<'a> {
     /// `text` as bytes.
     s: &'a [u8],
     pos: usize,
-}
-
-/// Position of the first byte in `bytes` that ends a run of plain string characters: `"`, `\`
-/// or a control character (< 0x20). Eight bytes at a time: in each word, a byte equal to `"`
-/// or `\\` (after XOR, zero) or below 0x20 sets its high bit in the mask; borrows can only set
-/// bits *above* the first such byte, so the lowest set bit is exact.
-fn special_byte(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut words = bytes.chunks_exact(8);
-    let mut offset = 0;
-    for word in words.by_ref() {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(word);
-        let x = u64::from_le_bytes(w);
-        let quote = x ^ (ONES * u64::from(b'"'));
-        let backslash = x ^ (ONES * u64::from(b'\\'));
-        let mask = (quote.wrapping_sub(ONES) & !quote
-            | backslash.wrapping_sub(ONES) & !backslash
-            | x.wrapping_sub(ONES * 0x20) & !x)
-            & HIGH;
-        if mask != 0 {
-            return Some(offset + (mask.trailing_zeros() / 8) as usize);
-        }
-        offset += 8;
-    }
-    words
-        .remainder()
-        .iter()
-        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-        .map(|p| offset + p)
 }
 
 impl<'a> Parser<'a> {
@@ -333,24 +303,6 @@ impl<'a> Parser<'a> {
             }
             self.eat(b',')?;
             self.ws();
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::special_byte;
-    use proptest::prelude::*;
-
-    proptest! {
-        // Goal: the word-at-a-time scan finds the same first special byte as a byte-by-byte
-        // scan. Method: random bytes biased towards the special and neighbouring values, every
-        // length and alignment of the tail.
-        #[test]
-        fn word_scan_equals_byte_scan(bytes in proptest::collection::vec(
-            prop_oneof![Just(b'"'), Just(b'\\'), 0u8..0x21, 0x21u8..0x7f, 0x80u8..=0xff], 0..40)) {
-            let naive = bytes.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
-            prop_assert_eq!(special_byte(&bytes), naive);
         }
     }
 }

@@ -430,14 +430,12 @@ impl<'a> Iterator for RawFields<'a> {
 }
 
 /// Position of the first byte in `bytes` that ends a run of plain string characters: `"`, `\`
-/// or a control character (< 0x20), eight bytes at a time (the same word trick as the fast
-/// decoder: a byte equal to `"` or `\` after XOR is zero, a byte below 0x20 borrows; borrows
-/// only set bits above the first such byte, so the lowest set bit is exact). Also says
+/// or a control character (< 0x20), eight bytes at a time
+/// ([`crate::header_json::special_mask`], as the encoder and the fast decoder). Also says
 /// whether a byte of 0x80 or more was seen up to it (or in the rest of its word): when not,
 /// every byte before the position is ASCII.
 #[inline(always)]
 fn special_byte(bytes: &[u8]) -> Option<(usize, bool)> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut offset = 0;
     let mut high = 0;
@@ -446,12 +444,7 @@ fn special_byte(bytes: &[u8]) -> Option<(usize, bool)> {
         w.copy_from_slice(word);
         let x = u64::from_le_bytes(w);
         high |= x;
-        let quote = x ^ (ONES * u64::from(b'"'));
-        let backslash = x ^ (ONES * u64::from(b'\\'));
-        let mask = (quote.wrapping_sub(ONES) & !quote
-            | backslash.wrapping_sub(ONES) & !backslash
-            | x.wrapping_sub(ONES * 0x20) & !x)
-            & HIGH;
+        let mask = crate::header_json::special_mask(x);
         if mask != 0 {
             return Some((offset + (mask.trailing_zeros() / 8) as usize, high & HIGH != 0));
         }
