@@ -9,6 +9,7 @@ use proptest::prelude::*;
 use super::reference::reference_decode;
 use super::*;
 use crate::header_json_fast::decode_fast;
+use crate::test_json::escaped;
 
 /// Checks both paths against the reference; true when the fast path took the input.
 fn assert_same(input: &[u8]) -> bool {
@@ -182,24 +183,6 @@ fn json_header() -> impl Strategy<Value = String> {
         let body: Vec<String> = kv.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
         format!("{{{}}}", body.join(","))
     })
-}
-
-/// A JSON string literal of `s`, with some characters written as `\uXXXX` or `\/`.
-fn escaped(s: &str, style: u8) -> String {
-    let mut out = String::from("\"");
-    for (i, c) in s.chars().enumerate() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '/' if style.is_multiple_of(2) => out.push_str("\\/"),
-            c if (c as u32) < 0x20 || (style > 128 && i % 3 == 0 && (c as u32) < 0x1_0000) => {
-                out.push_str(&format!("\\u{:04x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// What clients send: the known keys in any order, each once, random whitespace, string (or

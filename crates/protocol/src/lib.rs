@@ -32,6 +32,8 @@ mod header_json_fast;
 mod header_json_scan;
 pub mod message;
 pub mod received;
+#[cfg(test)]
+mod test_json;
 
 pub use code::{RequestCode, ResponseCode};
 pub use command::{Body, ExtFields, LanguageCode, RemotingCommand, SerializeType};

@@ -9,6 +9,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::frame::encode_to_bytes;
+use crate::test_json::escaped;
 use crate::ResponseCode;
 
 /// The keys a producer reads from a SEND response, plus one nobody sends.
@@ -70,25 +71,6 @@ fn assert_reads_like_decoded(frame: Bytes) -> bool {
     }
     assert_eq!(received.into_command().unwrap(), full);
     scanned
-}
-
-/// A JSON string literal of `s`, with some characters written as `\uXXXX` or `\/`.
-fn escaped(s: &str, style: u8) -> String {
-    let mut out = String::from("\"");
-    for (i, c) in s.chars().enumerate() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '/' if style.is_multiple_of(2) => out.push_str("\\/"),
-            '\n' if style.is_multiple_of(3) => out.push_str("\\n"),
-            c if (c as u32) < 0x20 || (style > 128 && i % 3 == 0 && (c as u32) < 0x1_0000) => {
-                out.push_str(&format!("\\u{:04x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// What a broker answers, and variations: the header's keys in any order (some dropped),
