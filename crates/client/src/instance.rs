@@ -117,16 +117,12 @@ impl ClientInstance {
         deadline: Instant,
         timeout: Duration,
     ) -> Result<RemotingCommand, ClientError> {
-        if self.is_shutdown() {
-            return Err(ClientError::Shutdown);
-        }
-        self.inner
-            .remoting
-            .invoke_until(addr, request, deadline, timeout)
-            .await
+        self.invoke_received(addr, request, deadline, timeout)
+            .await?
+            .into_command()
             .map_err(|source| ClientError::Remoting {
                 addr: addr.to_owned(),
-                source,
+                source: source.into(),
             })
     }
 
