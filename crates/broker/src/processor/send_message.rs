@@ -170,7 +170,8 @@ fn base_record(
     peer: SocketAddr,
     body: Bytes,
 ) -> MessageRecord {
-    let mut record = MessageRecord::new(header.topic.to_owned(), body);
+    // The store's encoder writes BODYCRC from the body.
+    let mut record = MessageRecord::to_encode(header.topic.to_owned(), body);
     record.queue_id = queue_id;
     record.flag = header.flag;
     record.sys_flag = header.sys_flag;

@@ -196,14 +196,23 @@ pub struct MessageRecord {
 }
 
 impl MessageRecord {
-    /// A record of `topic` with `body`, everything else zero, empty properties and hosts
-    /// `0.0.0.0:0`; callers then set the fields they know.
+    /// A record of `topic` with `body` and its `body_crc`, everything else zero, empty
+    /// properties and hosts `0.0.0.0:0`; callers then set the fields they know.
     pub fn new(topic: impl Into<String>, body: impl Into<Bytes>) -> Self {
+        let mut record = Self::to_encode(topic, body);
+        record.body_crc = masked_crc32(&record.body);
+        record
+    }
+
+    /// [`MessageRecord::new`] without the body's CRC (`body_crc` 0), for a record that is only
+    /// encoded: [`encode_record`] writes BODYCRC from the body whatever the field says, so a
+    /// broker's put computes it once, not twice.
+    pub fn to_encode(topic: impl Into<String>, body: impl Into<Bytes>) -> Self {
         let body = body.into();
         let unspecified = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
         MessageRecord {
             version: MessageVersion::V1,
-            body_crc: masked_crc32(&body),
+            body_crc: 0,
             queue_id: 0,
             flag: 0,
             queue_offset: 0,

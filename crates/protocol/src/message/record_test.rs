@@ -220,6 +220,19 @@ fn encoder_computes_the_body_crc() {
     assert_eq!(&bytes[8..12], &masked_crc32(BODY).to_be_bytes());
 }
 
+// Goal: a record built without its CRC (`to_encode`, the broker's put) encodes to the same
+// bytes as one built with it, and decodes (CRC checked) to the latter. Method: both
+// constructors, same fields.
+#[test]
+fn a_record_built_without_its_crc_encodes_the_same() {
+    let lazy = MessageRecord::to_encode("T", Bytes::from_static(BODY));
+    let eager = MessageRecord::new("T", Bytes::from_static(BODY));
+    assert_eq!(lazy.body_crc, 0);
+    assert_eq!(eager.body_crc, masked_crc32(BODY));
+    assert_eq!(encode(&lazy), encode(&eager));
+    assert_eq!(decode_record(&encode(&lazy), true), Ok(eager));
+}
+
 // Goal: patching rewrites exactly the three store fields and keeps the record valid.
 // Method: encode with zeros, patch, compare byte-wise and decode with CRC checking.
 #[test]
