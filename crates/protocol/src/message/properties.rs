@@ -268,9 +268,8 @@ pub fn pairs(s: &str) -> Pairs<'_> {
     Pairs { rest: Some(s) }
 }
 
-/// Iterator of [`pairs`]. It scans bytes directly: both separators are ASCII, so every cut is
-/// at a char boundary, and property strings are short enough that a byte loop beats the
-/// general `str` searchers (dispatch scans every stored message's properties).
+/// Iterator of [`pairs`]. It scans bytes directly, eight at a time: both separators are ASCII,
+/// so every cut is at a char boundary (dispatch scans every stored message's properties).
 #[derive(Debug, Clone)]
 pub struct Pairs<'a> {
     /// What is left to scan; `None` after the last segment.
@@ -281,22 +280,9 @@ impl<'a> Iterator for Pairs<'a> {
     type Item = (&'a str, &'a str);
 
     fn next(&mut self) -> Option<Self::Item> {
-        const PAIR_END: u8 = PROPERTY_SEPARATOR as u8;
-        const NAME_END: u8 = NAME_VALUE_SEPARATOR as u8;
         loop {
             let rest = self.rest?;
-            let bytes = rest.as_bytes();
-            let mut name_end = None;
-            let mut end = bytes.len();
-            for (i, &b) in bytes.iter().enumerate() {
-                if b == PAIR_END {
-                    end = i;
-                    break;
-                }
-                if b == NAME_END && name_end.is_none() {
-                    name_end = Some(i);
-                }
-            }
+            let (name_end, end) = separators(rest.as_bytes());
             self.rest = rest.get(end + 1..);
             let Some(name_end) = name_end.filter(|n| *n > 0 && n + 1 < end) else {
                 continue;
@@ -306,6 +292,48 @@ impl<'a> Iterator for Pairs<'a> {
             }
         }
     }
+}
+
+/// In the first segment of `bytes` (up to the first property separator, or the end): where
+/// its first name/value separator is, and where the segment ends.
+fn separators(bytes: &[u8]) -> (Option<usize>, usize) {
+    const PAIR_END: u8 = PROPERTY_SEPARATOR as u8;
+    const NAME_END: u8 = NAME_VALUE_SEPARATOR as u8;
+    let mut name_end = None;
+    let mut at = 0;
+    while let Some(found) = bytes.get(at..).and_then(first_below_3) {
+        let pos = at + found;
+        match bytes.get(pos) {
+            Some(&PAIR_END) => return (name_end, pos),
+            Some(&NAME_END) => {
+                name_end.get_or_insert(pos);
+            }
+            _ => {}
+        }
+        at = pos + 1;
+    }
+    (name_end, bytes.len())
+}
+
+/// Position of the first byte below 3 (both separators, 0x01 and 0x02, and NUL), eight bytes
+/// at a time: `x - 0x03..03 & !x` sets the high bit of each such byte, and borrows only set
+/// bits above the first one, so the lowest set bit is exact.
+fn first_below_3(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = bytes.chunks_exact(8);
+    let mut offset = 0;
+    for word in words.by_ref() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let x = u64::from_le_bytes(w);
+        let mask = x.wrapping_sub(ONES * 3) & !x & HIGH;
+        if mask != 0 {
+            return Some(offset + (mask.trailing_zeros() / 8) as usize);
+        }
+        offset += 8;
+    }
+    words.remainder().iter().position(|&b| b < 3).map(|p| offset + p)
 }
 
 #[cfg(test)]

@@ -122,10 +122,12 @@ proptest! {
 
 proptest! {
     // Goal: the byte-scanning `pairs` yields exactly what splitting on the separators yields.
-    // Method: random strings over the separators, ASCII and non-ASCII letters.
+    // Method: random strings over the separators, NUL and other low bytes, ASCII and non-ASCII
+    // letters, and runs long enough to fill the scan's eight-byte words.
     #[test]
     fn pairs_equal_split_reference(parts in proptest::collection::vec(
-        prop_oneof![Just("\u{1}"), Just("\u{2}"), Just("a"), Just("bc"), Just("é"), Just("")], 0..20)) {
+        prop_oneof![Just("\u{1}"), Just("\u{2}"), Just("\u{0}"), Just("a"), Just("bc"), Just("é"), Just(""),
+            Just("UNIQ_KEY7F0000010B7C"), Just("\u{3}\u{7f}")], 0..30)) {
         let s: String = parts.concat();
         let reference: Vec<(&str, &str)> = s
             .split(PROPERTY_SEPARATOR)
