@@ -780,20 +780,7 @@ mod tests {
         // remark.
         #[test]
         fn literals_decode_like_serde_json(s in "[\\PC\\u{0}-\\u{1f}\"\\\\/]{0,16}", style in any::<u8>()) {
-            let mut literal = String::from("\"");
-            for (i, c) in s.chars().enumerate() {
-                match c {
-                    '"' => literal.push_str("\\\""),
-                    '\\' => literal.push_str("\\\\"),
-                    '/' if style.is_multiple_of(2) => literal.push_str("\\/"),
-                    '\n' if style.is_multiple_of(3) => literal.push_str("\\n"),
-                    c if (c as u32) < 0x20 || (style > 128 && i % 2 == 0 && (c as u32) < 0x1_0000) => {
-                        literal.push_str(&format!("\\u{:04X}", c as u32))
-                    }
-                    c => literal.push(c),
-                }
-            }
-            literal.push('"');
+            let literal = crate::test_json::escaped(&s, style);
             let header = format!("{{\"remark\":{literal}}}");
             let head = scan_json_head(header.as_bytes()).expect("scanned");
             let raw = head.remark.expect("remark").get(header.as_bytes());

@@ -1,7 +1,7 @@
 //! Test support shared by the JSON header tests (`header_json_test.rs`, `received_test.rs`).
 
-/// A JSON string literal of `s`, with some characters written as `\uXXXX`, `\/` or `\n`
-/// (chosen by `style`), as different clients write them.
+/// A JSON string literal of `s`, with some characters written as `\uXXXX` (hex digits in
+/// either case), `\/` or `\n` (chosen by `style`), as different clients write them.
 pub(crate) fn escaped(s: &str, style: u8) -> String {
     let mut out = String::from("\"");
     for (i, c) in s.chars().enumerate() {
@@ -11,7 +11,12 @@ pub(crate) fn escaped(s: &str, style: u8) -> String {
             '/' if style.is_multiple_of(2) => out.push_str("\\/"),
             '\n' if style.is_multiple_of(3) => out.push_str("\\n"),
             c if (c as u32) < 0x20 || (style > 128 && i % 3 == 0 && (c as u32) < 0x1_0000) => {
-                out.push_str(&format!("\\u{:04x}", c as u32))
+                // JSON allows both cases of hex digits.
+                if style & 0x40 != 0 {
+                    out.push_str(&format!("\\u{:04X}", c as u32));
+                } else {
+                    out.push_str(&format!("\\u{:04x}", c as u32));
+                }
             }
             c => out.push(c),
         }
