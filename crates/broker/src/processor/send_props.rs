@@ -11,7 +11,7 @@
 //! Invariant: whenever [`PropsScan::simple`] holds, `append_edits` equals the general path's
 //! result (the property test below compares the two on random strings).
 
-use ferromq_protocol::message::properties::{self, push_property, NAME_VALUE_SEPARATOR, PROPERTY_SEPARATOR};
+use ferromq_protocol::message::properties::{self, push_property, PROPERTY_SEPARATOR};
 
 /// What one pass over a client's properties string found.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -39,9 +39,11 @@ impl<'a> PropsScan<'a> {
         let mut names: [&str; MAX_SCANNED_PAIRS] = [""; MAX_SCANNED_PAIRS];
         let mut count = 0;
         let body = raw.strip_suffix(PROPERTY_SEPARATOR).unwrap_or(raw);
-        for segment in body.split(PROPERTY_SEPARATOR).filter(|_| !raw.is_empty()) {
-            let Some((name, value)) = segment
-                .split_once(NAME_VALUE_SEPARATOR)
+        // `segments` is `split(PROPERTY_SEPARATOR)` with each segment's first name/value
+        // separator found in the same pass.
+        for (segment, name_end) in properties::segments(body).filter(|_| !raw.is_empty()) {
+            let Some((name, value)) = name_end
+                .and_then(|n| Some((segment.get(..n)?, segment.get(n + 1..)?)))
                 .filter(|(k, v)| !k.is_empty() && !v.is_empty())
             else {
                 // Decoding drops this segment: the string does not come back unchanged.

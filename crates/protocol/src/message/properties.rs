@@ -265,15 +265,12 @@ pub fn property_value<'a>(s: &'a str, name: &str) -> Option<&'a str> {
 /// separators split at their first name/value separator, skipping segments without one or with
 /// an empty name or value.
 pub fn pairs(s: &str) -> Pairs<'_> {
-    Pairs { rest: Some(s) }
+    Pairs { segments: segments(s) }
 }
 
-/// Iterator of [`pairs`]. It scans bytes directly, eight at a time: both separators are ASCII,
-/// so every cut is at a char boundary (dispatch scans every stored message's properties).
-#[derive(Debug, Clone)]
+/// Iterator of [`pairs`]: the valid ones of [`segments`].
 pub struct Pairs<'a> {
-    /// What is left to scan; `None` after the last segment.
-    rest: Option<&'a str>,
+    segments: Segments<'a>,
 }
 
 impl<'a> Iterator for Pairs<'a> {
@@ -281,16 +278,42 @@ impl<'a> Iterator for Pairs<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            let rest = self.rest?;
-            let (name_end, end) = separators(rest.as_bytes());
-            self.rest = rest.get(end + 1..);
-            let Some(name_end) = name_end.filter(|n| *n > 0 && n + 1 < end) else {
+            let (segment, name_end) = self.segments.next()?;
+            let Some(name_end) = name_end.filter(|n| *n > 0 && n + 1 < segment.len()) else {
                 continue;
             };
-            if let (Some(name), Some(value)) = (rest.get(..name_end), rest.get(name_end + 1..end)) {
+            if let (Some(name), Some(value)) = (segment.get(..name_end), segment.get(name_end + 1..)) {
                 return Some((name, value));
             }
         }
+    }
+}
+
+/// The segments of an encoded properties string between property separators, exactly as
+/// `str::split` yields them (empty ones included), each with the position of its first
+/// name/value separator: for callers that must see the segments [`pairs`] skips.
+pub fn segments(s: &str) -> Segments<'_> {
+    Segments { rest: Some(s) }
+}
+
+/// Iterator of [`segments`]. It scans bytes directly, eight at a time: both separators are
+/// ASCII, so every cut is at a char boundary (dispatch scans every stored message's
+/// properties).
+#[derive(Debug, Clone)]
+pub struct Segments<'a> {
+    /// What is left to scan; `None` after the last segment.
+    rest: Option<&'a str>,
+}
+
+impl<'a> Iterator for Segments<'a> {
+    type Item = (&'a str, Option<usize>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let rest = self.rest?;
+        let (name_end, end) = separators(rest.as_bytes());
+        // Past the last separator `get` is `None`: that segment was the last.
+        self.rest = rest.get(end + 1..);
+        Some((rest.get(..end)?, name_end))
     }
 }
 

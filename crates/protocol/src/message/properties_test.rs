@@ -137,5 +137,11 @@ proptest! {
             })
             .collect();
         prop_assert_eq!(pairs(&s).collect::<Vec<_>>(), reference);
+        // Goal: `segments` is `str::split` plus each segment's first name/value separator.
+        let split: Vec<(&str, Option<usize>)> = s
+            .split(PROPERTY_SEPARATOR)
+            .map(|segment| (segment, segment.find(NAME_VALUE_SEPARATOR)))
+            .collect();
+        prop_assert_eq!(segments(&s).collect::<Vec<_>>(), split);
     }
 }
