@@ -17,39 +17,43 @@
 use crate::command::{LanguageCode, RemotingCommand};
 use crate::ext_fields::{ExtFields, ExtFieldsBuilder, ValueText};
 use crate::header_json::first_special as special_byte;
+use crate::json_cursor::Cursor;
 
 /// Decodes `input` when it has the common shape; `None` means "use the general decoder".
 pub(crate) fn decode_fast(input: &[u8]) -> Option<RemotingCommand> {
     // Validated once here: every string chunk below starts and ends next to an ASCII byte, so
     // it is a `str` slice at char boundaries and needs no check of its own.
     let text = std::str::from_utf8(input).ok()?;
-    let mut p = Parser { text, s: input, pos: 0 };
+    let mut p = Parser {
+        text,
+        c: Cursor::new(input),
+    };
     let mut cmd = RemotingCommand::default();
     let mut seen = 0u8;
-    p.ws();
-    p.eat(b'{')?;
-    p.ws();
-    if !p.eat_if(b'}') {
+    p.c.ws();
+    p.c.eat(b'{')?;
+    p.c.ws();
+    if !p.c.eat_if(b'}') {
         loop {
             let key = p.plain_string()?;
-            p.ws();
-            p.eat(b':')?;
-            p.ws();
+            p.c.ws();
+            p.c.eat(b':')?;
+            p.c.ws();
             let bit = match key {
                 b"code" => {
-                    cmd.code = p.i32()?;
+                    cmd.code = p.c.i32()?;
                     1
                 }
                 b"opaque" => {
-                    cmd.opaque = p.i32()?;
+                    cmd.opaque = p.c.i32()?;
                     2
                 }
                 b"flag" => {
-                    cmd.flag = p.i32()?;
+                    cmd.flag = p.c.i32()?;
                     4
                 }
                 b"version" => {
-                    cmd.version = p.i32()?;
+                    cmd.version = p.c.i32()?;
                     8
                 }
                 b"language" => {
@@ -57,7 +61,7 @@ pub(crate) fn decode_fast(input: &[u8]) -> Option<RemotingCommand> {
                     16
                 }
                 b"remark" => {
-                    cmd.remark = if p.eat_literal(b"null") {
+                    cmd.remark = if p.c.eat_literal(b"null") {
                         None
                     } else {
                         let mut remark = String::new();
@@ -80,16 +84,16 @@ pub(crate) fn decode_fast(input: &[u8]) -> Option<RemotingCommand> {
                 return None;
             }
             seen |= bit;
-            p.ws();
-            if p.eat_if(b'}') {
+            p.c.ws();
+            if p.c.eat_if(b'}') {
                 break;
             }
-            p.eat(b',')?;
-            p.ws();
+            p.c.eat(b',')?;
+            p.c.ws();
         }
     }
-    p.ws();
-    (p.pos == input.len()).then_some(cmd)
+    p.c.ws();
+    (p.c.pos == input.len()).then_some(cmd)
 }
 
 /// Where a parsed string goes.
@@ -118,43 +122,11 @@ impl Sink for Discard {
 struct Parser<'a> {
     /// The input, checked UTF-8.
     text: &'a str,
-    /// `text` as bytes.
-    s: &'a [u8],
-    pos: usize,
+    /// The tokens, over `text` as bytes.
+    c: Cursor<'a>,
 }
 
 impl<'a> Parser<'a> {
-    fn peek(&self) -> Option<u8> {
-        self.s.get(self.pos).copied()
-    }
-
-    /// Skips JSON whitespace.
-    fn ws(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
-            self.pos += 1;
-        }
-    }
-
-    fn eat(&mut self, byte: u8) -> Option<()> {
-        self.eat_if(byte).then_some(())
-    }
-
-    fn eat_if(&mut self, byte: u8) -> bool {
-        let hit = self.peek() == Some(byte);
-        if hit {
-            self.pos += 1;
-        }
-        hit
-    }
-
-    fn eat_literal(&mut self, literal: &[u8]) -> bool {
-        let hit = self.s.get(self.pos..).is_some_and(|rest| rest.starts_with(literal));
-        if hit {
-            self.pos += literal.len();
-        }
-        hit
-    }
-
     /// A string without escapes or control characters, as raw bytes.
     fn plain_string(&mut self) -> Option<&'a [u8]> {
         self.plain_str().map(str::as_bytes)
@@ -162,32 +134,32 @@ impl<'a> Parser<'a> {
 
     /// A string without escapes or control characters.
     fn plain_str(&mut self) -> Option<&'a str> {
-        self.eat(b'"')?;
-        let start = self.pos;
-        let len = special_byte(self.s.get(start..)?)?;
-        if self.s.get(start + len) != Some(&b'"') {
+        self.c.eat(b'"')?;
+        let start = self.c.pos;
+        let len = special_byte(self.c.s.get(start..)?)?;
+        if self.c.s.get(start + len) != Some(&b'"') {
             return None;
         }
-        self.pos = start + len + 1;
+        self.c.pos = start + len + 1;
         self.text.get(start..start + len)
     }
 
     /// A string, unescaped into `out`.
     fn string(&mut self, out: &mut impl Sink) -> Option<()> {
-        self.eat(b'"')?;
+        self.c.eat(b'"')?;
         loop {
-            let start = self.pos;
-            let len = special_byte(self.s.get(start..)?)?;
+            let start = self.c.pos;
+            let len = special_byte(self.c.s.get(start..)?)?;
             // Chunks end before an ASCII byte and start after one (or at the quote).
             out.push_str(self.text.get(start..start + len)?);
-            self.pos = start + len + 1;
-            match self.s.get(start + len)? {
+            self.c.pos = start + len + 1;
+            match self.c.s.get(start + len)? {
                 b'"' => return Some(()),
                 b'\\' => {}
                 _ => return None,
             }
-            let escape = self.peek()?;
-            self.pos += 1;
+            let escape = self.c.peek()?;
+            self.c.pos += 1;
             let c = match escape {
                 b'"' => '"',
                 b'\\' => '\\',
@@ -197,41 +169,11 @@ impl<'a> Parser<'a> {
                 b'n' => '\n',
                 b'r' => '\r',
                 b't' => '\t',
-                b'u' => {
-                    let digits = self.s.get(self.pos..self.pos.checked_add(4)?)?;
-                    self.pos += 4;
-                    let code = digits
-                        .iter()
-                        .try_fold(0u32, |acc, &b| Some((acc << 4) | char::from(b).to_digit(16)?))?;
-                    // Surrogates (pairs included) are left to serde_json.
-                    char::from_u32(code)?
-                }
+                b'u' => self.c.unicode_escape()?,
                 _ => return None,
             };
             out.push_char(c);
         }
-    }
-
-    /// A JSON integer (`-?(0|[1-9][0-9]*)`, no fraction or exponent) that fits an `i32`.
-    fn i32(&mut self) -> Option<i32> {
-        let negative = self.eat_if(b'-');
-        let start = self.pos;
-        let mut value: i64 = 0;
-        while let Some(d @ b'0'..=b'9') = self.peek() {
-            if self.pos - start >= 11 {
-                return None;
-            }
-            value = value * 10 + i64::from(d - b'0');
-            self.pos += 1;
-        }
-        let digits = self.pos - start;
-        if digits == 0 || (digits > 1 && self.s.get(start) == Some(&b'0')) {
-            return None;
-        }
-        if let Some(b'.' | b'e' | b'E') = self.peek() {
-            return None;
-        }
-        i32::try_from(if negative { -value } else { value }).ok()
     }
 
     /// One ext field in the shape fastjson and FerroMQ write, `"key":"value"` with both strings
@@ -240,8 +182,8 @@ impl<'a> Parser<'a> {
     /// token path below, which gives the same result for this shape (the differential tests hold
     /// both to the serde decoder).
     fn plain_pair(&mut self, fields: &mut ExtFieldsBuilder) -> bool {
-        let s = self.s;
-        let Some(k0) = self.pos.checked_add(1).filter(|_| s.get(self.pos) == Some(&b'"')) else {
+        let s = self.c.s;
+        let Some(k0) = self.c.pos.checked_add(1).filter(|_| s.get(self.c.pos) == Some(&b'"')) else {
             return false;
         };
         let Some(k1) = s.get(k0..).and_then(special_byte).map(|len| k0 + len) else {
@@ -262,47 +204,47 @@ impl<'a> Parser<'a> {
             return false;
         };
         fields.push(key, value);
-        self.pos = v1 + 1;
+        self.c.pos = v1 + 1;
         true
     }
 
     /// `extFields`: an object of string or null values.
     fn ext_fields(&mut self) -> Option<ExtFields> {
-        self.eat(b'{')?;
-        let rest = self.s.len().saturating_sub(self.pos);
+        self.c.eat(b'{')?;
+        let rest = self.c.s.len().saturating_sub(self.c.pos);
         let mut fields = ExtFieldsBuilder::with_capacity((rest / 16 + 1).min(64), rest);
-        self.ws();
-        if self.eat_if(b'}') {
+        self.c.ws();
+        if self.c.eat_if(b'}') {
             return Some(fields.finish());
         }
         loop {
             if self.plain_pair(&mut fields) {
-                self.ws();
-                if self.eat_if(b'}') {
+                self.c.ws();
+                if self.c.eat_if(b'}') {
                     return Some(fields.finish());
                 }
-                self.eat(b',')?;
-                self.ws();
+                self.c.eat(b',')?;
+                self.c.ws();
                 continue;
             }
             let key_start = fields.mark();
             self.string(&mut fields.text())?;
             let key_end = fields.mark();
-            self.ws();
-            self.eat(b':')?;
-            self.ws();
-            if self.eat_literal(b"null") {
+            self.c.ws();
+            self.c.eat(b':')?;
+            self.c.ws();
+            if self.c.eat_literal(b"null") {
                 fields.rollback(key_start);
             } else {
                 self.string(&mut fields.text())?;
                 fields.commit(key_start, key_end);
             }
-            self.ws();
-            if self.eat_if(b'}') {
+            self.c.ws();
+            if self.c.eat_if(b'}') {
                 return Some(fields.finish());
             }
-            self.eat(b',')?;
-            self.ws();
+            self.c.eat(b',')?;
+            self.c.ws();
         }
     }
 }

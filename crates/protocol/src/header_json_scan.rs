@@ -21,6 +21,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 
 use crate::command::LanguageCode;
+use crate::json_cursor::Cursor;
 
 /// Ext-field pairs whose spans a scan records (a SEND response has six or seven); the pairs
 /// of a larger object are found again by a second scan when read.
@@ -193,28 +194,28 @@ fn scan_compact(input: &[u8]) -> Option<JsonHead> {
     let mut p = Scanner::new(input);
     let mut head = JsonHead::empty();
     p.literal(b"{\"code\":")?;
-    head.code = p.i32()?;
+    head.code = p.c.i32()?;
     p.literal(b",\"extFields\":")?;
-    let start = p.pos;
+    let start = p.c.pos;
     (head.field_count, head.all_recorded) = p.compact_ext_fields(&mut head.recorded)?;
-    head.ext_fields = Some(start..p.pos);
+    head.ext_fields = Some(start..p.c.pos);
     p.literal(b",\"flag\":")?;
-    head.flag = p.i32()?;
+    head.flag = p.c.i32()?;
     p.literal(b",\"language\":")?;
     head.language = language(p.plain_string()?)?;
     p.literal(b",\"opaque\":")?;
-    head.opaque = p.i32()?;
-    if p.eat_literal(b",\"remark\":") {
-        head.remark = if p.eat_literal(b"null") {
+    head.opaque = p.c.i32()?;
+    if p.c.eat_literal(b",\"remark\":") {
+        head.remark = if p.c.eat_literal(b"null") {
             None
         } else {
             Some(p.string()?)
         };
     }
     p.literal(b",\"serializeTypeCurrentRPC\":\"JSON\",\"version\":")?;
-    head.version = p.i32()?;
+    head.version = p.c.i32()?;
     p.literal(b"}")?;
-    if p.pos != input.len() || (p.non_ascii && std::str::from_utf8(input).is_err()) {
+    if p.c.pos != input.len() || (p.non_ascii && std::str::from_utf8(input).is_err()) {
         return None;
     }
     Some(head)
@@ -233,30 +234,30 @@ fn scan_general(input: &[u8]) -> Option<JsonHead> {
     let mut p = Scanner::new(input);
     let mut head = JsonHead::empty();
     let mut seen = 0u8;
-    p.ws();
-    p.eat(b'{')?;
-    p.ws();
-    if !p.eat_if(b'}') {
+    p.c.ws();
+    p.c.eat(b'{')?;
+    p.c.ws();
+    if !p.c.eat_if(b'}') {
         loop {
             let key = p.plain_string()?;
-            p.ws();
-            p.eat(b':')?;
-            p.ws();
+            p.c.ws();
+            p.c.eat(b':')?;
+            p.c.ws();
             let bit = match key {
                 b"code" => {
-                    head.code = p.i32()?;
+                    head.code = p.c.i32()?;
                     1
                 }
                 b"opaque" => {
-                    head.opaque = p.i32()?;
+                    head.opaque = p.c.i32()?;
                     2
                 }
                 b"flag" => {
-                    head.flag = p.i32()?;
+                    head.flag = p.c.i32()?;
                     4
                 }
                 b"version" => {
-                    head.version = p.i32()?;
+                    head.version = p.c.i32()?;
                     8
                 }
                 b"language" => {
@@ -264,7 +265,7 @@ fn scan_general(input: &[u8]) -> Option<JsonHead> {
                     16
                 }
                 b"remark" => {
-                    head.remark = if p.eat_literal(b"null") {
+                    head.remark = if p.c.eat_literal(b"null") {
                         None
                     } else {
                         Some(p.string()?)
@@ -272,9 +273,9 @@ fn scan_general(input: &[u8]) -> Option<JsonHead> {
                     32
                 }
                 b"extFields" => {
-                    let start = p.pos;
+                    let start = p.c.pos;
                     (head.field_count, head.all_recorded) = p.ext_fields(&mut head.recorded)?;
-                    head.ext_fields = Some(start..p.pos);
+                    head.ext_fields = Some(start..p.c.pos);
                     64
                 }
                 b"serializeTypeCurrentRPC" => {
@@ -287,16 +288,16 @@ fn scan_general(input: &[u8]) -> Option<JsonHead> {
                 return None;
             }
             seen |= bit;
-            p.ws();
-            if p.eat_if(b'}') {
+            p.c.ws();
+            if p.c.eat_if(b'}') {
                 break;
             }
-            p.eat(b',')?;
-            p.ws();
+            p.c.eat(b',')?;
+            p.c.ws();
         }
     }
-    p.ws();
-    if p.pos != input.len() {
+    p.c.ws();
+    if p.c.pos != input.len() {
         return None;
     }
     // The fast decoder rejects invalid UTF-8 anywhere, so the scan does too. Bytes outside
@@ -390,9 +391,9 @@ impl<'a> RawFields<'a> {
     /// The pairs of `object`, found by scanning it again.
     fn rescan(object: &'a str) -> Self {
         let mut p = Scanner::new(object.as_bytes());
-        let empty = p.eat(b'{').is_none() || {
-            p.ws();
-            p.eat_if(b'}')
+        let empty = p.c.eat(b'{').is_none() || {
+            p.c.ws();
+            p.c.eat_if(b'}')
         };
         RawFields {
             object,
@@ -458,8 +459,7 @@ fn special_byte(bytes: &[u8]) -> Option<(usize, bool)> {
 
 #[derive(Debug, Clone)]
 struct Scanner<'a> {
-    s: &'a [u8],
-    pos: usize,
+    c: Cursor<'a>,
     /// A string held a byte of 0x80 or more (possibly).
     non_ascii: bool,
 }
@@ -467,8 +467,7 @@ struct Scanner<'a> {
 impl<'a> Scanner<'a> {
     fn new(s: &'a [u8]) -> Self {
         Scanner {
-            s,
-            pos: 0,
+            c: Cursor::new(s),
             non_ascii: false,
         }
     }
@@ -476,41 +475,14 @@ impl<'a> Scanner<'a> {
     /// The position of the next special string byte at or after `from`.
     #[inline]
     fn special(&mut self, from: usize) -> Option<usize> {
-        let (at, high) = special_byte(self.s.get(from..)?)?;
+        let (at, high) = special_byte(self.c.s.get(from..)?)?;
         self.non_ascii |= high;
         Some(from + at)
     }
 
     #[inline]
-    fn peek(&self) -> Option<u8> {
-        self.s.get(self.pos).copied()
-    }
-
-    /// Skips JSON whitespace.
-    #[inline]
-    fn ws(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
-            self.pos += 1;
-        }
-    }
-
-    #[inline]
-    fn eat(&mut self, byte: u8) -> Option<()> {
-        self.eat_if(byte).then_some(())
-    }
-
-    #[inline]
-    fn eat_if(&mut self, byte: u8) -> bool {
-        let hit = self.peek() == Some(byte);
-        if hit {
-            self.pos += 1;
-        }
-        hit
-    }
-
-    #[inline]
     fn literal(&mut self, literal: &[u8]) -> Option<()> {
-        self.eat_literal(literal).then_some(())
+        self.c.eat_literal(literal).then_some(())
     }
 
     /// The end of a string without escapes or control characters whose text starts at
@@ -518,32 +490,32 @@ impl<'a> Scanner<'a> {
     #[inline(always)]
     fn plain_end(&mut self, from: usize) -> Option<usize> {
         let end = self.special(from)?;
-        (self.s.get(end) == Some(&b'"')).then_some(end)
+        (self.c.s.get(end) == Some(&b'"')).then_some(end)
     }
 
     /// `extFields` as the encoder writes it: `{"key":"value",...}` without whitespace or
     /// escapes (a value may be null); its first pairs go to `recorded`. Returns the number of
     /// pairs and whether all of them were recorded; `None` for any other form.
     fn compact_ext_fields(&mut self, recorded: &mut [FieldSpan; MAX_RECORDED_FIELDS]) -> Option<(usize, bool)> {
-        let object_start = self.pos;
-        self.eat(b'{')?;
-        if self.eat_if(b'}') {
+        let object_start = self.c.pos;
+        self.c.eat(b'{')?;
+        if self.c.eat_if(b'}') {
             return Some((0, true));
         }
         let mut count = 0;
         let mut all_recorded = true;
         loop {
-            self.eat(b'"')?;
-            let key_start = self.pos;
+            self.c.eat(b'"')?;
+            let key_start = self.c.pos;
             let key_end = self.plain_end(key_start)?;
             let key = (key_start, key_end, false);
-            self.pos = key_end + 1;
-            let value = if self.eat_literal(b":\"") {
-                let value_start = self.pos;
+            self.c.pos = key_end + 1;
+            let value = if self.c.eat_literal(b":\"") {
+                let value_start = self.c.pos;
                 let value_end = self.plain_end(value_start)?;
-                self.pos = value_end + 1;
+                self.c.pos = value_end + 1;
                 Some((value_start, value_end, false))
-            } else if self.eat_literal(b":null") {
+            } else if self.c.eat_literal(b":null") {
                 None
             } else {
                 return None;
@@ -556,43 +528,34 @@ impl<'a> Scanner<'a> {
                 None => all_recorded = false,
             }
             count += 1;
-            if self.eat_if(b'}') {
+            if self.c.eat_if(b'}') {
                 return Some((count, all_recorded));
             }
-            self.eat(b',')?;
+            self.c.eat(b',')?;
         }
-    }
-
-    #[inline]
-    fn eat_literal(&mut self, literal: &[u8]) -> bool {
-        let hit = self.s.get(self.pos..).is_some_and(|rest| rest.starts_with(literal));
-        if hit {
-            self.pos += literal.len();
-        }
-        hit
     }
 
     /// A string without escapes or control characters, as raw bytes.
     #[inline]
     fn plain_string(&mut self) -> Option<&'a [u8]> {
-        self.eat(b'"')?;
-        let start = self.pos;
+        self.c.eat(b'"')?;
+        let start = self.c.pos;
         let end = self.special(start)?;
-        if self.s.get(end) != Some(&b'"') {
+        if self.c.s.get(end) != Some(&b'"') {
             return None;
         }
-        self.pos = end + 1;
-        self.s.get(start..end)
+        self.c.pos = end + 1;
+        self.c.s.get(start..end)
     }
 
     /// A string literal, validated (escapes as the fast decoder takes them) and located.
     #[inline]
     fn string(&mut self) -> Option<StrSpan> {
-        self.eat(b'"')?;
-        let start = self.pos;
+        self.c.eat(b'"')?;
+        let start = self.c.pos;
         let end = self.special(start)?;
-        if self.s.get(end) == Some(&b'"') {
-            self.pos = end + 1;
+        if self.c.s.get(end) == Some(&b'"') {
+            self.c.pos = end + 1;
             return span(start, end, false);
         }
         self.escaped_string(start, end)
@@ -602,84 +565,56 @@ impl<'a> Scanner<'a> {
     /// closing quote (an escape, or a control character that fails the scan).
     fn escaped_string(&mut self, start: usize, mut chunk_end: usize) -> Option<StrSpan> {
         loop {
-            match self.s.get(chunk_end)? {
+            match self.c.s.get(chunk_end)? {
                 b'"' => {
-                    self.pos = chunk_end + 1;
+                    self.c.pos = chunk_end + 1;
                     return span(start, chunk_end, true);
                 }
                 b'\\' => {}
                 _ => return None,
             }
-            self.pos = chunk_end + 1;
-            let escape = self.peek()?;
-            self.pos += 1;
+            self.c.pos = chunk_end + 1;
+            let escape = self.c.peek()?;
+            self.c.pos += 1;
             match escape {
                 b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
                 b'u' => {
-                    let digits = self.s.get(self.pos..self.pos.checked_add(4)?)?;
-                    self.pos += 4;
-                    let code = digits
-                        .iter()
-                        .try_fold(0u32, |acc, &b| Some((acc << 4) | char::from(b).to_digit(16)?))?;
-                    // Surrogates (pairs included) are left to the general decoder.
-                    char::from_u32(code)?;
+                    self.c.unicode_escape()?;
                 }
                 _ => return None,
             }
-            chunk_end = self.special(self.pos)?;
+            chunk_end = self.special(self.c.pos)?;
         }
-    }
-
-    /// A JSON integer (`-?(0|[1-9][0-9]*)`, no fraction or exponent) that fits an `i32`.
-    fn i32(&mut self) -> Option<i32> {
-        let negative = self.eat_if(b'-');
-        let start = self.pos;
-        let mut value: i64 = 0;
-        while let Some(d @ b'0'..=b'9') = self.peek() {
-            if self.pos - start >= 11 {
-                return None;
-            }
-            value = value * 10 + i64::from(d - b'0');
-            self.pos += 1;
-        }
-        let digits = self.pos - start;
-        if digits == 0 || (digits > 1 && self.s.get(start) == Some(&b'0')) {
-            return None;
-        }
-        if let Some(b'.' | b'e' | b'E') = self.peek() {
-            return None;
-        }
-        i32::try_from(if negative { -value } else { value }).ok()
     }
 
     /// One `key: value` pair and the `,` or `}` after it (true for `}`).
     #[inline]
     fn pair(&mut self) -> Option<(StrSpan, Option<StrSpan>, bool)> {
         let key = self.string()?;
-        self.ws();
-        self.eat(b':')?;
-        self.ws();
-        let value = if self.peek() == Some(b'n') && self.eat_literal(b"null") {
+        self.c.ws();
+        self.c.eat(b':')?;
+        self.c.ws();
+        let value = if self.c.peek() == Some(b'n') && self.c.eat_literal(b"null") {
             None
         } else {
             Some(self.string()?)
         };
-        self.ws();
-        if self.eat_if(b'}') {
+        self.c.ws();
+        if self.c.eat_if(b'}') {
             return Some((key, value, true));
         }
-        self.eat(b',')?;
-        self.ws();
+        self.c.eat(b',')?;
+        self.c.ws();
         Some((key, value, false))
     }
 
     /// `extFields`: an object of string or null values, validated; its first pairs go to
     /// `recorded`. Returns the number of pairs and whether all of them were recorded.
     fn ext_fields(&mut self, recorded: &mut [FieldSpan; MAX_RECORDED_FIELDS]) -> Option<(usize, bool)> {
-        let object_start = self.pos;
-        self.eat(b'{')?;
-        self.ws();
-        if self.eat_if(b'}') {
+        let object_start = self.c.pos;
+        self.c.eat(b'{')?;
+        self.c.ws();
+        if self.c.eat_if(b'}') {
             return Some((0, true));
         }
         let mut count = 0;

@@ -30,6 +30,7 @@ pub mod header_binary;
 pub mod header_json;
 mod header_json_fast;
 mod header_json_scan;
+mod json_cursor;
 pub mod message;
 pub mod received;
 #[cfg(test)]
