@@ -59,6 +59,34 @@ fn main() {
         }
         return;
     }
+    if what == "req-scan" || what == "dec-ref" {
+        let cmd = RemotingCommand::request(RequestCode::SendMessageV2).with_header(&header);
+        encode_head(&cmd, &mut buf).unwrap();
+        let frame = buf.freeze();
+        for _ in 0..n {
+            if what == "dec-ref" {
+                let cmd = decode_command(black_box(frame.slice(4..))).unwrap();
+                let h = ferromq_protocol::header::send_message::decode_send_request_header_ref(&cmd).unwrap();
+                black_box(h);
+            } else {
+                let received = ReceivedCommand::decode(black_box(frame.slice(4..)), true).unwrap();
+                assert!(received.is_scanned());
+                let mut slots: [Option<std::borrow::Cow<'_, str>>; 14] = Default::default();
+                for (k, v) in received.raw_ext_fields().unwrap() {
+                    let Some(v) = v else { continue };
+                    let kb = k.decode();
+                    if let [l @ b'a'..=b'n'] = kb.as_bytes() {
+                        slots[usize::from(l - b'a')] = Some(v.decode());
+                    }
+                }
+                black_box(&slots);
+                let q: i32 = slots[4].as_deref().unwrap().parse().unwrap();
+                let b: i64 = slots[6].as_deref().unwrap().parse().unwrap();
+                black_box((q, b));
+            }
+        }
+        return;
+    }
     if what == "enc" {
         for _ in 0..n {
             let cmd = RemotingCommand::request(RequestCode::SendMessageV2).with_header(black_box(&header));

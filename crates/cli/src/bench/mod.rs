@@ -5,6 +5,8 @@
 //!   RocketMQ-compatible name server + broker, standard requests only;
 //! - `consumer`: one pull task per queue of a topic, catch-up without long polling;
 //! - `rtt`: the loopback TCP ping-pong baseline of this machine, in this process;
+//! - `rtt_pipeline`: the same loopback with many requests in flight (`bench rtt --in-flight N`):
+//!   the throughput floor of a pipelined exchange;
 //! - `stats`: counters, live line, HDR histograms, percentiles.
 //!
 //! Invariants: every run is bounded (`--duration` or `--count` is required, in-flight is
@@ -15,6 +17,7 @@
 pub mod consumer;
 pub mod producer;
 pub mod rtt;
+pub mod rtt_pipeline;
 pub mod stats;
 
 #[cfg(test)]
@@ -187,7 +190,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         match args.command {
             BenchCommand::Producer(args) => producer::run(args).await.map(|_| ()),
             BenchCommand::Consumer(args) => consumer::run(args).await.map(|_| ()),
-            BenchCommand::Rtt(args) => rtt::run(args).await.map(|_| ()),
+            BenchCommand::Rtt(args) => rtt::run(args).await,
         }
     })
 }

@@ -37,6 +37,13 @@ pub struct RttArgs {
     /// sides); 0 = plain blocking reads.
     #[arg(long, default_value_t = 0)]
     pub busy_poll_us: u64,
+    /// Requests kept in flight; above 1 the run is pipelined (`rtt_pipeline`): a throughput
+    /// floor, no per-round-trip latency.
+    #[arg(long, default_value_t = 1)]
+    pub in_flight: usize,
+    /// Reply payload bytes of a pipelined run (default: `--size`); a ping-pong echoes.
+    #[arg(long)]
+    pub reply_size: Option<usize>,
     /// Print the summary as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -216,8 +223,32 @@ fn read_frame(stream: &mut Polling, frame: &mut Vec<u8>) -> std::io::Result<bool
     Ok(true)
 }
 
-/// `ferromq bench rtt`.
-pub async fn run(args: RttArgs) -> anyhow::Result<RttSummary> {
+/// `ferromq bench rtt`: the ping-pong, or with `--in-flight` above 1 the pipelined floor.
+pub async fn run(args: RttArgs) -> anyhow::Result<()> {
+    if args.in_flight > 1 {
+        if args.busy_poll_us != 0 {
+            bail!("--busy-poll-us applies to the ping-pong (--in-flight 1) only");
+        }
+        let (size, count, in_flight) = (args.size, args.count, args.in_flight);
+        let reply_size = args.reply_size.unwrap_or(size);
+        let summary = tokio::task::spawn_blocking(move || {
+            super::rtt_pipeline::measure_pipelined(size, reply_size, in_flight, count)
+        })
+        .await??;
+        if args.json {
+            println!("{}", summary.json());
+        } else {
+            println!(
+                "=== loopback TCP, pipelined ({} B requests, {} B replies, {} in flight) ===",
+                summary.size, summary.reply_size, summary.in_flight
+            );
+            println!("round trips/s : {:.0}", summary.round_trips_per_sec);
+        }
+        return Ok(());
+    }
+    if args.reply_size.is_some_and(|reply| reply != args.size) {
+        bail!("--reply-size applies to pipelined runs (--in-flight 2 or more); a ping-pong echoes");
+    }
     let (size, count) = (args.size, args.count);
     let busy_poll = Duration::from_micros(args.busy_poll_us);
     let summary = tokio::task::spawn_blocking(move || measure_polling(size, count, busy_poll)).await??;
@@ -232,7 +263,7 @@ pub async fn run(args: RttArgs) -> anyhow::Result<RttSummary> {
         println!("round trips/s : {:.0}", summary.round_trips_per_sec);
         println!("rtt           : {}", summary.latency.line());
     }
-    Ok(summary)
+    Ok(())
 }
 
 #[cfg(test)]
