@@ -120,7 +120,7 @@ impl UniqIdGenerator {
         count.copy_from_slice(&counter.to_be_bytes());
         let mut id = String::with_capacity(self.prefix.len() + 12);
         id.push_str(&self.prefix);
-        id.push_str(&to_hex(&tail));
+        push_hex(&mut id, &tail);
         id
     }
 }
@@ -229,15 +229,30 @@ fn invalid(what: &'static str, id: &str, reason: &'static str) -> MessageError {
     }
 }
 
+/// Uppercase hex digits by value.
+const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
+
 /// Uppercase hex, as Java's `UtilAll.bytes2string`.
 fn to_hex(bytes: &[u8]) -> String {
-    let digit = |n: u8| if n < 10 { b'0' + n } else { b'A' + (n - 10) };
-    let mut out = Vec::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.extend_from_slice(&[digit(b >> 4), digit(b & 0xF)]);
+    let mut out = String::with_capacity(bytes.len() * 2);
+    push_hex(&mut out, bytes);
+    out
+}
+
+/// Appends the uppercase hex of `bytes` to `out`: digits are looked up into a stack buffer a
+/// chunk at a time and appended with one `push_str` per chunk (ids are at most 28 bytes, one
+/// chunk), instead of growing the string two bytes at a time.
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    const CHUNK: usize = 32;
+    let mut digits = [0u8; 2 * CHUNK];
+    for chunk in bytes.chunks(CHUNK) {
+        for (pair, b) in digits.chunks_exact_mut(2).zip(chunk) {
+            pair[0] = HEX_UPPER[usize::from(b >> 4)];
+            pair[1] = HEX_UPPER[usize::from(b & 0xF)];
+        }
+        // Only ASCII digits and letters were written (the check is the ASCII fast path).
+        out.push_str(std::str::from_utf8(&digits[..2 * chunk.len()]).unwrap_or_default());
     }
-    // Only ASCII digits and letters were written.
-    String::from_utf8(out).unwrap_or_default()
 }
 
 fn from_hex(id: &str, what: &'static str) -> Result<Vec<u8>, MessageError> {

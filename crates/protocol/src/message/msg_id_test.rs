@@ -181,6 +181,18 @@ proptest! {
         prop_assert_eq!(id.born_time_ms(now + later), now);
     }
 
+    // Goal: the table-driven hex is Java's `bytes2string` (uppercase, two digits a byte) for
+    // any length, chunk boundaries included. Method: random bytes up to three chunks long
+    // against `format!("{:02X}")`, and appended after a prefix.
+    #[test]
+    fn hex_is_uppercase_two_digits_per_byte(bytes in proptest::collection::vec(any::<u8>(), 0..100)) {
+        let reference: String = bytes.iter().map(|b| format!("{b:02X}")).collect();
+        prop_assert_eq!(to_hex(&bytes), reference.clone());
+        let mut appended = String::from("AB");
+        push_hex(&mut appended, &bytes);
+        prop_assert_eq!(appended, format!("AB{reference}"));
+    }
+
     // Goal: arbitrary strings never panic the parsers. Method: random strings, some of valid length.
     #[test]
     fn arbitrary_ids_never_panic(s in "[0-9A-Fa-fé]{0,60}") {
