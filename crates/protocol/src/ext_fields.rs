@@ -116,6 +116,14 @@ impl ExtFields {
         self.spans.binary_search_by(|span| self.key_bytes(span).cmp(key))
     }
 
+    /// The fields as `(key bytes, value)` in ascending key order, for the crate's decoders that
+    /// match keys byte by byte (the key is not sliced as a `str`, so no char-boundary checks).
+    pub(crate) fn iter_key_bytes(&self) -> impl Iterator<Item = (&[u8], &str)> + '_ {
+        self.spans
+            .iter()
+            .map(|span| (self.key_bytes(span), span.value(&self.text)))
+    }
+
     /// The value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
         let index = self.search(key).ok()?;

@@ -47,20 +47,20 @@ const LONG_NAMES: [&str; FIELDS] = [
 /// Short wire names by slot (`SendMessageRequestHeaderV2`).
 const SHORT_NAMES: [&str; FIELDS] = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n"];
 
-/// Maps a key to its slot under one naming.
-type SlotOf = fn(&str) -> Option<usize>;
+/// Maps a key (its bytes) to its slot under one naming.
+type SlotOf = fn(&[u8]) -> Option<usize>;
 
 /// The slot of a short-name key (`a`..`n`).
-fn short_slot(key: &str) -> Option<usize> {
-    match key.as_bytes() {
+fn short_slot(key: &[u8]) -> Option<usize> {
+    match key {
         [letter @ b'a'..=b'n'] => Some(usize::from(letter - b'a')),
         _ => None,
     }
 }
 
 /// The slot of a long-name key.
-fn long_slot(key: &str) -> Option<usize> {
-    LONG_NAMES.iter().position(|name| *name == key)
+fn long_slot(key: &[u8]) -> Option<usize> {
+    LONG_NAMES.iter().position(|name| name.as_bytes() == key)
 }
 
 /// [`SendMessageRequestHeader`] with its strings borrowed from the command's ext fields.
@@ -134,7 +134,7 @@ pub(crate) fn decode_send_header(
         (&LONG_NAMES, long_slot)
     };
     let mut values: [Option<&str>; FIELDS] = [None; FIELDS];
-    for (key, value) in fields {
+    for (key, value) in fields.iter_key_bytes() {
         if let Some(slot) = slot_of(key).and_then(|slot| values.get_mut(slot)) {
             *slot = Some(value);
         }
@@ -191,14 +191,14 @@ mod tests {
         long.swap(11, 12);
         assert_eq!(LONG_NAMES.as_slice(), long.as_slice());
         for (slot, name) in SHORT_NAMES.iter().enumerate() {
-            assert_eq!(short_slot(name), Some(slot));
+            assert_eq!(short_slot(name.as_bytes()), Some(slot));
         }
         for (slot, name) in LONG_NAMES.iter().enumerate() {
-            assert_eq!(long_slot(name), Some(slot));
+            assert_eq!(long_slot(name.as_bytes()), Some(slot));
         }
-        assert_eq!(short_slot("o"), None);
-        assert_eq!(short_slot("bname"), None);
-        assert_eq!(long_slot("a"), None);
+        assert_eq!(short_slot(b"o"), None);
+        assert_eq!(short_slot(b"bname"), None);
+        assert_eq!(long_slot(b"a"), None);
     }
 
     /// Keys of either naming, RPC keys and near misses.
