@@ -65,20 +65,33 @@ async fn v1_and_v2_sends_auto_create_the_topic_and_answer_all_fields() -> anyhow
 }
 
 // Goal: a batch (code 320) stores each message with consecutive offsets and answers the
-// comma-joined offsetMsgIds, each the exact CommitLog offset of its message. Method: send 3
-// messages, parse each id, VIEW_MESSAGE_BY_ID each and compare body and UNIQ_KEY.
+// comma-joined offsetMsgIds, each the exact CommitLog offset of its message, and each stored
+// message carries its own properties plus CLUSTER, and a UNIQ_KEY (its own, or a new one when
+// it had none), whichever way its properties are edited. Method: send 4 messages (two with
+// UNIQ_KEY, one without, one whose properties repeat a name so the general path edits them),
+// parse each id, VIEW_MESSAGE_BY_ID each and compare body and properties.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batch_send_stores_each_message_and_joins_msg_ids() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let broker = start_broker(dir.path(), broker_config()).await?;
     let (client, _) = client()?;
-    let messages: Vec<BatchMessage> = (0..3)
+    let mut messages: Vec<BatchMessage> = (0..2)
         .map(|i| BatchMessage {
             flag: 0,
             body: bytes::Bytes::from(format!("m{i}")),
             properties: props(&[("UNIQ_KEY", &format!("B{i}")), ("KEYS", "batchkey")]),
         })
         .collect();
+    messages.push(BatchMessage {
+        flag: 0,
+        body: bytes::Bytes::from("m2"),
+        properties: props(&[("KEYS", "batchkey")]),
+    });
+    messages.push(BatchMessage {
+        flag: 0,
+        body: bytes::Bytes::from("m3"),
+        properties: "UNIQ_KEY\u{1}B3\u{2}TAGS\u{1}x\u{2}TAGS\u{1}y\u{2}".to_owned(),
+    });
     let mut body = BytesMut::new();
     encode_batch(&messages, &mut body)?;
     let mut batch = send_v2("BatchTopic", 0, &body, "");
@@ -90,9 +103,10 @@ async fn batch_send_stores_each_message_and_joins_msg_ids() -> anyhow::Result<()
         .split(',')
         .map(parse_offset_msg_id)
         .collect::<Result<_, _>>()?;
-    assert_eq!(ids.len(), 3);
+    assert_eq!(ids.len(), 4);
     assert!(ids.windows(2).all(|w| w[0].phy_offset < w[1].phy_offset));
     assert_eq!(header.queue_offset, 0);
+    let mut generated = None;
     for (i, id) in ids.iter().enumerate() {
         let view = ViewMessageRequestHeader {
             topic: Some("BatchTopic".to_owned()),
@@ -108,12 +122,29 @@ async fn batch_send_stores_each_message_and_joins_msg_ids() -> anyhow::Result<()
         let record = records(&viewed)?.remove(0);
         assert_eq!(record.body.as_ref(), format!("m{i}").as_bytes(), "message {i}");
         assert_eq!(record.phy_offset, id.phy_offset);
-        assert_eq!(record.properties().get("UNIQ_KEY"), Some(format!("B{i}").as_str()));
+        let stored = record.properties();
+        assert!(
+            stored.get("CLUSTER").is_some_and(|c| !c.is_empty()),
+            "message {i}: CLUSTER"
+        );
+        match i {
+            2 => generated = stored.get("UNIQ_KEY").map(str::to_owned),
+            _ => assert_eq!(stored.get("UNIQ_KEY"), Some(format!("B{i}").as_str()), "message {i}"),
+        }
+        match i {
+            3 => assert_eq!(stored.get("TAGS"), Some("y"), "the last of a repeated name"),
+            _ => assert_eq!(stored.get("KEYS"), Some("batchkey"), "message {i}"),
+        }
     }
+    let generated = generated.expect("a UNIQ_KEY for the message sent without one");
+    assert!(
+        ferromq_protocol::message::parse_uniq_id(&generated).is_ok(),
+        "{generated}"
+    );
 
     let addr = broker.addr_text.clone();
-    eventually("batch dispatched as 3 queue entries", || async {
-        Ok((max_offset(&client, &addr, "BatchTopic", 0).await? == 3).then_some(()))
+    eventually("batch dispatched as 4 queue entries", || async {
+        Ok((max_offset(&client, &addr, "BatchTopic", 0).await? == 4).then_some(()))
     })
     .await?;
     broker.stop().await

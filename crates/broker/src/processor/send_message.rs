@@ -297,11 +297,23 @@ async fn send_batch(
     let mut records = Vec::with_capacity(messages.len());
     for message in messages {
         check_sizes(broker, message.body.len(), &message.properties)?;
-        let mut props = decode_properties(&message.properties);
-        edit_properties(broker, &mut props, &config.broker_cluster_name);
+        // As for a single send: the client's string with the edits appended when that equals
+        // decoding, editing and encoding it (batches are never retried sends nor delay-parked).
+        let scan = PropsScan::of(&message.properties);
+        let properties = if scan.simple() {
+            scan.edited(
+                &message.properties,
+                || broker.uniq_ids.next_id(),
+                &config.broker_cluster_name,
+            )
+        } else {
+            let mut props = decode_properties(&message.properties);
+            edit_properties(broker, &mut props, &config.broker_cluster_name);
+            encode_properties(&props)
+        };
         let mut record = base_record(broker, header, topic_config, queue_id, peer, message.body);
         record.flag = message.flag;
-        record.properties = encode_properties(&props);
+        record.properties = properties;
         check_sizes(broker, 0, &record.properties)?;
         records.push(record);
     }

@@ -77,18 +77,31 @@ impl<'a> PropsScan<'a> {
     /// `raw` with UNIQ_KEY (`new_uniq()` when missing) and CLUSTER appended; returns the
     /// properties and the UNIQ_KEY.
     pub fn append_edits(&self, raw: &str, new_uniq: impl FnOnce() -> String, cluster: &str) -> (String, String) {
+        let (out, generated) = self.write_edits(raw, new_uniq, cluster);
+        let uniq = generated.unwrap_or_else(|| self.uniq_key.unwrap_or_default().to_owned());
+        (out, uniq)
+    }
+
+    /// [`Self::append_edits`] without the UNIQ_KEY copy (a batch's messages answer offset ids
+    /// only).
+    pub fn edited(&self, raw: &str, new_uniq: impl FnOnce() -> String, cluster: &str) -> String {
+        self.write_edits(raw, new_uniq, cluster).0
+    }
+
+    /// The edited string, and the UNIQ_KEY generated for it (`None` when `raw` had one).
+    fn write_edits(&self, raw: &str, new_uniq: impl FnOnce() -> String, cluster: &str) -> (String, Option<String>) {
         let mut out = String::with_capacity(raw.len() + 64 + cluster.len());
         out.push_str(raw);
-        let uniq = match self.uniq_key {
-            Some(uniq) => uniq.to_owned(),
+        let generated = match self.uniq_key {
+            Some(_) => None,
             None => {
                 let uniq = new_uniq();
                 push_property(&mut out, properties::UNIQ_KEY, &uniq);
-                uniq
+                Some(uniq)
             }
         };
         push_property(&mut out, properties::CLUSTER, cluster);
-        (out, uniq)
+        (out, generated)
     }
 }
 
@@ -168,6 +181,7 @@ mod tests {
             if scan.simple() {
                 prop_assert_eq!(scan.uniq_key, decoded.get(properties::UNIQ_KEY));
                 prop_assert_eq!(scan.append_edits(&raw, || "NEW".into(), "Cl"), general(&raw, "NEW", "Cl"));
+                prop_assert_eq!(scan.edited(&raw, || "NEW".into(), "Cl"), general(&raw, "NEW", "Cl").0);
             }
             // Canonical means decode + encode give the string back.
             if scan.canonical {
