@@ -6,14 +6,18 @@
 # a fresh `ferromq --io-threads 1 standalone`; the difference divided by 40,000 removes start-up
 # and shutdown.
 #
-#   scripts/bench-instructions.sh path/to/ferromq broker|client
+#   scripts/bench-instructions.sh path/to/ferromq broker|client [producer args]
+#
+# The producer args replace the default `--mode async --in-flight 256` (e.g. `--mode sync
+# --batch 32 --in-flight 16` for batch sends; the message counts are multiples of 32).
 #
 # `broker`: the standalone runs under callgrind, the load generator natively; `client`: the other
 # way round. The client's busy polling is off (`--busy-poll-us 0`) so that its count is work, not
 # spinning; the broker keeps its defaults.
 set -euo pipefail
-bin="$(realpath "$1")"; side="$2"
-[[ "$side" == broker || "$side" == client ]] || { echo "usage: $0 BIN broker|client" >&2; exit 2; }
+bin="$(realpath "$1")"; side="$2"; shift 2
+[[ "$side" == broker || "$side" == client ]] || { echo "usage: $0 BIN broker|client [producer args]" >&2; exit 2; }
+load=("$@"); [[ ${#load[@]} -eq 0 ]] && load=(--mode async --in-flight 256)
 command -v valgrind >/dev/null || { echo "valgrind not found (apt-get install valgrind)" >&2; exit 1; }
 
 run() {
@@ -21,7 +25,7 @@ run() {
   dir="$(mktemp -d /tmp/ferromq-icount.XXXXXX)"
   local grind=(valgrind --tool=callgrind --callgrind-out-file="$dir/callgrind.out")
   local server=("$bin" --io-threads 1 standalone --data-dir "$dir/data" --namesrv-port 19876 --broker-port 20911)
-  local producer=("$bin" bench producer -n 127.0.0.1:19876 -t B1 --mode async --in-flight 256
+  local producer=("$bin" bench producer -n 127.0.0.1:19876 -t B1 "${load[@]}"
     --busy-poll-us 0 --count "$n" --json)
   if [[ "$side" == broker ]]; then server=("${grind[@]}" "${server[@]}"); else producer=("${grind[@]}" "${producer[@]}"); fi
   "${server[@]}" > "$dir/standalone.out" 2> "$dir/standalone.err" &
