@@ -122,15 +122,10 @@ fn dispatch_view(inner: &StoreInner, r: &RecordView<'_>, size: i32, batch: &mut 
     if let Some(index) = &inner.index {
         if tx != sys_flag::TRANSACTION_ROLLBACK_TYPE {
             let (uniq, keys) = (props.uniq_key, props.keys);
-            if uniq.is_some() || keys.is_some() {
-                let mut list: Vec<&str> = Vec::new();
-                list.extend(uniq);
-                if let Some(ks) = keys {
-                    list.extend(ks.split(properties::KEY_SEPARATOR).filter(|k| !k.is_empty()));
-                }
-                if !list.is_empty() {
-                    index.put_keys(r.topic, &list, r.phy_offset, r.store_timestamp)?;
-                }
+            let listed = keys.into_iter().flat_map(|ks| ks.split(properties::KEY_SEPARATOR));
+            let mut all = uniq.into_iter().chain(listed).filter(|k| !k.is_empty()).peekable();
+            if all.peek().is_some() {
+                index.put_keys(r.topic, all, r.phy_offset, r.store_timestamp)?;
             }
         }
     }

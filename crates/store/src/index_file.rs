@@ -18,7 +18,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use ferromq_protocol::message::java_hash;
+use ferromq_protocol::message::{java_hash, java_hash_continue};
 
 use crate::error::{StoreError, StoreResult};
 use crate::fs::{Fs, StoreFile};
@@ -30,7 +30,23 @@ const ENTRY_SIZE: u64 = 20;
 
 /// RocketMQ `indexKeyHashMethod`: `abs(hash)`, with `MIN_VALUE` mapped to 0.
 pub fn index_key_hash(key: &str) -> i32 {
-    java_hash(key).checked_abs().unwrap_or(0)
+    slot_hash(java_hash(key))
+}
+
+/// [`index_key_hash`] of `topic#key` from the hash of `topic#` (see [`topic_prefix_hash`]),
+/// without building the string.
+fn index_key_hash_of(topic_prefix_hash: i32, key: &str) -> i32 {
+    slot_hash(java_hash_continue(topic_prefix_hash, key))
+}
+
+/// `java_hash("topic#")`.
+fn topic_prefix_hash(topic: &str) -> i32 {
+    java_hash_continue(java_hash(topic), "#")
+}
+
+/// Java's `Math.abs` of the key hash, with `MIN_VALUE` (which has none) mapped to 0.
+fn slot_hash(hash: i32) -> i32 {
+    hash.checked_abs().unwrap_or(0)
 }
 
 /// The key stored for `topic` and a message key (`topic#key`).
@@ -195,10 +211,14 @@ impl IndexFile {
 
     /// Adds `key` for the record at `phy_offset`; `Ok(false)` when the file is full.
     pub fn put_key(&mut self, key: &str, phy_offset: i64, store_timestamp: i64) -> StoreResult<bool> {
+        self.put_key_hash(index_key_hash(key), phy_offset, store_timestamp)
+    }
+
+    /// [`IndexFile::put_key`] with the key's [`index_key_hash`] already computed.
+    fn put_key_hash(&mut self, hash: i32, phy_offset: i64, store_timestamp: i64) -> StoreResult<bool> {
         if self.is_full() {
             return Ok(false);
         }
-        let hash = index_key_hash(key);
         let slot_pos = self.slot_pos(hash);
         let mut prev = self.read_i32(slot_pos)?;
         if prev <= 0 || prev >= self.header.index_count {
@@ -314,16 +334,19 @@ impl IndexService {
             .max()
     }
 
-    /// Indexes `topic#key` for every key.
-    pub fn put_keys(&self, topic: &str, keys: &[&str], phy_offset: i64, store_timestamp: i64) -> StoreResult<()> {
+    /// Indexes `topic#key` for every non-empty key (hashed from its parts: dispatch calls this
+    /// for every message, and builds no string for it).
+    pub fn put_keys<'k>(
+        &self,
+        topic: &str,
+        keys: impl IntoIterator<Item = &'k str>,
+        phy_offset: i64,
+        store_timestamp: i64,
+    ) -> StoreResult<()> {
         let mut files = self.lock();
-        // One buffer for every `topic#key` of the record (dispatch calls this per message).
-        let mut full = String::with_capacity(topic.len() + 1 + keys.iter().map(|k| k.len()).max().unwrap_or(0));
-        for key in keys.iter().filter(|k| !k.is_empty()) {
-            full.clear();
-            full.push_str(topic);
-            full.push('#');
-            full.push_str(key);
+        let prefix = topic_prefix_hash(topic);
+        for key in keys.into_iter().filter(|k| !k.is_empty()) {
+            let hash = index_key_hash_of(prefix, key);
             loop {
                 let needs_new = files.last().is_none_or(|f| f.is_full());
                 if needs_new {
@@ -343,7 +366,7 @@ impl IndexService {
                     files.push(f);
                 }
                 let Some(file) = files.last_mut() else { break };
-                if file.put_key(&full, phy_offset, store_timestamp)? {
+                if file.put_key_hash(hash, phy_offset, store_timestamp)? {
                     break;
                 }
             }
@@ -408,6 +431,23 @@ mod tests {
         assert_eq!(timestamp_file_name(1_700_000_000_123), "20231114221320123");
     }
 
+    // Goal: a key indexed from its parts (topic, key) is found by the query, which hashes the
+    // whole `topic#key`, for ASCII and non-ASCII text alike; empty keys are skipped. Method:
+    // put three keys (one empty) under a non-ASCII topic, query each.
+    #[test]
+    fn keys_hashed_from_parts_are_found_by_whole_key() {
+        let fs: Arc<dyn Fs> = Arc::new(SimFs::new());
+        let svc = IndexService::load(Arc::clone(&fs), PathBuf::from("/s/index"), 64, 64).unwrap();
+        svc.put_keys("Thème", ["clé", "", "K1#x"], 4200, 1_000_000).unwrap();
+        assert_eq!(svc.query("Thème", "clé", 10, 0, i64::MAX).unwrap(), vec![4200]);
+        assert_eq!(svc.query("Thème", "K1#x", 10, 0, i64::MAX).unwrap(), vec![4200]);
+        assert!(svc.query("Theme", "clé", 10, 0, i64::MAX).unwrap().is_empty());
+        assert_eq!(
+            index_key_hash_of(topic_prefix_hash("Thème"), "clé"),
+            index_key_hash("Thème#clé")
+        );
+    }
+
     // Goal: keys are found within the time range, newest first, across file roll-over.
     // Method: tiny index files (4 slots, 5 entries) so chains collide and files roll.
     #[test]
@@ -416,7 +456,7 @@ mod tests {
         let svc = IndexService::load(Arc::clone(&fs), PathBuf::from("/s/index"), 4, 5).unwrap();
         for i in 0..12i64 {
             let key = if i % 2 == 0 { "even" } else { "odd" };
-            svc.put_keys("T", &[key, "all"], i * 100, 1_000_000 + i * 1000).unwrap();
+            svc.put_keys("T", [key, "all"], i * 100, 1_000_000 + i * 1000).unwrap();
         }
         let all = svc.query("T", "all", 100, 0, i64::MAX).unwrap();
         assert_eq!(all.len(), 12);

@@ -11,17 +11,24 @@
 /// message's keys) is one code unit per byte, taken four at a time:
 /// `h' = h·31⁴ + b₀·31³ + b₁·31² + b₂·31 + b₃`, the recurrence unrolled (all wrapping, so equal).
 pub fn java_hash(s: &str) -> i32 {
+    java_hash_continue(0, s)
+}
+
+/// [`java_hash`] of a string that starts with text whose hash is `h`, followed by `s`:
+/// `java_hash(a + b) == java_hash_continue(java_hash(a), b)`, so a concatenation (an index key
+/// `topic#key`) is hashed from its parts without building it.
+pub fn java_hash_continue(h: i32, s: &str) -> i32 {
     if !s.is_ascii() {
         return s
             .encode_utf16()
-            .fold(0i32, |h, unit| h.wrapping_mul(31).wrapping_add(i32::from(unit)));
+            .fold(h, |h, unit| h.wrapping_mul(31).wrapping_add(i32::from(unit)));
     }
     const P1: i32 = 31;
     const P2: i32 = 31 * 31;
     const P3: i32 = 31 * 31 * 31;
     const P4: i32 = 31 * 31 * 31 * 31;
     let mut quads = s.as_bytes().chunks_exact(4);
-    let mut h = 0i32;
+    let mut h = h;
     for quad in &mut quads {
         let [b0, b1, b2, b3] = [quad[0], quad[1], quad[2], quad[3]].map(i32::from);
         h = h
@@ -104,6 +111,14 @@ mod tests {
                 .encode_utf16()
                 .fold(0i32, |h, unit| h.wrapping_mul(31).wrapping_add(i32::from(unit)));
             prop_assert_eq!(java_hash(&s), reference);
+        }
+
+        // Goal: hashing a concatenation from its parts equals hashing it whole, for any text
+        // (ASCII or not, either side). Method: arbitrary pairs of strings.
+        #[test]
+        fn hash_continues_over_a_concatenation(a in any::<String>(), b in any::<String>(), ascii in "[ -~]{0,40}") {
+            prop_assert_eq!(java_hash_continue(java_hash(&a), &b), java_hash(&format!("{a}{b}")));
+            prop_assert_eq!(java_hash_continue(java_hash(&ascii), &a), java_hash(&format!("{ascii}{a}")));
         }
 
         // Goal: masked CRC is never negative. Method: arbitrary bytes.

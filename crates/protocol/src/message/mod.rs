@@ -35,7 +35,7 @@ pub mod sys_flag;
 pub use batch::{decode_batch, encode_batch, BatchMessage};
 pub use compress::{decompress_body, CompressionType};
 pub use error::MessageError;
-pub use hash::{java_hash, masked_crc32};
+pub use hash::{java_hash, java_hash_continue, masked_crc32};
 pub use msg_id::{create_offset_msg_id, parse_offset_msg_id, parse_uniq_id, OffsetMsgId, UniqId, UniqIdGenerator};
 pub use properties::{decode_properties, encode_properties, property_value, Properties};
 pub use record::{
