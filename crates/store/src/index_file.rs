@@ -209,12 +209,8 @@ impl IndexFile {
             .map_err(|e| StoreError::io("write index", &self.path, e))
     }
 
-    /// Adds `key` for the record at `phy_offset`; `Ok(false)` when the file is full.
-    pub fn put_key(&mut self, key: &str, phy_offset: i64, store_timestamp: i64) -> StoreResult<bool> {
-        self.put_key_hash(index_key_hash(key), phy_offset, store_timestamp)
-    }
-
-    /// [`IndexFile::put_key`] with the key's [`index_key_hash`] already computed.
+    /// Adds the key whose [`index_key_hash`] is `hash` for the record at `phy_offset`;
+    /// `Ok(false)` when the file is full.
     fn put_key_hash(&mut self, hash: i32, phy_offset: i64, store_timestamp: i64) -> StoreResult<bool> {
         if self.is_full() {
             return Ok(false);

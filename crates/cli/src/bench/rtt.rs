@@ -110,10 +110,7 @@ pub fn measure_polling(size: usize, count: u64, busy_poll: Duration) -> anyhow::
     let stream = TcpStream::connect(addr).context("connecting to the echo server")?;
     stream.set_nodelay(true)?;
     let mut stream = Polling::new(stream, busy_poll)?;
-    let length = u32::try_from(size).context("size fits the length word")?;
-    let mut out = Vec::with_capacity(size + 4);
-    out.extend_from_slice(&length.to_be_bytes());
-    out.extend((0..size).map(|i| (i % 251) as u8));
+    let out = frame_of(size)?;
     let mut back = Vec::with_capacity(size + 4);
     let mut histogram = new_histogram();
     for _ in 0..WARMUP_ROUND_TRIPS {
@@ -130,16 +127,34 @@ pub fn measure_polling(size: usize, count: u64, busy_poll: Duration) -> anyhow::
     }
     let elapsed = started.elapsed().as_secs_f64().max(1e-9);
     drop(stream);
-    match server.join() {
-        Ok(result) => result.context("echo server")?,
-        Err(_) => bail!("echo server thread panicked"),
-    }
+    join_server(server, "echo server")?;
     Ok(RttSummary {
         size,
         latency: Percentiles::of(&histogram),
         round_trips_per_sec: count as f64 / elapsed,
         busy_poll,
     })
+}
+
+/// One frame of the baselines: the length word and `size` payload bytes.
+pub(super) fn frame_of(size: usize) -> anyhow::Result<Vec<u8>> {
+    let length = u32::try_from(size).context("size fits the length word")?;
+    let mut frame = Vec::with_capacity(size + 4);
+    frame.extend_from_slice(&length.to_be_bytes());
+    frame.extend((0..size).map(|i| (i % 251) as u8));
+    Ok(frame)
+}
+
+/// Waits for a baseline's server thread (after the client closed its connection) and returns
+/// its outcome, named `what` in errors.
+pub(super) fn join_server(
+    server: std::thread::JoinHandle<std::io::Result<()>>,
+    what: &'static str,
+) -> anyhow::Result<()> {
+    match server.join() {
+        Ok(result) => result.context(what),
+        Err(_) => bail!("{what} thread panicked"),
+    }
 }
 
 /// A stream whose reads poll (non-blocking) for up to `window` before blocking.

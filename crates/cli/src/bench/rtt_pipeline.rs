@@ -25,7 +25,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 
-use super::rtt::{MAX_RTT_COUNT, MAX_RTT_SIZE, WARMUP_ROUND_TRIPS};
+use super::rtt::{frame_of, join_server, MAX_RTT_COUNT, MAX_RTT_SIZE, WARMUP_ROUND_TRIPS};
 
 /// Bytes one read takes at most (FerroMQ's busy connections grow their reads to this too).
 pub const READ_CHUNK: usize = 256 * 1024;
@@ -61,15 +61,6 @@ impl PipelineSummary {
             "round_trips_per_sec": self.round_trips_per_sec.round(),
         })
     }
-}
-
-/// One frame: the length word and `size` payload bytes.
-fn frame_of(size: usize) -> anyhow::Result<Vec<u8>> {
-    let length = u32::try_from(size).context("size fits the length word")?;
-    let mut frame = Vec::with_capacity(size + 4);
-    frame.extend_from_slice(&length.to_be_bytes());
-    frame.extend((0..size).map(|i| (i % 251) as u8));
-    Ok(frame)
 }
 
 /// Counts the complete frames at the front of `buf[..filled]`, each of which must carry
@@ -225,10 +216,7 @@ pub fn measure_pipelined(
         bail!("{done} replies for {sent} requests");
     }
     drop(stream);
-    match server.join() {
-        Ok(result) => result.context("reply server")?,
-        Err(_) => bail!("reply server thread panicked"),
-    }
+    join_server(server, "reply server")?;
     Ok(PipelineSummary {
         size,
         reply_size,
