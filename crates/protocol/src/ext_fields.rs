@@ -14,8 +14,9 @@
 //! - the spans are strictly ascending by key bytes (keys are unique, and iteration order is
 //!   the sorted order fastjson writes);
 //! - every span lies inside the arena on `char` boundaries (each was the length of the arena
-//!   before and after a `push_str`);
-//! - `garbage` counts the arena bytes no span refers to (replaced or removed fields); the arena
+//!   before or after a `push_str`, or the position of an ASCII `"` inside the pushed text);
+//! - `garbage` counts the arena bytes no span refers to (replaced or removed fields, and the
+//!   `":"` between key and value of a field the decoder copied from its JSON text); the arena
 //!   is rebuilt when garbage passes half of it, so it stays within twice the live text.
 
 use std::cmp::Ordering;
@@ -25,6 +26,9 @@ use std::iter::FusedIterator;
 
 /// Garbage below this many bytes is never worth a compaction.
 const COMPACT_MIN_GARBAGE: usize = 256;
+
+/// Bytes between key and value of a field appended from its JSON text: `":"`.
+const PAIR_GAP_BYTES: usize = 3;
 
 /// Where one field's key and value sit in the arena (byte offsets, end exclusive).
 #[derive(Clone, Copy, Debug)]
@@ -444,38 +448,79 @@ impl ExtFieldsBuilder {
 
     /// Appends one field.
     pub(crate) fn push(&mut self, key: &str, value: &str) {
+        self.note_order(key.as_bytes());
         let text = &mut self.fields.text;
         text.reserve(key.len() + value.len());
         let key_start = text.len();
         text.push_str(key);
         let key_end = text.len();
         text.push_str(value);
-        self.record(key_start, key_end);
-    }
-
-    /// Adds the span of a field written at the end of the arena and notes whether the keys are
-    /// still ascending. Keys are compared as bytes (no char-boundary checks: the order is
-    /// byte order), usually decided by their first byte (fastjson's `a`..`n`).
-    fn record(&mut self, key_start: usize, key_end: usize) {
-        let bytes = self.fields.text.as_bytes();
-        if let Some(last) = self.fields.spans.last() {
-            let last = bytes.get(last.key_start..last.key_end).unwrap_or_default();
-            let key = bytes.get(key_start..key_end).unwrap_or_default();
-            let ascending = match (last.first(), key.first()) {
-                (Some(a), Some(b)) if a != b => a < b,
-                _ => last < key,
-            };
-            if !ascending {
-                self.sorted = false;
-            }
-        }
-        let value_end = bytes.len();
         self.fields.spans.push(Span {
             key_start,
             key_end,
             value_start: key_end,
-            value_end,
+            value_end: text.len(),
         });
+    }
+
+    /// Appends one field from its JSON text without the outer quotes, `key":"value` (key and
+    /// value without escapes; the key is the first `key_len` bytes): one copy instead of two.
+    /// The three bytes `":"` stay in the arena between key and value, counted as garbage.
+    pub(crate) fn push_pair_text(&mut self, pair: &str, key_len: usize) {
+        debug_assert_eq!(pair.as_bytes().get(key_len..key_len + PAIR_GAP_BYTES), Some(&b"\":\""[..]));
+        self.note_order(pair.as_bytes().get(..key_len).unwrap_or_default());
+        let text = &mut self.fields.text;
+        let key_start = text.len();
+        text.push_str(pair);
+        let key_end = key_start + key_len;
+        self.fields.garbage += PAIR_GAP_BYTES;
+        self.fields.spans.push(Span {
+            key_start,
+            key_end,
+            value_start: key_end + PAIR_GAP_BYTES,
+            value_end: text.len(),
+        });
+    }
+
+    /// Adds the span of a field written at the end of the arena: key `key_start..key_end`,
+    /// value from there to the end.
+    fn record(&mut self, key_start: usize, key_end: usize) {
+        let key = self.fields.text.as_bytes().get(key_start..key_end).unwrap_or_default();
+        if self.sorted && !self.ascends_to(key) {
+            self.sorted = false;
+        }
+        self.fields.spans.push(Span {
+            key_start,
+            key_end,
+            value_start: key_end,
+            value_end: self.fields.text.len(),
+        });
+    }
+
+    /// Notes whether `key`, about to be appended, keeps the keys ascending; once they are not,
+    /// nothing more is compared ([`ExtFieldsBuilder::finish`] sorts).
+    fn note_order(&mut self, key: &[u8]) {
+        if self.sorted && !self.ascends_to(key) {
+            self.sorted = false;
+        }
+    }
+
+    /// Whether `key` sorts after the last field's key. Compared as bytes (no char-boundary
+    /// checks: the order is byte order), usually decided by the first byte (fastjson's `a`..`n`).
+    fn ascends_to(&self, key: &[u8]) -> bool {
+        let Some(last) = self.fields.spans.last() else {
+            return true;
+        };
+        let last = self
+            .fields
+            .text
+            .as_bytes()
+            .get(last.key_start..last.key_end)
+            .unwrap_or_default();
+        match (last.first(), key.first()) {
+            (Some(a), Some(b)) if a != b => a < b,
+            _ => last < key,
+        }
     }
 
     /// Drops the text written since `mark` (a field whose value turned out to be null).
@@ -502,7 +547,7 @@ impl ExtFieldsBuilder {
                     false
                 }
             });
-            fields.garbage = garbage;
+            fields.garbage += garbage;
             fields.compact_if_wasteful();
         }
         fields

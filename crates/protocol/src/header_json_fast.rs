@@ -199,11 +199,11 @@ impl<'a> Parser<'a> {
         if s.get(v1) != Some(&b'"') {
             return false;
         }
-        // Both ranges start after and end before an ASCII quote: char boundaries.
-        let (Some(key), Some(value)) = (self.text.get(k0..k1), self.text.get(v0..v1)) else {
+        // `key":"value` starts after and ends before an ASCII quote: char boundaries.
+        let Some(pair) = self.text.get(k0..v1) else {
             return false;
         };
-        fields.push(key, value);
+        fields.push_pair_text(pair, k1 - k0);
         self.c.pos = v1 + 1;
         true
     }

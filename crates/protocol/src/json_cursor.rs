@@ -55,11 +55,17 @@ impl<'a> Cursor<'a> {
     /// general decoder.
     #[inline]
     pub(crate) fn unicode_escape(&mut self) -> Option<char> {
-        let digits = self.s.get(self.pos..self.pos.checked_add(4)?)?;
+        let &[d0, d1, d2, d3] = self.s.get(self.pos..self.pos.checked_add(4)?)? else {
+            return None;
+        };
         self.pos += 4;
-        let code = digits
-            .iter()
-            .try_fold(0u32, |acc, &b| Some((acc << 4) | char::from(b).to_digit(16)?))?;
+        // A table lookup per digit; an invalid digit sets bit 4 of its entry, so one test of
+        // the OR of all four catches any.
+        let [h0, h1, h2, h3] = [d0, d1, d2, d3].map(|d| HEX_VALUE[usize::from(d)]);
+        if (h0 | h1 | h2 | h3) & INVALID_HEX != 0 {
+            return None;
+        }
+        let code = u32::from(h0) << 12 | u32::from(h1) << 8 | u32::from(h2) << 4 | u32::from(h3);
         char::from_u32(code)
     }
 
@@ -83,5 +89,65 @@ impl<'a> Cursor<'a> {
             return None;
         }
         i32::try_from(if negative { -value } else { value }).ok()
+    }
+}
+
+/// Marks a byte that is not a hex digit in [`HEX_VALUE`].
+const INVALID_HEX: u8 = 0x10;
+
+/// The value of each hex digit (either case), [`INVALID_HEX`] for every other byte.
+static HEX_VALUE: [u8; 256] = {
+    let mut table = [INVALID_HEX; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        table[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The escape as `char::to_digit` reads it (the implementation before the table).
+    fn reference_escape(digits: &[u8]) -> Option<char> {
+        let code = digits
+            .get(..4)?
+            .iter()
+            .try_fold(0u32, |acc, &b| Some((acc << 4) | char::from(b).to_digit(16)?))?;
+        char::from_u32(code)
+    }
+
+    #[test]
+    fn hex_table_reads_exactly_the_hex_digits() {
+        for byte in 0..=255u8 {
+            let expected = char::from(byte).to_digit(16);
+            let got = HEX_VALUE[usize::from(byte)];
+            assert_eq!((got & INVALID_HEX == 0).then_some(u32::from(got)), expected, "byte {byte}");
+        }
+    }
+
+    proptest! {
+        // Goal: the table-driven `\u` escape reads what the `to_digit` fold reads (digits in
+        // either case, bad digits, surrogates, short input). Method: four bytes drawn mostly
+        // from hex digits, sometimes from anything, sometimes fewer than four.
+        #[test]
+        fn unicode_escape_equals_the_to_digit_reading(
+            digits in proptest::collection::vec(
+                prop_oneof![4 => proptest::sample::select(b"0123456789abcdefABCDEFdD8".to_vec()), 1 => any::<u8>()],
+                0..6,
+            ),
+        ) {
+            let mut cursor = Cursor::new(&digits);
+            prop_assert_eq!(cursor.unicode_escape(), reference_escape(&digits));
+        }
     }
 }

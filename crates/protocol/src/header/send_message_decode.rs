@@ -47,10 +47,8 @@ const LONG_NAMES: [&str; FIELDS] = [
 /// Short wire names by slot (`SendMessageRequestHeaderV2`).
 const SHORT_NAMES: [&str; FIELDS] = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n"];
 
-/// Maps a key (its bytes) to its slot under one naming.
-type SlotOf = fn(&[u8]) -> Option<usize>;
-
 /// The slot of a short-name key (`a`..`n`).
+#[inline]
 fn short_slot(key: &[u8]) -> Option<usize> {
     match key {
         [letter @ b'a'..=b'n'] => Some(usize::from(letter - b'a')),
@@ -128,11 +126,19 @@ pub(crate) fn decode_send_header(
     fields: &ExtFields,
     short_names: bool,
 ) -> Result<SendMessageRequestHeaderRef<'_>, HeaderError> {
-    let (names, slot_of): (&[&'static str; FIELDS], SlotOf) = if short_names {
-        (&SHORT_NAMES, short_slot)
+    // Monomorphised per naming, so the key match inlines into the field loop.
+    if short_names {
+        decode_with(fields, &SHORT_NAMES, short_slot)
     } else {
-        (&LONG_NAMES, long_slot)
-    };
+        decode_with(fields, &LONG_NAMES, long_slot)
+    }
+}
+
+fn decode_with<'a>(
+    fields: &'a ExtFields,
+    names: &[&'static str; FIELDS],
+    slot_of: impl Fn(&[u8]) -> Option<usize>,
+) -> Result<SendMessageRequestHeaderRef<'a>, HeaderError> {
     let mut values: [Option<&str>; FIELDS] = [None; FIELDS];
     for (key, value) in fields.iter_key_bytes() {
         if let Some(slot) = slot_of(key).and_then(|slot| values.get_mut(slot)) {
