@@ -9,8 +9,10 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use ferromq_protocol::{RemotingCommand, RequestCode, ResponseCode};
-use ferromq_remoting::{Dispatcher, FnProcessor, RequestContext, Response};
+use ferromq_protocol::{ReceivedSend, RemotingCommand, RequestCode, ResponseCode};
+use ferromq_remoting::{Dispatcher, FnProcessor, RequestContext, RequestProcessor, Response};
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
 
 use crate::broker::Broker;
 use crate::error::BrokerError;
@@ -22,6 +24,31 @@ use crate::processor::{
 /// The response carrying `error`.
 pub fn error_response(request: &RemotingCommand, error: &BrokerError) -> RemotingCommand {
     RemotingCommand::response_to(request, error.response_code()).with_remark(error.to_string())
+}
+
+/// The answer to a request whose handler returned `result`: its response, or one carrying the
+/// error's code and text (built on `template`, the request's SUCCESS response); counted in
+/// the metrics.
+fn answer<R: Into<Response>>(
+    broker: &Broker,
+    request_code: i32,
+    template: &RemotingCommand,
+    result: Result<R, BrokerError>,
+) -> Response {
+    let response: Response = match result {
+        Ok(response) => response.into(),
+        Err(error) => {
+            let code = error.response_code();
+            if matches!(code, ResponseCode::SystemError | ResponseCode::ServiceNotAvailable) {
+                tracing::warn!(request_code, %code, %error, "request failed");
+            } else {
+                tracing::debug!(request_code, %code, %error, "request refused");
+            }
+            error_response(template, &error).into()
+        }
+    };
+    broker.metrics.record_response(request_code, response.code());
+    response
 }
 
 /// Routes `code` to `handler`, which answers a command or any other [`Response`] (a send's
@@ -40,23 +67,42 @@ where
         async move {
             let request_code = request.code;
             let template = RemotingCommand::response_to(&request, ResponseCode::Success);
-            let response: Response = match handler(Arc::clone(&broker), ctx, request).await {
-                Ok(response) => response.into(),
-                Err(error) => {
-                    let code = error.response_code();
-                    if matches!(code, ResponseCode::SystemError | ResponseCode::ServiceNotAvailable) {
-                        tracing::warn!(request_code, %code, %error, "request failed");
-                    } else {
-                        tracing::debug!(request_code, %code, %error, "request refused");
-                    }
-                    error_response(&template, &error).into()
-                }
-            };
-            broker.metrics.record_response(request_code, response.code());
-            Some(response)
+            let result = handler(Arc::clone(&broker), ctx, request).await;
+            Some(answer(&broker, request_code, &template, result))
         }
     });
     dispatcher.register(code, Arc::new(processor));
+}
+
+/// The send codes' processor: a command goes through [`send_message::process`], a send the
+/// connection decoded with the send decoder through [`send_message::process_received`] (its
+/// header read in place); both answer as [`route`] does.
+struct SendProcessor {
+    broker: Arc<Broker>,
+}
+
+impl RequestProcessor for SendProcessor {
+    fn process(&self, ctx: RequestContext, request: RemotingCommand) -> BoxFuture<'static, Option<Response>> {
+        let broker = Arc::clone(&self.broker);
+        async move {
+            let request_code = request.code;
+            let template = RemotingCommand::response_to(&request, ResponseCode::Success);
+            let result = send_message::process(Arc::clone(&broker), ctx, request).await;
+            Some(answer(&broker, request_code, &template, result))
+        }
+        .boxed()
+    }
+
+    fn process_send(&self, ctx: RequestContext, request: ReceivedSend) -> BoxFuture<'static, Option<Response>> {
+        let broker = Arc::clone(&self.broker);
+        async move {
+            let request_code = request.command().code;
+            let template = RemotingCommand::response_to(request.command(), ResponseCode::Success);
+            let result = send_message::process_received(Arc::clone(&broker), ctx, request).await;
+            Some(answer(&broker, request_code, &template, result))
+        }
+        .boxed()
+    }
 }
 
 /// Builds the broker's dispatch table.
@@ -65,8 +111,11 @@ pub fn build(broker: &Arc<Broker>) -> Dispatcher {
     let mut d = Dispatcher::new();
     // SEND_REPLY_MESSAGE(_V2) are not routed: storing a reply without pushing it to the
     // requester (PUSH_REPLY_MESSAGE_TO_CLIENT) would only make the request time out later.
+    let send: Arc<dyn RequestProcessor> = Arc::new(SendProcessor {
+        broker: Arc::clone(broker),
+    });
     for code in [C::SendMessage, C::SendMessageV2, C::SendBatchMessage] {
-        route(&mut d, broker, code, send_message::process);
+        d.register(code, Arc::clone(&send));
     }
     route(&mut d, broker, C::PullMessage, pull_message::process);
     route(&mut d, broker, C::LitePullMessage, pull_message::process);

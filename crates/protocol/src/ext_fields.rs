@@ -467,7 +467,10 @@ impl ExtFieldsBuilder {
     /// value without escapes; the key is the first `key_len` bytes): one copy instead of two.
     /// The three bytes `":"` stay in the arena between key and value, counted as garbage.
     pub(crate) fn push_pair_text(&mut self, pair: &str, key_len: usize) {
-        debug_assert_eq!(pair.as_bytes().get(key_len..key_len + PAIR_GAP_BYTES), Some(&b"\":\""[..]));
+        debug_assert_eq!(
+            pair.as_bytes().get(key_len..key_len + PAIR_GAP_BYTES),
+            Some(&b"\":\""[..])
+        );
         self.note_order(pair.as_bytes().get(..key_len).unwrap_or_default());
         let text = &mut self.fields.text;
         let key_start = text.len();

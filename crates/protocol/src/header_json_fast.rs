@@ -21,6 +21,45 @@ use crate::json_cursor::Cursor;
 
 /// Decodes `input` when it has the common shape; `None` means "use the general decoder".
 pub(crate) fn decode_fast(input: &[u8]) -> Option<RemotingCommand> {
+    let mut fields = None;
+    let mut cmd = decode_with(input, |p| {
+        fields = Some(p.ext_fields()?);
+        Some(())
+    })?;
+    if let Some(fields) = fields {
+        cmd.ext_fields = fields;
+    }
+    Some(cmd)
+}
+
+/// Decodes a send request header (`a`..`n` ext fields) when it has the common shape, its
+/// fields into [`SendSlots`] instead of an [`ExtFields`] map; `None` means "use the general
+/// decoder". Narrower than [`decode_fast`]: every ext-field key is one of the fourteen short
+/// names and appears once, every value is a string, and only the properties (`i`) may hold
+/// escapes; the returned command's ext fields are empty.
+pub(crate) fn decode_send_fast(input: &[u8]) -> Option<(RemotingCommand, SendSlots)> {
+    let mut slots = SendSlots::default();
+    let cmd = decode_with(input, |p| p.send_slots(&mut slots))?;
+    Some((cmd, slots))
+}
+
+/// The ext fields of a send header as [`decode_send_fast`] reads them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct SendSlots {
+    /// By slot (`a` = 0 .. `n` = 13): the value's byte range in the header, for every field
+    /// but the properties.
+    pub(crate) spans: [Option<(u32, u32)>; SEND_FIELDS],
+    /// Slot `i`, unescaped.
+    pub(crate) properties: Option<String>,
+}
+
+/// Number of send header fields (`a`..`n`).
+pub(crate) const SEND_FIELDS: usize = 14;
+/// The slot of the properties (`i`).
+pub(crate) const PROPERTIES_SLOT: usize = 8;
+
+/// The top-level object, with `ext` parsing the value of `extFields`.
+fn decode_with(input: &[u8], mut ext: impl FnMut(&mut Parser<'_>) -> Option<()>) -> Option<RemotingCommand> {
     // Validated once here: every string chunk below starts and ends next to an ASCII byte, so
     // it is a `str` slice at char boundaries and needs no check of its own.
     let text = std::str::from_utf8(input).ok()?;
@@ -71,7 +110,7 @@ pub(crate) fn decode_fast(input: &[u8]) -> Option<RemotingCommand> {
                     32
                 }
                 b"extFields" => {
-                    cmd.ext_fields = p.ext_fields()?;
+                    ext(&mut p)?;
                     64
                 }
                 b"serializeTypeCurrentRPC" => {
@@ -206,6 +245,62 @@ impl<'a> Parser<'a> {
         fields.push_pair_text(pair, k1 - k0);
         self.c.pos = v1 + 1;
         true
+    }
+
+    /// `extFields` of a send header into `slots` (see [`decode_send_fast`]).
+    fn send_slots(&mut self, slots: &mut SendSlots) -> Option<()> {
+        self.c.eat(b'{')?;
+        self.c.ws();
+        if self.c.eat_if(b'}') {
+            return Some(());
+        }
+        loop {
+            let slot = match self.c.s.get(self.c.pos..self.c.pos + 5) {
+                // `"x":` without whitespace, as fastjson and FerroMQ write it.
+                Some(&[b'"', letter @ b'a'..=b'n', b'"', b':', _]) => {
+                    self.c.pos += 4;
+                    usize::from(letter - b'a')
+                }
+                _ => {
+                    let slot = match self.plain_string()? {
+                        [letter @ b'a'..=b'n'] => usize::from(letter - b'a'),
+                        _ => return None,
+                    };
+                    self.c.ws();
+                    self.c.eat(b':')?;
+                    slot
+                }
+            };
+            self.c.ws();
+            if slot == PROPERTIES_SLOT {
+                if slots.properties.is_some() {
+                    return None;
+                }
+                // The rest of the header bounds the unescaped text: one allocation.
+                let mut properties = String::with_capacity(self.c.s.len().saturating_sub(self.c.pos));
+                self.string(&mut ValueText::new(&mut properties))?;
+                slots.properties = Some(properties);
+            } else {
+                let span = slots.spans.get_mut(slot)?;
+                if span.is_some() {
+                    return None;
+                }
+                self.c.eat(b'"')?;
+                let start = self.c.pos;
+                let end = start + special_byte(self.c.s.get(start..)?)?;
+                if self.c.s.get(end) != Some(&b'"') {
+                    return None;
+                }
+                *span = Some((u32::try_from(start).ok()?, u32::try_from(end).ok()?));
+                self.c.pos = end + 1;
+            }
+            self.c.ws();
+            if self.c.eat_if(b'}') {
+                return Some(());
+            }
+            self.c.eat(b',')?;
+            self.c.ws();
+        }
     }
 
     /// `extFields`: an object of string or null values.

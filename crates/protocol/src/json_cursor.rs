@@ -131,7 +131,11 @@ mod tests {
         for byte in 0..=255u8 {
             let expected = char::from(byte).to_digit(16);
             let got = HEX_VALUE[usize::from(byte)];
-            assert_eq!((got & INVALID_HEX == 0).then_some(u32::from(got)), expected, "byte {byte}");
+            assert_eq!(
+                (got & INVALID_HEX == 0).then_some(u32::from(got)),
+                expected,
+                "byte {byte}"
+            );
         }
     }
 

@@ -33,6 +33,7 @@ mod header_json_scan;
 mod json_cursor;
 pub mod message;
 pub mod received;
+pub mod received_send;
 #[cfg(test)]
 mod test_json;
 
@@ -41,3 +42,4 @@ pub use command::{Body, ExtFields, LanguageCode, RemotingCommand, SerializeType}
 pub use error::CodecError;
 pub use frame::{decode_frame, decode_frame_received, encode_frame, MAX_FRAME_BYTES};
 pub use received::ReceivedCommand;
+pub use received_send::{ReceivedRequest, ReceivedSend};

@@ -5,14 +5,17 @@
 //!
 //! Components:
 //! - [`ReceivedCommand::decode`]: from a frame without its length word; with
-//!   `scan_responses`, a JSON response whose header passes the scan (`header_json_scan`)
-//!   stays undecoded; everything else (requests, ROCKETMQ headers, unusual JSON) is decoded
-//!   in full at once, exactly as [`crate::frame::decode_command`] does;
+//!   `scan_responses` (a client's connection), a JSON response whose header passes the scan
+//!   (`header_json_scan`) stays undecoded; without it (a server's), a JSON send request the
+//!   send decoder takes becomes a [`ReceivedSend`] (`received_send`); everything else (other
+//!   requests, ROCKETMQ headers, unusual JSON) is decoded in full at once, exactly as
+//!   [`crate::frame::decode_command`] does;
 //! - accessors that read a scanned header without building anything: [`ReceivedCommand::code`],
 //!   [`ReceivedCommand::opaque`], [`ReceivedCommand::flag`], [`ReceivedCommand::remark`],
 //!   [`ReceivedCommand::ext_fields_of`], [`ReceivedCommand::raw_ext_fields`];
 //! - [`ReceivedCommand::into_command`]: the full decode, for callers that want a
-//!   [`RemotingCommand`].
+//!   [`RemotingCommand`]; [`ReceivedCommand::into_request`]: what a server's dispatcher takes
+//!   (a [`ReceivedSend`] stays one).
 //!
 //! Invariants:
 //! - every accessor answers what the same accessor of the fully decoded command answers
@@ -30,6 +33,7 @@ use crate::error::CodecError;
 use crate::frame::decode_command;
 use crate::header_json::decode_json_header;
 use crate::header_json_scan::{scan_json_head, JsonHead};
+use crate::received_send::{ReceivedRequest, ReceivedSend};
 
 pub use crate::header_json_scan::{RawFields as RawExtFields, RawStr, MAX_RECORDED_FIELDS};
 
@@ -43,6 +47,7 @@ pub struct ReceivedCommand {
 enum Repr {
     Decoded(RemotingCommand),
     Scanned(Scanned),
+    Send(ReceivedSend),
 }
 
 #[derive(Debug, Clone)]
@@ -83,6 +88,8 @@ impl ReceivedCommand {
                     }),
                 });
             }
+        } else if let Some(send) = ReceivedSend::decode(&frame) {
+            return Ok(ReceivedCommand { repr: Repr::Send(send) });
         }
         decode_command(frame).map(Self::from)
     }
@@ -111,6 +118,7 @@ impl ReceivedCommand {
         match &self.repr {
             Repr::Decoded(command) => command.code,
             Repr::Scanned(scanned) => scanned.head.code,
+            Repr::Send(send) => send.command().code,
         }
     }
 
@@ -119,6 +127,7 @@ impl ReceivedCommand {
         match &self.repr {
             Repr::Decoded(command) => command.opaque,
             Repr::Scanned(scanned) => scanned.head.opaque,
+            Repr::Send(send) => send.command().opaque,
         }
     }
 
@@ -127,6 +136,7 @@ impl ReceivedCommand {
         match &self.repr {
             Repr::Decoded(command) => command.flag,
             Repr::Scanned(scanned) => scanned.head.flag,
+            Repr::Send(send) => send.command().flag,
         }
     }
 
@@ -135,6 +145,7 @@ impl ReceivedCommand {
         match &self.repr {
             Repr::Decoded(command) => command.version,
             Repr::Scanned(scanned) => scanned.head.version,
+            Repr::Send(send) => send.command().version,
         }
     }
 
@@ -143,6 +154,7 @@ impl ReceivedCommand {
         match &self.repr {
             Repr::Decoded(command) => command.language,
             Repr::Scanned(scanned) => scanned.head.language,
+            Repr::Send(send) => send.command().language,
         }
     }
 
@@ -160,6 +172,7 @@ impl ReceivedCommand {
     pub fn remark(&self) -> Option<Cow<'_, str>> {
         match &self.repr {
             Repr::Decoded(command) => command.remark.as_deref().map(Cow::Borrowed),
+            Repr::Send(send) => send.command().remark.as_deref().map(Cow::Borrowed),
             Repr::Scanned(scanned) => scanned
                 .head
                 .remark
@@ -174,6 +187,10 @@ impl ReceivedCommand {
     pub fn ext_fields_of<const N: usize>(&self, keys: [&str; N]) -> [Option<Cow<'_, str>>; N] {
         match &self.repr {
             Repr::Decoded(command) => keys.map(|key| command.ext_fields.get(key).map(Cow::Borrowed)),
+            Repr::Send(send) => {
+                let fields = send.clone().into_command().ext_fields;
+                keys.map(|key| fields.get(key).map(|value| Cow::Owned(value.to_owned())))
+            }
             Repr::Scanned(scanned) => {
                 let mut values: [Option<Cow<'_, str>>; N] = std::array::from_fn(|_| None);
                 for (key, value) in scanned.head.fields(scanned.header()) {
@@ -196,8 +213,17 @@ impl ReceivedCommand {
     /// `None` for a decoded command (read its [`RemotingCommand::ext_fields`] instead).
     pub fn raw_ext_fields(&self) -> Option<RawExtFields<'_>> {
         match &self.repr {
-            Repr::Decoded(_) => None,
+            Repr::Decoded(_) | Repr::Send(_) => None,
             Repr::Scanned(scanned) => Some(scanned.head.fields(scanned.header())),
+        }
+    }
+
+    /// The request as the dispatcher takes it: a send the specialised decoder read, or the
+    /// whole command (decoded now if it was only scanned).
+    pub fn into_request(self) -> Result<ReceivedRequest, CodecError> {
+        match self.repr {
+            Repr::Send(send) => Ok(ReceivedRequest::Send(send)),
+            repr => ReceivedCommand { repr }.into_command().map(ReceivedRequest::Command),
         }
     }
 
@@ -205,6 +231,7 @@ impl ReceivedCommand {
     pub fn into_command(self) -> Result<RemotingCommand, CodecError> {
         match self.repr {
             Repr::Decoded(command) => Ok(command),
+            Repr::Send(send) => Ok(send.into_command()),
             Repr::Scanned(scanned) => {
                 let mut command = decode_json_header(scanned.header())?;
                 let mut body = scanned.frame;

@@ -30,7 +30,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use ferromq_protocol::command::FLAG_RESPONSE;
-use ferromq_protocol::{RemotingCommand, ResponseCode, SerializeType};
+use ferromq_protocol::{ReceivedRequest, ReceivedSend, RemotingCommand, ResponseCode, SerializeType};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use tokio::sync::OwnedSemaphorePermit;
@@ -66,6 +66,14 @@ pub trait RequestProcessor: Send + Sync + 'static {
     /// Processes one request; the response's opaque, flag and serialize type are set (or, for
     /// a response that encodes itself, given) by the dispatcher.
     fn process(&self, ctx: RequestContext, request: RemotingCommand) -> BoxFuture<'static, Option<Response>>;
+
+    /// Processes a send request the connection decoded with the send decoder
+    /// ([`ReceivedSend`]: header fields read in place, no ext-field map). By default its
+    /// command is rebuilt and given to [`RequestProcessor::process`]; a send processor
+    /// overrides this to read the header in place.
+    fn process_send(&self, ctx: RequestContext, request: ReceivedSend) -> BoxFuture<'static, Option<Response>> {
+        self.process(ctx, request.into_command())
+    }
 }
 
 /// A processor made from an async closure answering a command ([`Dispatcher::register_fn`]) or
@@ -160,18 +168,20 @@ pub fn not_supported_remark(code: i32) -> String {
 pub(crate) fn run_request(
     connection: &Connection,
     dispatcher: &Dispatcher,
-    request: RemotingCommand,
+    request: ReceivedRequest,
     permit: OwnedSemaphorePermit,
 ) {
-    let span = tracing::debug_span!("request", code = request.code, opaque = request.opaque);
-    let reply = Reply::of(&request);
+    let head = request.head();
+    let code = head.code;
+    let span = tracing::debug_span!("request", code, opaque = head.opaque);
+    let reply = Reply::of(head);
     let mut running = {
         let _entered = span.enter();
-        match dispatcher.processor(request.code) {
+        match dispatcher.processor(code) {
             None => {
                 tracing::debug!("request code not supported");
-                let response = RemotingCommand::response_to(&request, ResponseCode::RequestCodeNotSupported)
-                    .with_remark(not_supported_remark(request.code));
+                let response = RemotingCommand::response_to(head, ResponseCode::RequestCodeNotSupported)
+                    .with_remark(not_supported_remark(code));
                 reply.inline(connection, Some(response.into()));
                 return;
             }
@@ -180,7 +190,11 @@ pub(crate) fn run_request(
                     connection: connection.clone(),
                 };
                 // A panic while building the processor's future is caught like one inside it.
-                match std::panic::catch_unwind(AssertUnwindSafe(|| processor.process(ctx, request))) {
+                let start = || match request {
+                    ReceivedRequest::Command(command) => processor.process(ctx, command),
+                    ReceivedRequest::Send(send) => processor.process_send(ctx, send),
+                };
+                match std::panic::catch_unwind(AssertUnwindSafe(start)) {
                     Ok(running) => running,
                     Err(panic) => {
                         reply.inline(connection, Some(reply.panicked(panic.as_ref()).into()));

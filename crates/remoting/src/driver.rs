@@ -333,9 +333,9 @@ async fn route(
         }
         return Ok(());
     }
-    // Only responses are ever left undecoded, so this is a move (or, should that ever
-    // change, the full decode it would have had in the reader).
-    let command = received.into_command().map_err(CloseReason::Malformed)?;
+    // A request is decoded already (a send possibly by the send decoder), so this is a move
+    // (or, should that ever change, the full decode it would have had in the reader).
+    let request = received.into_request().map_err(CloseReason::Malformed)?;
     let permit = match Arc::clone(in_flight).try_acquire_owned() {
         Ok(permit) => permit,
         Err(_) => {
@@ -356,7 +356,7 @@ async fn route(
             permit.map_err(|_| CloseReason::Local)?
         }
     };
-    run_request(connection, dispatcher, command, permit);
+    run_request(connection, dispatcher, request, permit);
     Ok(())
 }
 

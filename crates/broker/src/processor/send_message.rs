@@ -23,7 +23,7 @@ use ferromq_protocol::message::{
     create_offset_msg_id, decode_batch, decode_properties, encode_properties, properties, sys_flag, MessageRecord,
     Properties,
 };
-use ferromq_protocol::{RemotingCommand, RequestCode, ResponseCode};
+use ferromq_protocol::{ReceivedSend, RemotingCommand, RequestCode, ResponseCode};
 use ferromq_remoting::{RequestContext, Response};
 use ferromq_store::PutMessageStatus;
 
@@ -52,18 +52,39 @@ pub async fn process(
     request: RemotingCommand,
 ) -> Result<Response, BrokerError> {
     let header = decode_send_request_header_ref(&request)?;
+    process_header(&broker, &ctx, &request, &header).await
+}
+
+/// [`process`] for a send the connection decoded with the send decoder: the header is read in
+/// place, with the same result.
+pub async fn process_received(
+    broker: Arc<Broker>,
+    ctx: RequestContext,
+    request: ReceivedSend,
+) -> Result<Response, BrokerError> {
+    let header = request.header()?;
+    process_header(&broker, &ctx, request.command(), &header).await
+}
+
+/// The send with its header decoded (`request` supplies code, version and body).
+async fn process_header(
+    broker: &Arc<Broker>,
+    ctx: &RequestContext,
+    request: &RemotingCommand,
+    header: &SendMessageRequestHeaderRef<'_>,
+) -> Result<Response, BrokerError> {
     let is_batch = request.code == RequestCode::SendBatchMessage.as_i32() || header.batch == Some(true);
     let peer = ctx.peer_addr();
-    let topic_config = check_message(&broker, &header, peer)?;
+    let topic_config = check_message(broker, header, peer)?;
     let queue_id = if header.queue_id < 0 {
         random_queue_id(topic_config.write_queue_nums)
     } else {
         header.queue_id
     };
     if is_batch {
-        send_batch(&broker, &request, &header, &topic_config, queue_id, &ctx).await
+        send_batch(broker, request, header, &topic_config, queue_id, ctx).await
     } else {
-        send_one(&broker, &request, &header, &topic_config, queue_id, &ctx).await
+        send_one(broker, request, header, &topic_config, queue_id, ctx).await
     }
 }
 

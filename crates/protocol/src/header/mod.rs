@@ -37,7 +37,7 @@ pub mod pull_message;
 pub mod query_message;
 pub mod send_back;
 pub mod send_message;
-mod send_message_decode;
+pub(crate) mod send_message_decode;
 pub mod transaction;
 
 pub use fields::{parse_i32, parse_i64, parse_java_bool, FieldReader, FieldValue, FieldWriter};

@@ -24,7 +24,7 @@ use crate::command::ExtFields;
 
 /// Fields of a send header; slot `i` holds the field at position `i` of the V2 declaration
 /// order (`a`..`n`), which the long names below follow too.
-const FIELDS: usize = 14;
+pub(crate) const FIELDS: usize = 14;
 
 /// Long wire names by slot (`SendMessageRequestHeader`; broker name under its RPC key).
 const LONG_NAMES: [&str; FIELDS] = [
@@ -45,7 +45,7 @@ const LONG_NAMES: [&str; FIELDS] = [
 ];
 
 /// Short wire names by slot (`SendMessageRequestHeaderV2`).
-const SHORT_NAMES: [&str; FIELDS] = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n"];
+pub(crate) const SHORT_NAMES: [&str; FIELDS] = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n"];
 
 /// The slot of a short-name key (`a`..`n`).
 #[inline]
@@ -145,6 +145,15 @@ fn decode_with<'a>(
             *slot = Some(value);
         }
     }
+    header_from_values(values, names)
+}
+
+/// The header from each field's value by slot (`None`: absent), under the wire `names` the
+/// errors name: the parse every send header decode ends with.
+pub(crate) fn header_from_values<'a>(
+    values: [Option<&'a str>; FIELDS],
+    names: &[&'static str; FIELDS],
+) -> Result<SendMessageRequestHeaderRef<'a>, HeaderError> {
     let [group, topic, default_topic, queue_nums, queue_id, sys_flag, born, flag, properties, reconsume_times, unit_mode, max_reconsume_times, batch, broker_name] =
         values;
     let [n_group, n_topic, n_default_topic, n_queue_nums, n_queue_id, n_sys_flag, n_born, n_flag, _, n_reconsume_times, _, n_max_reconsume_times, _, _] =
