@@ -13,10 +13,11 @@
 //! SYNC_FLUSH is awaited separately through the store's flush ticket); at most
 //! `sendMessageThreadPoolNums` run at once.
 //!
-//! Invariants: admitted requests never exceed the queue capacity (a semaphore, never an
-//! unbounded queue); the permits and the in-progress mark are held until the put returns.
+//! Invariants: admitted requests never exceed the queue capacity (a counter that refuses past
+//! it, never an unbounded queue); the admission, the worker permit and the in-progress mark are
+//! held until the put returns.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -84,11 +85,39 @@ impl Drop for InProgressGuard {
     }
 }
 
+/// One admitted request: counted in `admitted` until dropped.
+struct Admission<'a>(&'a AtomicUsize);
+
+impl<'a> Admission<'a> {
+    /// Admits a request unless `capacity` are already admitted.
+    fn try_new(admitted: &'a AtomicUsize, capacity: usize) -> Option<Self> {
+        // Compare-and-swap, so a refused request never counts, even for a moment.
+        let mut current = admitted.load(Ordering::Acquire);
+        loop {
+            if current >= capacity {
+                return None;
+            }
+            match admitted.compare_exchange_weak(current, current + 1, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return Some(Admission(admitted)),
+                Err(actual) => current = actual,
+            }
+        }
+    }
+}
+
+impl Drop for Admission<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// The send queue and its workers.
 #[derive(Debug)]
 pub struct SendFlowControl {
-    admitted: Arc<Semaphore>,
-    workers: Arc<Semaphore>,
+    /// Requests admitted and not finished. Admission never waits (a full queue refuses), so a
+    /// counter does what a semaphore would, without a lock on release.
+    admitted: AtomicUsize,
+    workers: Semaphore,
     queue_capacity: usize,
     wait_limit: Duration,
     busy_timeout: Duration,
@@ -100,8 +129,8 @@ impl SendFlowControl {
     /// Flow control with the broker's settings.
     pub fn new(config: &BrokerConfig) -> Self {
         SendFlowControl {
-            admitted: Arc::new(Semaphore::new(config.send_thread_pool_queue_capacity)),
-            workers: Arc::new(Semaphore::new(config.send_message_thread_pool_nums)),
+            admitted: AtomicUsize::new(0),
+            workers: Semaphore::new(config.send_message_thread_pool_nums),
             queue_capacity: config.send_thread_pool_queue_capacity,
             wait_limit: Duration::from_millis(config.wait_time_mills_in_send_queue),
             busy_timeout: Duration::from_millis(config.os_page_cache_busy_time_out_mills),
@@ -112,7 +141,7 @@ impl SendFlowControl {
 
     /// Requests admitted and not finished (queued or running).
     pub fn queue_len(&self) -> usize {
-        self.queue_capacity.saturating_sub(self.admitted.available_permits())
+        self.admitted.load(Ordering::Relaxed)
     }
 
     /// How long the oldest running put has held the store (zero if none runs).
@@ -142,18 +171,15 @@ impl SendFlowControl {
         if self.fast_failure && self.is_store_busy() {
             return Err(self.busy(BusyReason::RejectRequest, Duration::ZERO));
         }
-        let Ok(admission) = Arc::clone(&self.admitted).try_acquire_owned() else {
+        let Some(admission) = Admission::try_new(&self.admitted, self.queue_capacity) else {
             return Err(self.busy(BusyReason::Overload, Duration::ZERO));
         };
         // A free worker takes the request at once: no wait to time.
-        let (worker, waited) = match Arc::clone(&self.workers).try_acquire_owned() {
+        let (worker, waited) = match self.workers.try_acquire() {
             Ok(worker) => (worker, Duration::ZERO),
             Err(_) => {
                 let enqueued = Instant::now();
-                let worker = Arc::clone(&self.workers)
-                    .acquire_owned()
-                    .await
-                    .map_err(|_| BrokerError::ShuttingDown)?;
+                let worker = self.workers.acquire().await.map_err(|_| BrokerError::ShuttingDown)?;
                 (worker, enqueued.elapsed())
             }
         };
