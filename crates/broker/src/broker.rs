@@ -208,8 +208,16 @@ impl Broker {
         let started = std::time::Instant::now();
         let result = match batch {
             // Published once for the whole batch of requests read from the connection.
-            Some(_) => self.flow.run(move || store.put_messages_unpublished(&records)).await?,
-            None => self.flow.run(move || store.put_messages(&records)).await?,
+            Some(_) => {
+                self.flow
+                    .run_from(started, move || store.put_messages_unpublished(&records))
+                    .await?
+            }
+            None => {
+                self.flow
+                    .run_from(started, move || store.put_messages(&records))
+                    .await?
+            }
         };
         let result = match result {
             Ok(result) => result,
