@@ -9,7 +9,8 @@
 //! ```
 //! The difference of the two totals divided by 10,000 is the count per operation (`enc` or
 //! `dec`; `resp-dec` / `resp-scan`: a SEND response as a broker writes it, decoded and read
-//! through `FieldReader`, or scanned and read with `ReceivedCommand::ext_fields_of`).
+//! through `FieldReader`, or scanned and read with `ReceivedCommand::ext_fields_of`; `dec-send`:
+//! the send decoder, `ReceivedSend::decode` plus its typed header).
 
 #[path = "../benches/support/send_header.rs"]
 mod send_header;
@@ -56,6 +57,16 @@ fn main() {
                 ]);
                 black_box(values.map(|v| v.map(|v| v.into_owned())));
             }
+        }
+        return;
+    }
+    if what == "dec-send" {
+        let cmd = RemotingCommand::request(RequestCode::SendMessageV2).with_header(&header);
+        encode_head(&cmd, &mut buf).unwrap();
+        let frame = buf.freeze().slice(4..);
+        for _ in 0..n {
+            let send = ferromq_protocol::ReceivedSend::decode(black_box(&frame)).unwrap();
+            black_box(send.header().unwrap());
         }
         return;
     }
