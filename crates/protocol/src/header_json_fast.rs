@@ -74,9 +74,15 @@ fn decode_with(input: &[u8], mut ext: impl FnMut(&mut Parser<'_>) -> Option<()>)
     p.c.ws();
     if !p.c.eat_if(b'}') {
         loop {
-            let key = p.plain_string()?;
-            p.c.ws();
-            p.c.eat(b':')?;
+            let key = match p.known_key() {
+                Some(key) => key,
+                None => {
+                    let key = p.plain_string()?;
+                    p.c.ws();
+                    p.c.eat(b':')?;
+                    key
+                }
+            };
             p.c.ws();
             let bit = match key {
                 b"code" => {
@@ -114,7 +120,9 @@ fn decode_with(input: &[u8], mut ext: impl FnMut(&mut Parser<'_>) -> Option<()>)
                     64
                 }
                 b"serializeTypeCurrentRPC" => {
-                    p.string(&mut Discard)?;
+                    if !p.c.eat_literal(b"\"JSON\"") {
+                        p.string(&mut Discard)?;
+                    }
                     128
                 }
                 _ => return None,
@@ -165,7 +173,34 @@ struct Parser<'a> {
     c: Cursor<'a>,
 }
 
+/// The top-level keys as fastjson and FerroMQ write them, quoted and followed by `:`, by the
+/// letter after the opening quote.
+const KNOWN_KEYS: [(u8, &[u8]); 8] = [
+    (b'c', b"\"code\":"),
+    (b'e', b"\"extFields\":"),
+    (b'f', b"\"flag\":"),
+    (b'l', b"\"language\":"),
+    (b'o', b"\"opaque\":"),
+    (b'r', b"\"remark\":"),
+    (b's', b"\"serializeTypeCurrentRPC\":"),
+    (b'v', b"\"version\":"),
+];
+
 impl<'a> Parser<'a> {
+    /// A top-level key written exactly as in [`KNOWN_KEYS`] (no escapes, no whitespace before
+    /// the colon), consumed with its colon; its name without quotes. `None` consumes nothing:
+    /// any other spelling takes the token path, with the same result.
+    fn known_key(&mut self) -> Option<&'static [u8]> {
+        let rest = self.c.s.get(self.c.pos..)?;
+        let letter = *rest.get(1)?;
+        let (_, literal) = KNOWN_KEYS.iter().find(|(first, _)| *first == letter)?;
+        if !rest.starts_with(literal) {
+            return None;
+        }
+        self.c.pos += literal.len();
+        literal.get(1..literal.len() - 2)
+    }
+
     /// A string without escapes or control characters, as raw bytes.
     fn plain_string(&mut self) -> Option<&'a [u8]> {
         self.plain_str().map(str::as_bytes)
