@@ -5,24 +5,19 @@
 //! holds; `into_command` gives the decoded command.
 #![no_main]
 
-use bytes::Bytes;
 use ferromq_protocol::frame::decode_command;
 use ferromq_protocol::ReceivedCommand;
 use libfuzzer_sys::fuzz_target;
+
+#[path = "support/json_frame.rs"]
+mod support;
+use support::json_frame;
 
 /// Keys a producer reads, plus short ones the fuzzer finds easily.
 const PROBES: [&str; 8] = ["msgId", "queueId", "queueOffset", "transactionId", "MSG_REGION", "a", "b", ""];
 
 fuzz_target!(|data: &[u8]| {
-    if data.len() > 0xFF_FFFF {
-        return;
-    }
-    let mut frame = Vec::with_capacity(data.len() + 8);
-    // Serialize type JSON (0) in the top byte, the header length in the low three.
-    frame.extend_from_slice(&(data.len() as u32).to_be_bytes());
-    frame.extend_from_slice(data);
-    frame.extend_from_slice(b"body");
-    let frame = Bytes::from(frame);
+    let Some(frame) = json_frame(data) else { return };
     let full = decode_command(frame.clone());
     let received = ReceivedCommand::decode(frame, true);
     let (cmd, received) = match (full, received) {

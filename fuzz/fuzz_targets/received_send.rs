@@ -6,22 +6,17 @@
 //! equals the one read from the general decoder's ext fields, errors included.
 #![no_main]
 
-use bytes::Bytes;
 use ferromq_protocol::frame::decode_command;
 use ferromq_protocol::header::send_message::{decode_send_request_header_ref, SendMessageRequestHeaderRef};
 use ferromq_protocol::ReceivedSend;
 use libfuzzer_sys::fuzz_target;
 
+#[path = "support/json_frame.rs"]
+mod support;
+use support::json_frame;
+
 fuzz_target!(|data: &[u8]| {
-    if data.len() > 0xFF_FFFF {
-        return;
-    }
-    let mut frame = Vec::with_capacity(data.len() + 8);
-    // Serialize type JSON (0) in the top byte, the header length in the low three.
-    frame.extend_from_slice(&(data.len() as u32).to_be_bytes());
-    frame.extend_from_slice(data);
-    frame.extend_from_slice(b"body");
-    let frame = Bytes::from(frame);
+    let Some(frame) = json_frame(data) else { return };
     let Some(send) = ReceivedSend::decode(&frame) else { return };
     let full = decode_command(frame).expect("the send decoder took a frame the general decoder refuses");
     assert!(!full.is_response(), "a response taken as a send request");

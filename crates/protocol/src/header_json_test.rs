@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use super::reference::reference_decode;
 use super::*;
 use crate::header_json_fast::decode_fast;
-use crate::test_json::escaped;
+use crate::test_json::{escaped, with_byte};
 
 /// Checks both paths against the reference; true when the fast path took the input.
 fn assert_same(input: &[u8]) -> bool {
@@ -279,10 +279,7 @@ proptest! {
         at in any::<prop::sample::Index>(),
         byte in any::<u8>(),
     ) {
-        let mut bytes = header.into_bytes();
-        let i = at.index(bytes.len());
-        bytes[i] = byte;
-        assert_same(&bytes);
+        assert_same(&with_byte(header, at, byte));
     }
 
     // Goal: generated header shapes — wrong types, repeats, nulls, nested values — get the
@@ -300,12 +297,7 @@ proptest! {
         at in any::<prop::sample::Index>(),
         byte in any::<u8>(),
     ) {
-        let mut bytes = header.into_bytes();
-        if !bytes.is_empty() {
-            let i = at.index(bytes.len());
-            bytes[i] = byte;
-        }
-        assert_same(&bytes);
+        assert_same(&with_byte(header, at, byte));
     }
 
     // Goal: what the encoder writes decodes back to the same command and re-encodes to the

@@ -5,23 +5,14 @@
 //! unknown and repeated keys, nulls, other codes, whitespace), the same with one byte changed,
 //! and hand-picked cases.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use proptest::prelude::*;
 
 use super::*;
 use crate::frame::{decode_command, encode_to_bytes};
 use crate::header::send_message::{decode_send_request_header_ref, SendMessageRequestHeaderV2};
 use crate::received::ReceivedCommand;
-use crate::test_json::escaped;
-
-/// `headerTag | header | body` with a JSON tag.
-fn json_frame(header: &[u8], body: &[u8]) -> Bytes {
-    let mut frame = BytesMut::new();
-    frame.put_u32(u32::try_from(header.len()).unwrap());
-    frame.put_slice(header);
-    frame.put_slice(body);
-    frame.freeze()
-}
+use crate::test_json::{escaped, json_frame, with_byte};
 
 /// Checks the send decoder on `frame` against the general decoder; true when it took it.
 fn assert_decodes_like_general(frame: &Bytes) -> bool {
@@ -163,9 +154,7 @@ proptest! {
         at in any::<prop::sample::Index>(),
         byte in any::<u8>(),
     ) {
-        let mut bytes = header.into_bytes();
-        let i = at.index(bytes.len());
-        bytes[i] = byte;
+        let bytes = with_byte(header, at, byte);
         assert_decodes_like_general(&json_frame(&bytes, b"body"));
     }
 

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::frame::encode_to_bytes;
-use crate::test_json::escaped;
+use crate::test_json::{escaped, json_frame, with_byte};
 use crate::ResponseCode;
 
 /// The keys a producer reads from a SEND response, plus one nobody sends.
@@ -23,15 +23,6 @@ const SEND_KEYS: [&str; 8] = [
     "transactionId",
     "absent",
 ];
-
-/// `headerTag | header | body` with a JSON tag.
-fn json_frame(header: &[u8], body: &[u8]) -> Bytes {
-    let mut frame = BytesMut::new();
-    frame.put_u32(u32::try_from(header.len()).unwrap());
-    frame.put_slice(header);
-    frame.put_slice(body);
-    frame.freeze()
-}
 
 /// Checks a scanned read of `frame` against the full decode; returns whether it was scanned.
 fn assert_reads_like_decoded(frame: Bytes) -> bool {
@@ -166,9 +157,7 @@ proptest! {
         at in any::<prop::sample::Index>(),
         byte in any::<u8>(),
     ) {
-        let mut bytes = header.into_bytes();
-        let i = at.index(bytes.len());
-        bytes[i] = byte;
+        let bytes = with_byte(header, at, byte);
         assert_reads_like_decoded(json_frame(&bytes, b"body"));
     }
 

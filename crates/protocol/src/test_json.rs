@@ -1,4 +1,7 @@
-//! Test support shared by the JSON header tests (`header_json_test.rs`, `received_test.rs`).
+//! Test support shared by the JSON header tests (`header_json_test.rs`, `received_test.rs`,
+//! `received_send_test.rs`).
+
+use bytes::{BufMut, Bytes, BytesMut};
 
 /// A JSON string literal of `s`, with some characters written as `\uXXXX` (hex digits in
 /// either case), `\/` or `\n` (chosen by `style`), as different clients write them.
@@ -23,4 +26,23 @@ pub(crate) fn escaped(s: &str, style: u8) -> String {
     }
     out.push('"');
     out
+}
+
+/// `headerTag | header | body` with a JSON tag (a frame without its length word).
+pub(crate) fn json_frame(header: &[u8], body: &[u8]) -> Bytes {
+    let mut frame = BytesMut::new();
+    frame.put_u32(u32::try_from(header.len()).unwrap());
+    frame.put_slice(header);
+    frame.put_slice(body);
+    frame.freeze()
+}
+
+/// `text` with the byte at `at` (an index into it) replaced by `byte`; empty text stays empty.
+pub(crate) fn with_byte(text: String, at: proptest::sample::Index, byte: u8) -> Vec<u8> {
+    let mut bytes = text.into_bytes();
+    if !bytes.is_empty() {
+        let i = at.index(bytes.len());
+        bytes[i] = byte;
+    }
+    bytes
 }
