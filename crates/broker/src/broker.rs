@@ -210,14 +210,10 @@ impl Broker {
             // Published once for the whole batch of requests read from the connection.
             Some(_) => {
                 self.flow
-                    .run_from(started, move || store.put_messages_unpublished(&records))
+                    .run(started, move || store.put_messages_unpublished(&records))
                     .await?
             }
-            None => {
-                self.flow
-                    .run_from(started, move || store.put_messages(&records))
-                    .await?
-            }
+            None => self.flow.run(started, move || store.put_messages(&records)).await?,
         };
         let result = match result {
             Ok(result) => result,

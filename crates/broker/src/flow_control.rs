@@ -164,19 +164,11 @@ impl SendFlowControl {
         }
     }
 
-    /// Runs `put` through the gates; returns its result or the SYSTEM_BUSY refusal.
-    pub async fn run<T, F>(&self, put: F) -> Result<T, BrokerError>
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
-    {
-        self.run_from(Instant::now(), put).await
-    }
-
-    /// [`SendFlowControl::run`] for a caller that read the clock just before (`now`): a put
-    /// that gets a worker at once is marked as started then, without another clock read (on
-    /// this VM a read costs ~40 ns, and a send already takes the time for its latency metric).
-    pub async fn run_from<T, F>(&self, now: Instant, put: F) -> Result<T, BrokerError>
+    /// Runs `put` through the gates; returns its result or the SYSTEM_BUSY refusal. `now` is
+    /// the caller's clock read just before: a put that gets a worker at once is marked as
+    /// started then, without another read (on this VM a read costs ~40 ns, and a send already
+    /// takes the time for its latency metric).
+    pub async fn run<T, F>(&self, now: Instant, put: F) -> Result<T, BrokerError>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
@@ -252,15 +244,18 @@ mod tests {
         let (release, blocked) = mpsc::channel::<()>();
         let first = tokio::spawn({
             let flow = Arc::clone(&flow);
-            async move { flow.run(move || blocked.recv().unwrap_or(())).await }
+            async move { flow.run(Instant::now(), move || blocked.recv().unwrap_or(())).await }
         });
         wait_until(|| flow.queue_len() == 1 && flow.busy_for() > Duration::ZERO).await;
         let second = tokio::spawn({
             let flow = Arc::clone(&flow);
-            async move { flow.run(|| ()).await }
+            async move { flow.run(Instant::now(), || ()).await }
         });
         wait_until(|| flow.queue_len() == 2).await;
-        assert_eq!(reason(flow.run(|| ()).await), Some(BusyReason::Overload));
+        assert_eq!(
+            reason(flow.run(Instant::now(), || ()).await),
+            Some(BusyReason::Overload)
+        );
         release.send(()).unwrap();
         assert!(first.await.unwrap().is_ok());
         assert!(second.await.unwrap().is_ok());
@@ -276,22 +271,25 @@ mod tests {
         let (release, blocked) = mpsc::channel::<()>();
         let first = tokio::spawn({
             let flow = Arc::clone(&flow);
-            async move { flow.run(move || blocked.recv().unwrap_or(())).await }
+            async move { flow.run(Instant::now(), move || blocked.recv().unwrap_or(())).await }
         });
         // Running (holds the only worker), not just admitted.
         wait_until(|| flow.queue_len() == 1 && flow.busy_for() > Duration::ZERO).await;
         let queued = tokio::spawn({
             let flow = Arc::clone(&flow);
-            async move { flow.run(|| ()).await }
+            async move { flow.run(Instant::now(), || ()).await }
         });
         wait_until(|| flow.queue_len() == 2).await;
         // The queued request has now waited at least this long: past the 10 ms limit.
         let queued_since = Instant::now();
         wait_until(|| flow.is_store_busy() && queued_since.elapsed() > Duration::from_millis(15)).await;
-        assert_eq!(reason(flow.run(|| ()).await), Some(BusyReason::RejectRequest));
+        assert_eq!(
+            reason(flow.run(Instant::now(), || ()).await),
+            Some(BusyReason::RejectRequest)
+        );
         release.send(()).unwrap();
         assert!(first.await.unwrap().is_ok());
         assert_eq!(reason(queued.await.unwrap()), Some(BusyReason::TimeoutCleanQueue));
-        assert!(flow.run(|| ()).await.is_ok());
+        assert!(flow.run(Instant::now(), || ()).await.is_ok());
     }
 }

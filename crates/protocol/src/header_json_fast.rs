@@ -16,6 +16,7 @@
 
 use crate::command::{LanguageCode, RemotingCommand};
 use crate::ext_fields::{ExtFields, ExtFieldsBuilder, ValueText};
+use crate::header::send_message_decode::{FIELDS, PROPERTIES_SLOT};
 use crate::header_json::first_special as special_byte;
 use crate::json_cursor::Cursor;
 
@@ -48,15 +49,10 @@ pub(crate) fn decode_send_fast(input: &[u8]) -> Option<(RemotingCommand, SendSlo
 pub(crate) struct SendSlots {
     /// By slot (`a` = 0 .. `n` = 13): the value's byte range in the header, for every field
     /// but the properties.
-    pub(crate) spans: [Option<(u32, u32)>; SEND_FIELDS],
+    pub(crate) spans: [Option<(u32, u32)>; FIELDS],
     /// Slot `i`, unescaped.
     pub(crate) properties: Option<String>,
 }
-
-/// Number of send header fields (`a`..`n`).
-pub(crate) const SEND_FIELDS: usize = 14;
-/// The slot of the properties (`i`).
-pub(crate) const PROPERTIES_SLOT: usize = 8;
 
 /// The top-level object, with `ext` parsing the value of `extFields`.
 fn decode_with(input: &[u8], mut ext: impl FnMut(&mut Parser<'_>) -> Option<()>) -> Option<RemotingCommand> {

@@ -97,15 +97,9 @@ impl ReceivedCommand {
     /// The scanned head of a JSON response frame and its header length, if its header passes
     /// the scan.
     fn scan(frame: &[u8]) -> Option<(JsonHead, usize)> {
-        let &[type_byte, b1, b2, b3] = frame.get(0..4)? else {
-            return None;
-        };
-        if SerializeType::from_u8(type_byte) != Some(SerializeType::Json) {
-            return None;
-        }
-        let header_len = usize::from(b1) << 16 | usize::from(b2) << 8 | usize::from(b3);
-        let head = scan_json_head(frame.get(4..header_len.checked_add(4)?)?)?;
-        (head.flag & FLAG_RESPONSE != 0).then_some((head, header_len))
+        let header = json_header(frame)?;
+        let head = scan_json_head(header)?;
+        (head.flag & FLAG_RESPONSE != 0).then_some((head, header.len()))
     }
 
     /// True when the header was only scanned (not decoded yet).
@@ -187,10 +181,7 @@ impl ReceivedCommand {
     pub fn ext_fields_of<const N: usize>(&self, keys: [&str; N]) -> [Option<Cow<'_, str>>; N] {
         match &self.repr {
             Repr::Decoded(command) => keys.map(|key| command.ext_fields.get(key).map(Cow::Borrowed)),
-            Repr::Send(send) => {
-                let fields = send.clone().into_command().ext_fields;
-                keys.map(|key| fields.get(key).map(|value| Cow::Owned(value.to_owned())))
-            }
+            Repr::Send(send) => keys.map(|key| send.ext_field(key).map(Cow::Borrowed)),
             Repr::Scanned(scanned) => {
                 let mut values: [Option<Cow<'_, str>>; N] = std::array::from_fn(|_| None);
                 for (key, value) in scanned.head.fields(scanned.header()) {
@@ -241,6 +232,19 @@ impl ReceivedCommand {
             }
         }
     }
+}
+
+/// The header text of `frame` (`headerTag | header | body`) if its tag says JSON and the
+/// header fits in the frame.
+pub(crate) fn json_header(frame: &[u8]) -> Option<&[u8]> {
+    let &[type_byte, b1, b2, b3] = frame.get(0..4)? else {
+        return None;
+    };
+    if SerializeType::from_u8(type_byte) != Some(SerializeType::Json) {
+        return None;
+    }
+    let header_len = usize::from(b1) << 16 | usize::from(b2) << 8 | usize::from(b3);
+    frame.get(4..header_len.checked_add(4)?)
 }
 
 #[cfg(test)]

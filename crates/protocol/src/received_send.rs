@@ -26,14 +26,13 @@
 
 use bytes::{Buf, Bytes};
 
-use crate::command::{Body, ExtFields, RemotingCommand, SerializeType, FLAG_RESPONSE};
+use crate::command::{Body, ExtFields, RemotingCommand, FLAG_RESPONSE};
 use crate::header::send_message::SendMessageRequestHeaderRef;
-use crate::header::send_message_decode::{header_from_values, FIELDS, SHORT_NAMES};
+use crate::header::send_message_decode::{header_from_values, FIELDS, PROPERTIES_SLOT, SHORT_NAMES};
 use crate::header::HeaderError;
-use crate::header_json_fast::{decode_send_fast, SendSlots, PROPERTIES_SLOT, SEND_FIELDS};
+use crate::header_json_fast::{decode_send_fast, SendSlots};
+use crate::received::json_header;
 use crate::RequestCode;
-
-const _: () = assert!(FIELDS == SEND_FIELDS);
 
 /// A send request decoded by the specialised decoder. Boxed: it moves from the reader
 /// through the dispatcher into the processor's future, a pointer copy each time instead of a
@@ -85,15 +84,8 @@ impl ReceivedSend {
     /// Decodes `frame` (`headerTag | header | body`, the length word removed) if it is a JSON
     /// send request the specialised decoder takes.
     pub fn decode(frame: &Bytes) -> Option<Self> {
-        let &[type_byte, b1, b2, b3] = frame.get(0..4)? else {
-            return None;
-        };
-        if SerializeType::from_u8(type_byte) != Some(SerializeType::Json) {
-            return None;
-        }
-        let header_len = usize::from(b1) << 16 | usize::from(b2) << 8 | usize::from(b3);
-        let header_end = header_len.checked_add(4)?;
-        let text = frame.get(4..header_end)?;
+        let text = json_header(frame)?;
+        let header_end = 4 + text.len();
         if !SEND_PREFIXES.iter().any(|prefix| text.starts_with(prefix)) {
             return None;
         }
@@ -133,6 +125,12 @@ impl ReceivedSend {
         // Every span lies between two ASCII quotes: char boundaries.
         let (start, end) = (*self.0.slots.spans.get(slot)?)?;
         text.get(start as usize..end as usize)
+    }
+
+    /// The value of ext field `key` (a short name), as the rebuilt command's ext fields hold it.
+    pub fn ext_field(&self, key: &str) -> Option<&str> {
+        let slot = SHORT_NAMES.iter().position(|name| *name == key)?;
+        self.value(self.text(), slot)
     }
 
     /// The typed header (short names), its strings borrowed.

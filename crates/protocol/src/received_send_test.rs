@@ -13,6 +13,7 @@ use crate::frame::{decode_command, encode_to_bytes};
 use crate::header::send_message::{decode_send_request_header_ref, SendMessageRequestHeaderV2};
 use crate::received::ReceivedCommand;
 use crate::test_json::{escaped, json_frame, with_byte};
+use crate::SerializeType;
 
 /// Checks the send decoder on `frame` against the general decoder; true when it took it.
 fn assert_decodes_like_general(frame: &Bytes) -> bool {
@@ -39,6 +40,10 @@ fn assert_decodes_like_general(frame: &Bytes) -> bool {
             assert_eq!(received.opaque(), full.opaque);
             assert_eq!(received.flag(), full.flag);
             assert_eq!(received.is_response(), full.is_response());
+            for (key, value) in &full.ext_fields {
+                assert_eq!(received.ext_fields_of([key])[0].as_deref(), Some(value), "key {key:?}");
+            }
+            assert_eq!(received.ext_fields_of(["absent"])[0], None);
             let request = received.into_request().unwrap();
             assert_eq!(matches!(request, ReceivedRequest::Send(_)), send.is_some());
             assert_eq!(request.head().opaque, full.opaque);

@@ -44,6 +44,9 @@ const LONG_NAMES: [&str; FIELDS] = [
     "bname",
 ];
 
+/// The slot of the properties (`i` / `properties`), the one field whose value carries escapes.
+pub(crate) const PROPERTIES_SLOT: usize = 8;
+
 /// Short wire names by slot (`SendMessageRequestHeaderV2`).
 pub(crate) const SHORT_NAMES: [&str; FIELDS] = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n"];
 
