@@ -16,7 +16,7 @@ use std::time::Duration;
 use ferromq_protocol::body::{decode_body, encode_body, HeartbeatData, TopicRouteData};
 use ferromq_protocol::header::namesrv::GetRouteInfoRequestHeader;
 use ferromq_protocol::{ReceivedCommand, RemotingCommand, RequestCode, ResponseCode};
-use ferromq_remoting::{CancellationToken, Dispatcher, OutgoingRequest, RemotingClient};
+use ferromq_remoting::{CancellationToken, Connection, Dispatcher, OutgoingRequest, RemotingClient};
 use tokio::time::Instant;
 
 use crate::config::ClientConfig;
@@ -141,6 +141,23 @@ impl ClientInstance {
         self.inner
             .remoting
             .invoke_received(addr, request, deadline, timeout)
+            .await
+            .map_err(|source| ClientError::Remoting {
+                addr: addr.to_owned(),
+                source,
+            })
+    }
+
+    /// The connection to `addr`: the open one, or a new one connected by `deadline`.
+    pub async fn connection(&self, addr: &str, deadline: Instant) -> Result<Connection, ClientError> {
+        if self.is_shutdown() {
+            return Err(ClientError::Shutdown);
+        }
+        if let Some(connection) = self.inner.remoting.open_connection(addr) {
+            return Ok(connection);
+        }
+        // Boxed: connecting is the cold path.
+        Box::pin(self.inner.remoting.connection_until(addr, deadline))
             .await
             .map_err(|source| ClientError::Remoting {
                 addr: addr.to_owned(),

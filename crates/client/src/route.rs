@@ -102,6 +102,11 @@ impl TopicPublishInfo {
     /// The next queue in round-robin order, skipping queues of `avoid_broker` (the broker that
     /// just failed) when another broker has queues (`selectOneMessageQueue(lastBrokerName)`).
     pub fn select_queue(&self, avoid_broker: Option<&str>) -> Option<&MessageQueue> {
+        self.select_index(avoid_broker).and_then(|index| self.queues.get(index))
+    }
+
+    /// [`TopicPublishInfo::select_queue`] as an index into `queues`.
+    pub fn select_index(&self, avoid_broker: Option<&str>) -> Option<usize> {
         let len = self.queues.len();
         if len == 0 {
             return None;
@@ -109,14 +114,12 @@ impl TopicPublishInfo {
         if let Some(avoid) = avoid_broker {
             for _ in 0..len {
                 let index = self.next.fetch_add(1, Ordering::Relaxed) % len;
-                let queue = self.queues.get(index)?;
-                if queue.broker_name != avoid {
-                    return Some(queue);
+                if self.queues[index].broker_name != avoid {
+                    return Some(index);
                 }
             }
         }
-        let index = self.next.fetch_add(1, Ordering::Relaxed) % len;
-        self.queues.get(index)
+        Some(self.next.fetch_add(1, Ordering::Relaxed) % len)
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 use common::*;
 use ferromq_client::fake::FakeCluster;
-use ferromq_client::{ClientError, Message, Producer, SendStatus};
+use ferromq_client::{ClientError, Message, Producer, SendResult, SendStatus};
 use ferromq_protocol::body::{BrokerData, QueueData, TopicRouteData};
 use ferromq_protocol::message::{decode_record, parse_offset_msg_id, property_value};
 use ferromq_protocol::ResponseCode;
@@ -330,4 +330,93 @@ fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+/// A callback send's outcome, once its callback ran.
+async fn send_called_back(producer: &Producer, message: Message) -> anyhow::Result<Result<SendResult, ClientError>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    producer
+        .send_with_callback(message, move |outcome| {
+            let _ = tx.send(outcome);
+        })
+        .await?;
+    Ok(rx.await?)
+}
+
+// Goal: callback sends work cold (no route yet; a route but no connection to the chosen
+// broker) and hot (route and connection at hand: the first attempt's response handled by
+// the connection's reader), and a hot send refused with SYSTEM_BUSY is retried on the other
+// broker with the same UNIQ_KEY, as a sync send is. Method: two brokers with one queue each;
+// the round robin starts on broker-a; three callback sends, broker-a refusing the third.
+#[tokio::test]
+async fn callback_sends_work_cold_and_hot_and_retry_on_another_broker() -> anyhow::Result<()> {
+    let cluster = FakeCluster::start(&["broker-a", "broker-b"]).await?;
+    cluster.add_topic("TopicA", 1);
+    let (a, b) = (&cluster.brokers[0].state, &cluster.brokers[1].state);
+    let producer = Producer::start(config(&cluster.namesrv_addr())?, "pg")?;
+    let first = send_called_back(&producer, message("TopicA", 0)).await??;
+    let second = send_called_back(&producer, message("TopicA", 1)).await??;
+    assert_eq!(first.queue.broker_name, "broker-a");
+    assert_eq!(second.queue.broker_name, "broker-b");
+    assert_eq!(first.status, SendStatus::SendOk);
+    a.refuse_next_sends(1, ResponseCode::SystemBusy);
+    let third = send_called_back(&producer, message("TopicA", 2)).await??;
+    assert_eq!(third.queue.broker_name, "broker-b");
+    assert_eq!(a.refused_sends.load(Ordering::Relaxed), 1);
+    assert_eq!(a.stored.load(Ordering::Relaxed), 1);
+    assert_eq!(b.stored.load(Ordering::Relaxed), 2);
+    let sent = b.last_send.lock().unwrap().clone().expect("sent");
+    assert_eq!(
+        property_value(sent.ext_field("i").unwrap_or_default(), "UNIQ_KEY"),
+        Some(third.msg_id.as_str())
+    );
+    let stored = [&first, &second, &third].map(|r| r.msg_id.clone());
+    assert!(stored[0] != stored[1] && stored[1] != stored[2]);
+    Ok(())
+}
+
+// Goal: a callback send stops at a non-retry code at once and fails with SendFailed after
+// 1 + 2 attempts when every attempt gets a retry code, like a sync send; an invalid message
+// is refused by the call itself and its callback never runs. Method: one broker, warmed up
+// by a sync send so that the callback sends take the hot path; count requests.
+#[tokio::test]
+async fn callback_sends_stop_at_non_retry_codes_and_after_the_retry_budget() -> anyhow::Result<()> {
+    let cluster = FakeCluster::start(&["broker-a"]).await?;
+    cluster.add_topic("TopicA", 2);
+    let state = &cluster.brokers[0].state;
+    let producer = Producer::start(config(&cluster.namesrv_addr())?, "pg")?;
+    producer.send(message("TopicA", 0)).await?;
+
+    state.refuse_next_sends(1, ResponseCode::MessageIllegal);
+    let error = send_called_back(&producer, message("TopicA", 1)).await?.unwrap_err();
+    assert_eq!(error.response_code(), Some(ResponseCode::MessageIllegal));
+    assert_eq!(state.send_requests.load(Ordering::Relaxed), 2);
+
+    state.refuse_next_sends(10, ResponseCode::ServiceNotAvailable);
+    match send_called_back(&producer, message("TopicA", 2)).await? {
+        Err(ClientError::SendFailed {
+            attempts,
+            brokers,
+            last,
+            ..
+        }) => {
+            assert_eq!(attempts, 3);
+            assert_eq!(brokers, vec!["broker-a"; 3]);
+            assert_eq!(last.response_code(), Some(ResponseCode::ServiceNotAvailable));
+        }
+        other => panic!("expected SendFailed, got {other:?}"),
+    }
+    assert_eq!(state.send_requests.load(Ordering::Relaxed), 5);
+    assert_eq!(state.stored.load(Ordering::Relaxed), 1);
+
+    let called = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = std::sync::Arc::clone(&called);
+    let refused = producer
+        .send_with_callback(Message::new("TopicA", Bytes::new()), move |_| {
+            flag.store(true, Ordering::Relaxed);
+        })
+        .await;
+    assert!(matches!(refused, Err(ClientError::InvalidMessage { .. })), "{refused:?}");
+    assert!(!called.load(Ordering::Relaxed));
+    Ok(())
 }

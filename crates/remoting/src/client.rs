@@ -211,14 +211,14 @@ impl RemotingClient {
             Some(connection) => connection,
             // Boxed: connecting (and waiting for someone else's connect) is the cold path; its
             // state would otherwise be part of every invoke's future.
-            None => Box::pin(self.connection_by(addr, deadline)).await?,
+            None => Box::pin(self.connection_until(addr, deadline)).await?,
         };
         connection.invoke_until(request, deadline, timeout).await
     }
 
     /// The open connection to `addr`, if there is one: the hot path of every call, without
     /// waiting (a connect in progress holds only the slot's `connecting` lock).
-    fn open_connection(&self, addr: &str) -> Option<Connection> {
+    pub fn open_connection(&self, addr: &str) -> Option<Connection> {
         if self.inner.shutdown.is_cancelled() {
             return None;
         }
@@ -235,14 +235,15 @@ impl RemotingClient {
         let deadline = Instant::now() + timeout;
         let connection = match self.open_connection(addr) {
             Some(connection) => connection,
-            None => Box::pin(self.connection_by(addr, deadline)).await?,
+            None => Box::pin(self.connection_until(addr, deadline)).await?,
         };
         connection
             .invoke_oneway(request, deadline.saturating_duration_since(Instant::now()))
             .await
     }
 
-    async fn connection_by(&self, addr: &str, deadline: Instant) -> Result<Connection, RemotingError> {
+    /// [`RemotingClient::connection`] bounded by `deadline` (a timeout is `ConnectFailed`).
+    pub async fn connection_until(&self, addr: &str, deadline: Instant) -> Result<Connection, RemotingError> {
         match tokio::time::timeout_at(deadline, self.connection(addr)).await {
             Ok(connection) => connection,
             Err(_) => Err(RemotingError::ConnectFailed {

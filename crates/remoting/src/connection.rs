@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::batch_end::{BatchHook, BatchHooks};
 use crate::error::RemotingError;
-use crate::pending::{Expired, InsertError, PendingGuard, PendingTable, Reply};
+use crate::pending::{Callback, Ended, Expired, InsertError, PendingGuard, PendingTable, Reply};
 use crate::request::OutgoingRequest;
 use crate::writer::{Outbound, OutboundFrame};
 
@@ -177,6 +177,67 @@ impl Connection {
             Ok(Err(Expired)) => Err(timed_out()),
             Err(_) => Err(self.closed_error()),
         }
+    }
+
+    /// Sends `request` with a fresh opaque and returns once it is queued for writing; `on_reply`
+    /// gets the response, or the error that ended the invoke, exactly once: the connection's
+    /// reader calls it with the response, the expiry loop with `Timeout` (reporting `timeout`,
+    /// the caller's whole budget) once `deadline` passes, the closing driver with
+    /// `ConnectionClosed`, or this call with the error that kept the request from being
+    /// queued. It runs on those tasks, so it must be quick and must not block or panic.
+    ///
+    /// Nothing waits on a pending invoke of this kind: no task, no channel, no reply future;
+    /// a producer's async send is one.
+    pub async fn invoke_with<F>(&self, request: impl OutgoingRequest, deadline: Instant, timeout: Duration, on_reply: F)
+    where
+        F: FnOnce(Result<ReceivedCommand, RemotingError>) + Send + 'static,
+    {
+        let peer = self.shared.peer;
+        let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        let mut callback: Callback = Box::new(move |opaque, reply| {
+            on_reply(reply.map_err(|ended| match ended {
+                Ended::Expired => RemotingError::Timeout { opaque, timeout_ms },
+                Ended::Closed => RemotingError::ConnectionClosed { peer },
+                Ended::Failed(error) => error,
+            }));
+        });
+        let table = &self.shared.pending;
+        let mut attempts = 0;
+        let opaque = loop {
+            let opaque = self.shared.next_opaque.fetch_add(1, Ordering::Relaxed);
+            attempts += 1;
+            match table.insert_callback(opaque, deadline, callback) {
+                Ok(()) => break opaque,
+                Err((InsertError::Duplicate, back)) if attempts < MAX_OPAQUE_ATTEMPTS => callback = back,
+                Err((refusal, back)) => return back(opaque, Err(self.refused(refusal))),
+            }
+        };
+        let frame = match request.into_frame(opaque) {
+            Ok(frame) => OutboundFrame::from_request(frame),
+            Err(error) => return table.fail(opaque, RemotingError::Codec(error)),
+        };
+        let outbound = &self.shared.outbound;
+        match outbound.try_send(frame, table.len() == 1) {
+            Ok(None) => {}
+            // A full queue: wait for room until the deadline, on a boxed path (the common case
+            // arms no timer); the expiry loop ends the entry if the deadline passes first.
+            Ok(Some(frame)) => {
+                if let Ok(Err(_)) = Box::pin(tokio::time::timeout_at(deadline, outbound.send(frame))).await {
+                    table.abandon(opaque);
+                }
+            }
+            Err(_) => table.abandon(opaque),
+        }
+    }
+
+    /// What a refused insert means for the caller.
+    fn refused(&self, refusal: InsertError) -> Ended {
+        Ended::Failed(match refusal {
+            InsertError::Full | InsertError::Duplicate => RemotingError::TooManyInFlight {
+                limit: self.shared.pending.limit(),
+            },
+            InsertError::Closed => self.closed_error(),
+        })
     }
 
     fn register_opaque(

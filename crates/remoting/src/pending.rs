@@ -9,6 +9,12 @@
 //! sleeps until the new earliest). Deadlines of one connection mostly increase, so under load
 //! the loop wakes about once per timeout period.
 //!
+//! A waiter is either a channel (an invoke awaiting its reply) or a callback (an invoke that
+//! returned once its request was queued, [`crate::Connection::invoke_with`]); a callback runs
+//! exactly once, on the task that ends its entry (the connection's reader for a response, the
+//! expiry loop for a timeout, the closing driver or the failed writer for a close), never
+//! under the table's lock.
+//!
 //! Invariants:
 //! - at most `limit` entries; inserting into a full table fails with `TooManyInFlight`;
 //! - once closed, the table stays empty: every waiter is woken (its sender dropped) and no new
@@ -52,6 +58,20 @@ pub(crate) struct Expired;
 /// closed.
 pub(crate) type Reply = Result<ReceivedCommand, Expired>;
 
+/// How a callback's entry ended without a response.
+#[derive(Debug)]
+pub(crate) enum Ended {
+    /// Its deadline passed.
+    Expired,
+    /// The connection closed (or the request could not be queued on it).
+    Closed,
+    /// The invoke failed before its request was queued (not made by the table).
+    Failed(crate::RemotingError),
+}
+
+/// A callback waiter: called once with its opaque and the response or why there is none.
+pub(crate) type Callback = Box<dyn FnOnce(i32, Result<ReceivedCommand, Ended>) + Send>;
+
 /// Hashes opaques with one multiplication: they come from this side's own counter, so
 /// SipHash's defence against chosen keys buys nothing here, and consecutive opaques spread
 /// over consecutive buckets. The dispatch table's request codes use it too.
@@ -75,9 +95,38 @@ impl Hasher for OpaqueHasher {
     }
 }
 
+/// Where an entry's reply goes.
+enum ReplyTo {
+    Channel(oneshot::Sender<Reply>),
+    Callback(Callback),
+}
+
 struct Waiter {
-    tx: oneshot::Sender<Reply>,
+    to: ReplyTo,
     deadline: Instant,
+}
+
+impl Waiter {
+    /// Hands the entry's end to its waiter. A channel's dropped receiver (its invoke gave up)
+    /// gets nothing; closing hands a channel nothing either: dropping its sender says
+    /// "closed".
+    fn finish(self, opaque: i32, reply: Result<ReceivedCommand, Ended>) -> Result<(), ReceivedCommand> {
+        match (self.to, reply) {
+            (ReplyTo::Callback(callback), reply) => {
+                callback(opaque, reply);
+                Ok(())
+            }
+            (ReplyTo::Channel(tx), Ok(response)) => tx.send(Ok(response)).map_err(|back| match back {
+                Ok(response) => response,
+                Err(Expired) => unreachable!("a response was sent"),
+            }),
+            (ReplyTo::Channel(tx), Err(Ended::Expired)) => {
+                let _ = tx.send(Err(Expired));
+                Ok(())
+            }
+            (ReplyTo::Channel(_), Err(Ended::Closed | Ended::Failed(_))) => Ok(()),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -126,16 +175,40 @@ impl PendingTable {
 
     /// Registers a waiter for `opaque`, failed with [`Expired`] once `deadline` passes.
     pub(crate) fn insert(&self, opaque: i32, deadline: Instant) -> Result<oneshot::Receiver<Reply>, InsertError> {
+        let (tx, rx) = oneshot::channel();
+        match self.insert_waiter(opaque, ReplyTo::Channel(tx), deadline) {
+            Ok(()) => Ok(rx),
+            Err((error, _)) => Err(error),
+        }
+    }
+
+    /// Registers `callback` for `opaque`, called with [`Ended::Expired`] once `deadline`
+    /// passes; a refused callback is handed back, not called.
+    pub(crate) fn insert_callback(
+        &self,
+        opaque: i32,
+        deadline: Instant,
+        callback: Callback,
+    ) -> Result<(), (InsertError, Callback)> {
+        self.insert_waiter(opaque, ReplyTo::Callback(callback), deadline)
+            .map_err(|(error, to)| match to {
+                ReplyTo::Callback(callback) => (error, callback),
+                ReplyTo::Channel(_) => unreachable!("a callback was inserted"),
+            })
+    }
+
+    fn insert_waiter(&self, opaque: i32, to: ReplyTo, deadline: Instant) -> Result<(), (InsertError, ReplyTo)> {
         let mut guard = self.lock();
-        let waiters = guard.as_mut().ok_or(InsertError::Closed)?;
+        let Some(waiters) = guard.as_mut() else {
+            return Err((InsertError::Closed, to));
+        };
         if waiters.map.len() >= self.limit {
-            return Err(InsertError::Full);
+            return Err((InsertError::Full, to));
         }
         if waiters.map.contains_key(&opaque) {
-            return Err(InsertError::Duplicate);
+            return Err((InsertError::Duplicate, to));
         }
-        let (tx, rx) = oneshot::channel();
-        waiters.map.insert(opaque, Waiter { tx, deadline });
+        waiters.map.insert(opaque, Waiter { to, deadline });
         let earlier = waiters.earliest.is_none_or(|earliest| deadline < earliest);
         if earlier {
             waiters.earliest = Some(deadline);
@@ -144,7 +217,7 @@ impl PendingTable {
         if earlier {
             self.earlier.notify_one();
         }
-        Ok(rx)
+        Ok(())
     }
 
     /// Hands a response to its waiter; names the response (dropped) when nobody waits for it.
@@ -156,15 +229,34 @@ impl PendingTable {
         let waiter = self.lock().as_mut().and_then(|w| w.map.remove(&orphan.opaque));
         match waiter {
             // The waiter may have just given up; then the response is dropped like an unknown one.
-            Some(waiter) => waiter.tx.send(Ok(response)).map_err(|_| orphan),
+            Some(waiter) => waiter.finish(orphan.opaque, Ok(response)).map_err(|_| orphan),
             None => Err(orphan),
         }
     }
 
     /// Forgets `opaque` (its waiter gave up).
     pub(crate) fn remove(&self, opaque: i32) {
-        if let Some(waiters) = self.lock().as_mut() {
-            waiters.map.remove(&opaque);
+        let removed = self.lock().as_mut().and_then(|waiters| waiters.map.remove(&opaque));
+        // Dropped outside the lock (a callback's captures may be anything).
+        drop(removed);
+    }
+
+    /// Ends `opaque`'s entry, if it is still there, as [`Ended::Closed`]: its request could
+    /// not be queued.
+    pub(crate) fn abandon(&self, opaque: i32) {
+        self.end(opaque, Ended::Closed);
+    }
+
+    /// Ends `opaque`'s entry, if it is still there, with `error`: its request could not be
+    /// encoded.
+    pub(crate) fn fail(&self, opaque: i32, error: crate::RemotingError) {
+        self.end(opaque, Ended::Failed(error));
+    }
+
+    fn end(&self, opaque: i32, ended: Ended) {
+        let removed = self.lock().as_mut().and_then(|waiters| waiters.map.remove(&opaque));
+        if let Some(waiter) = removed {
+            let _ = waiter.finish(opaque, Err(ended));
         }
     }
 
@@ -176,7 +268,9 @@ impl PendingTable {
     /// Wakes every waiter with "closed" and refuses further entries.
     pub(crate) fn close(&self) {
         let drained = self.lock().take();
-        drop(drained);
+        for (opaque, waiter) in drained.into_iter().flat_map(|waiters| waiters.map) {
+            let _ = waiter.finish(opaque, Err(Ended::Closed));
+        }
     }
 
     /// Fails every entry whose deadline is at or before `now` with [`Expired`]; returns the
@@ -192,13 +286,16 @@ impl PendingTable {
                 .filter(|(_, waiter)| waiter.deadline <= now)
                 .map(|(&opaque, _)| opaque)
                 .collect();
-            expired.extend(due.into_iter().filter_map(|opaque| waiters.map.remove(&opaque)));
+            expired.extend(
+                due.into_iter()
+                    .filter_map(|opaque| waiters.map.remove(&opaque).map(|waiter| (opaque, waiter))),
+            );
             waiters.earliest = waiters.map.values().map(|waiter| waiter.deadline).min();
             waiters.earliest
         };
         // Outside the lock: a waiter that gave up meanwhile just misses its reply.
-        for waiter in expired {
-            let _ = waiter.tx.send(Err(Expired));
+        for (opaque, waiter) in expired {
+            let _ = waiter.finish(opaque, Err(Ended::Expired));
         }
         earliest
     }
@@ -223,6 +320,13 @@ impl PendingTable {
                 None => earlier.await,
             }
         }
+    }
+}
+
+impl Drop for PendingTable {
+    /// A table dropped without being closed still ends its callbacks: each runs exactly once.
+    fn drop(&mut self) {
+        self.close();
     }
 }
 
@@ -318,6 +422,62 @@ mod tests {
         assert_eq!(table.complete(response(1)).err().map(|o| o.opaque), Some(1));
         assert!(table.complete(response(3)).is_ok());
         assert_eq!(table.expire(t0 + 10 * second), None);
+    }
+
+    /// A callback that records its outcome (the opaque, and the response's opaque or how the
+    /// entry ended) in `log`.
+    fn recorder(log: &std::sync::Arc<Mutex<Vec<(i32, Result<i32, String>)>>>) -> Callback {
+        let log = std::sync::Arc::clone(log);
+        Box::new(move |opaque, reply| {
+            let outcome = reply.map(|r| r.opaque()).map_err(|ended| format!("{ended:?}"));
+            log.lock().unwrap().push((opaque, outcome));
+        })
+    }
+
+    // Goal: a callback entry is called exactly once with its own end: the response, expiry,
+    // an abandoned or failed request, or the table's close (or drop); a refused insert hands
+    // the callback back uncalled; removing it (no waiter) drops it uncalled.
+    // Method: one table per ending; the log lists every call.
+    #[test]
+    fn callbacks_run_once_with_their_own_end() {
+        let log = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let t0 = Instant::now();
+        let second = std::time::Duration::from_secs(1);
+        let table = PendingTable::new(3);
+        assert!(table.insert_callback(1, t0 + second, recorder(&log)).is_ok());
+        assert!(table.insert_callback(2, t0 + 3 * second, recorder(&log)).is_ok());
+        let (refusal, _) = table.insert_callback(2, far(), recorder(&log)).err().expect("duplicate");
+        assert_eq!(refusal, InsertError::Duplicate);
+        assert!(table.insert_callback(3, far(), recorder(&log)).is_ok());
+        let (refusal, back) = table.insert_callback(4, far(), recorder(&log)).err().expect("full");
+        assert_eq!(refusal, InsertError::Full);
+        drop(back);
+        assert!(table.complete(response(3)).is_ok());
+        assert_eq!(table.expire(t0 + 2 * second), Some(t0 + 3 * second));
+        table.abandon(2);
+        table.abandon(2);
+        assert_eq!(table.len(), 0);
+        assert!(table.insert_callback(5, far(), recorder(&log)).is_ok());
+        table.fail(5, crate::RemotingError::TooManyInFlight { limit: 3 });
+        assert!(table.insert_callback(6, far(), recorder(&log)).is_ok());
+        table.remove(6);
+        assert!(table.insert_callback(7, far(), recorder(&log)).is_ok());
+        table.close();
+        let (refusal, _) = table.insert_callback(8, far(), recorder(&log)).err().expect("closed");
+        assert_eq!(refusal, InsertError::Closed);
+        let dropped = PendingTable::new(1);
+        assert!(dropped.insert_callback(9, far(), recorder(&log)).is_ok());
+        drop(dropped);
+        let log = log.lock().unwrap().clone();
+        let expected: Vec<(i32, Result<i32, String>)> = vec![
+            (3, Ok(3)),
+            (1, Err("Expired".to_owned())),
+            (2, Err("Closed".to_owned())),
+            (5, Err("Failed(TooManyInFlight { limit: 3 })".to_owned())),
+            (7, Err("Closed".to_owned())),
+            (9, Err("Closed".to_owned())),
+        ];
+        assert_eq!(log, expected);
     }
 
     // Goal: the expiry loop fails each waiter at its own deadline, also when an earlier

@@ -538,3 +538,82 @@ async fn responses_reach_invokes_scanned_and_read_like_decoded_commands() -> any
     assert_eq!(binary.ext_fields_of(["msgId"])[0].as_deref(), Some("7F000001"));
     server.stop().await
 }
+
+// Goal: a callback invoke (`invoke_with`) hands its callback exactly one outcome: the
+// response, a Timeout at its own deadline, TooManyInFlight when the opaque table is full, or
+// ConnectionClosed when the connection closes with it pending; the table ends empty.
+// Method: a client whose opaque table holds 2 entries; an echo, an unanswered request with a
+// 100 ms deadline, then one held unanswered request plus one that fills the table and one
+// refused, then close the connection; every callback reports on one channel, which must
+// carry exactly one outcome per invoke.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callback_invokes_get_exactly_one_outcome() -> anyhow::Result<()> {
+    let mut dispatcher = echo_dispatcher();
+    let never = register_never(&mut dispatcher);
+    let server = start_server(local_config(), dispatcher).await?;
+    let mut config = ferromq_remoting::ClientConfig::default();
+    config.connection.max_pending_invokes = 2;
+    let client = ferromq_remoting::RemotingClient::new(config, Arc::new(Dispatcher::new()))?;
+    let connection = client.connection(&server.addr.to_string()).await?;
+    let (tx, mut outcomes) = mpsc::unbounded_channel();
+    let invoke = |request: RemotingCommand, timeout: Duration, name: &'static str| {
+        let tx = tx.clone();
+        let deadline = tokio::time::Instant::now() + timeout;
+        connection.invoke_with(request, deadline, timeout, move |outcome| {
+            let _ = tx.send((name, outcome));
+        })
+    };
+
+    invoke(echo_request("called back"), WAIT, "echo").await;
+    let (name, outcome) = outcomes.recv().await.context("echo outcome")?;
+    let response = outcome?.into_command()?;
+    assert_eq!((name, response.ext_field("value")), ("echo", Some("called back")));
+
+    let started = tokio::time::Instant::now();
+    invoke(RemotingCommand::request_code(NEVER), Duration::from_millis(100), "short").await;
+    let (name, outcome) = outcomes.recv().await.context("timeout outcome")?;
+    assert_eq!(name, "short");
+    assert!(
+        matches!(outcome, Err(RemotingError::Timeout { timeout_ms: 100, .. })),
+        "{outcome:?}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(100));
+
+    invoke(RemotingCommand::request_code(NEVER), WAIT, "held 1").await;
+    invoke(RemotingCommand::request_code(NEVER), WAIT, "held 2").await;
+    assert_eq!(connection.pending_invokes(), 2);
+    invoke(echo_request("refused"), WAIT, "refused").await;
+    let (name, outcome) = outcomes.recv().await.context("refusal")?;
+    assert_eq!(name, "refused");
+    assert!(
+        matches!(outcome, Err(RemotingError::TooManyInFlight { limit: 2 })),
+        "{outcome:?}"
+    );
+
+    connection.close();
+    let mut closed = Vec::new();
+    for _ in 0..2 {
+        let (name, outcome) = outcomes.recv().await.context("close outcome")?;
+        assert!(
+            matches!(outcome, Err(RemotingError::ConnectionClosed { .. })),
+            "{outcome:?}"
+        );
+        closed.push(name);
+    }
+    closed.sort_unstable();
+    assert_eq!(closed, ["held 1", "held 2"]);
+    connection.closed().await;
+    assert_eq!(connection.pending_invokes(), 0);
+    // After a close, a new callback invoke is refused at once, through its callback.
+    invoke(echo_request("late"), WAIT, "late").await;
+    let (name, outcome) = outcomes.recv().await.context("late outcome")?;
+    assert_eq!(name, "late");
+    assert!(
+        matches!(outcome, Err(RemotingError::ConnectionClosed { .. })),
+        "{outcome:?}"
+    );
+    drop(tx);
+    assert!(outcomes.try_recv().is_err(), "an invoke was called back twice");
+    never.notify_waiters();
+    server.stop().await
+}

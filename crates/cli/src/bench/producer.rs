@@ -1,20 +1,21 @@
 //! `ferromq bench producer`: keeps N sends in flight against a RocketMQ-compatible cluster.
 //!
 //! Modes: `sync` = N tasks each sending and waiting in turn; `async` = one driver keeping N
-//! `send_async` futures in flight; `oneway` = N tasks sending without responses (latency is
+//! callback sends in flight (`send_with_callback`, Java's `send(msg, SendCallback)` as in
+//! RocketMQ's own benchmark); `oneway` = N tasks sending without responses (latency is
 //! the time to queue the request). `--batch k` sends k messages per SEND_BATCH_MESSAGE.
 //! Latency is per request (per batch for batches), from just before the call to its result.
 //! Bodies are never compressed here, so MB/s is body bytes as stored.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use anyhow::{bail, Context};
 use bytes::Bytes;
 use ferromq_client::{ClientConfig, ClientError, Message, Producer, SendResult, SendStatus};
-use futures_util::stream::{FuturesUnordered, StreamExt};
 use hdrhistogram::Histogram;
+use tokio::sync::Notify;
 
 use super::rtt::{self, RttSummary};
 use super::stats::{new_histogram, record, round, spawn_live_line, Counters, LineKind, Percentiles};
@@ -221,29 +222,17 @@ impl Run {
         Message::new(&self.topic, self.body.clone())
     }
 
-    /// One request of `n` messages; `None` for oneway.
+    /// One request of `n` messages of a sequential task (sync and oneway modes; the async
+    /// driver sends its own); `None` for oneway.
     async fn send(&self, n: u64) -> Result<Option<SendResult>, ClientError> {
         match self.mode {
             SendMode::Oneway => self.producer.send_oneway(self.message()).await.map(|()| None),
-            SendMode::Sync if n == 1 => self.producer.send(self.message()).await.map(Some),
-            SendMode::Async => self.send_async_mode(n).await,
-            SendMode::Sync => {
+            SendMode::Sync | SendMode::Async if n == 1 => self.producer.send(self.message()).await.map(Some),
+            SendMode::Sync | SendMode::Async => {
                 let messages = (0..n).map(|_| self.message()).collect();
                 self.producer.send_batch(messages).await.map(Some)
             }
         }
-    }
-
-    /// One request of the async driver: `send_async` for a single message, else a batch. The
-    /// driver keeps `--in-flight` of these futures, each moved into its set once: the batch
-    /// send's state (a whole retry loop) is boxed, so a single send's future stays small.
-    async fn send_async_mode(&self, n: u64) -> Result<Option<SendResult>, ClientError> {
-        if n == 1 {
-            let handle = self.producer.send_async(self.message()).await?;
-            return handle.await.map(Some);
-        }
-        let messages = (0..n).map(|_| self.message()).collect();
-        Box::pin(self.producer.send_batch(messages)).await.map(Some)
     }
 
     fn account(
@@ -296,29 +285,66 @@ async fn sequential_task(run: Arc<Run>) -> Histogram<u64> {
     }
 }
 
-/// The async driver: keeps up to `in_flight` requests running.
-async fn async_driver(run: Arc<Run>, in_flight: usize) -> Histogram<u64> {
-    let mut histogram = new_histogram();
-    let mut pending = FuturesUnordered::new();
-    loop {
-        while pending.len() < in_flight {
-            let n = run.budget.claim(run.batch);
-            if n == 0 {
-                break;
-            }
-            let run = Arc::clone(&run);
-            pending.push(async move {
-                let started = Instant::now();
-                let outcome = run.send_async_mode(n).await;
-                (n, started.elapsed(), outcome)
-            });
-        }
-        let Some((n, elapsed, outcome)) = pending.next().await else {
-            return histogram;
-        };
-        let ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-        run.account(n, ns, outcome, &mut histogram);
+/// The async driver's window of requests in flight.
+struct Window {
+    run: Arc<Run>,
+    open: AtomicUsize,
+    /// Woken by each callback: there is room for the next request.
+    room: Notify,
+    histogram: Mutex<Histogram<u64>>,
+}
+
+impl Window {
+    fn done(&self, n: u64, started: Instant, outcome: Result<SendResult, ClientError>) {
+        let ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let mut histogram = self.histogram.lock().unwrap_or_else(PoisonError::into_inner);
+        self.run.account(n, ns, outcome.map(Some), &mut histogram);
+        drop(histogram);
+        self.open.fetch_sub(1, Ordering::AcqRel);
+        self.room.notify_one();
     }
+}
+
+/// The async driver: keeps up to `in_flight` requests running, each a callback send (a batch
+/// for `--batch` > 1) whose callback accounts it and wakes the driver for the next.
+async fn async_driver(run: Arc<Run>, in_flight: usize) -> Histogram<u64> {
+    let window = Arc::new(Window {
+        run,
+        open: AtomicUsize::new(0),
+        room: Notify::new(),
+        histogram: Mutex::new(new_histogram()),
+    });
+    let run = &window.run;
+    loop {
+        // A callback's `notify_one` is kept as a permit when the driver is not waiting yet,
+        // so no wake-up is lost between the check and the wait.
+        while window.open.load(Ordering::Acquire) >= in_flight {
+            window.room.notified().await;
+        }
+        let n = run.budget.claim(run.batch);
+        if n == 0 {
+            break;
+        }
+        window.open.fetch_add(1, Ordering::AcqRel);
+        let started = Instant::now();
+        let shared = Arc::clone(&window);
+        let done = move |outcome| shared.done(n, started, outcome);
+        let sent = if n == 1 {
+            run.producer.send_with_callback(run.message(), done).await
+        } else {
+            let messages = (0..n).map(|_| run.message()).collect();
+            run.producer.send_batch_with_callback(messages, done).await
+        };
+        // Refused before it was sent: the callback will not run.
+        if let Err(error) = sent {
+            window.done(n, started, Err(error));
+        }
+    }
+    while window.open.load(Ordering::Acquire) > 0 {
+        window.room.notified().await;
+    }
+    let mut histogram = window.histogram.lock().unwrap_or_else(PoisonError::into_inner);
+    std::mem::replace(&mut *histogram, new_histogram())
 }
 
 /// Builds a body of `size` bytes that does not compress to nothing.

@@ -30,8 +30,9 @@ use ferromq_protocol::body::{HeartbeatData, MessageQueue, ProducerData};
 use ferromq_protocol::header::client::UnregisterClientRequestHeader;
 use ferromq_protocol::message::UniqIdGenerator;
 use ferromq_protocol::RequestCode;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio::task::JoinHandle;
+use ferromq_protocol::ReceivedCommand;
+use ferromq_remoting::RemotingError;
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use crate::config::ClientConfig;
@@ -71,6 +72,54 @@ enum Mode {
     Sync,
     /// No response: one attempt, done once queued on the connection.
     Oneway,
+}
+
+/// Where a send's retry loop stands.
+#[derive(Debug)]
+struct Progress {
+    started: Instant,
+    /// `started` plus `sendMsgTimeout`: no attempt starts after it.
+    deadline: Instant,
+    attempts: u32,
+    /// Brokers of the failed attempts, in order (every attempt but a last one that ended the
+    /// loop failed).
+    failed_brokers: Vec<String>,
+    last_error: Option<ClientError>,
+}
+
+impl Progress {
+    fn new(started: Instant, deadline: Instant) -> Self {
+        Progress {
+            started,
+            deadline,
+            attempts: 0,
+            failed_brokers: Vec::new(),
+            last_error: None,
+        }
+    }
+
+    fn failed(&mut self, broker_name: &str, error: ClientError) {
+        self.failed_brokers.push(broker_name.to_owned());
+        self.last_error = Some(error);
+    }
+
+    /// The error of a send that ran out of attempts or of time.
+    fn into_error(self, prepared: &PreparedSend, timeout: std::time::Duration) -> ClientError {
+        match self.last_error {
+            Some(last) => ClientError::SendFailed {
+                topic: prepared.topic.clone(),
+                attempts: self.attempts,
+                brokers: self.failed_brokers,
+                elapsed_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                last: Box::new(last),
+            },
+            None => ClientError::SendTimeout {
+                topic: prepared.topic.clone(),
+                timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+                attempts: self.attempts,
+            },
+        }
+    }
 }
 
 impl Producer {
@@ -127,18 +176,40 @@ impl Producer {
     /// send proceeds whether or not the handle is polled. Many async sends share one
     /// connection per broker.
     pub async fn send_async(&self, message: Message) -> Result<SendHandle, ClientError> {
+        let (tx, rx) = oneshot::channel();
+        self.send_with_callback(message, move |outcome| {
+            let _ = tx.send(outcome);
+        })
+        .await?;
+        Ok(SendHandle { rx })
+    }
+
+    /// Sends one message asynchronously, as Java's `send(msg, SendCallback)`: returns once
+    /// the request is queued on the broker's connection (first waiting for an async permit
+    /// while `max_async_sends_in_flight` sends are in flight); `callback` then gets the
+    /// outcome exactly once, after the retries a sync send would make. It runs on the
+    /// connection's reader (or on a retry's task), so it must be quick and must not block or
+    /// panic. An invalid message or a shut-down producer is the returned error instead, and
+    /// the callback is not called.
+    pub async fn send_with_callback<F>(&self, message: Message, callback: F) -> Result<(), ClientError>
+    where
+        F: FnOnce(Result<SendResult, ClientError>) + Send + 'static,
+    {
         let prepared = prepare_message(self.config(), &self.inner.uniq, message)?;
         let permit = self.async_permit().await?;
-        let producer = self.clone();
-        // Boxed: the task's cell then holds a pointer, not the ~2 KB send state, which tokio
-        // would otherwise copy on spawn and on each move of the task's stage (output read,
-        // handle drop).
-        let send = Box::pin(async move {
-            let _permit: OwnedSemaphorePermit = permit;
-            producer.send_prepared(&prepared, Mode::Sync).await.and_then(stored)
-        });
-        let task = tokio::spawn(send);
-        Ok(SendHandle { task })
+        self.start_async(prepared, permit, callback).await;
+        Ok(())
+    }
+
+    /// [`Producer::send_with_callback`] of a batch (see [`Producer::send_batch`]).
+    pub async fn send_batch_with_callback<F>(&self, messages: Vec<Message>, callback: F) -> Result<(), ClientError>
+    where
+        F: FnOnce(Result<SendResult, ClientError>) + Send + 'static,
+    {
+        let prepared = prepare_batch(self.config(), &self.inner.uniq, messages)?;
+        let permit = self.async_permit().await?;
+        self.start_async(prepared, permit, callback).await;
+        Ok(())
     }
 
     /// Sends one message without waiting for (or getting) a response: one attempt, done when
@@ -207,22 +278,30 @@ impl Producer {
 
     /// The retry loop.
     async fn send_prepared(&self, prepared: &PreparedSend, mode: Mode) -> Result<Option<SendResult>, ClientError> {
-        let instance = self.instance();
         let timeout = self.config().send_msg_timeout;
         let started = Instant::now();
-        let deadline = started + timeout;
+        self.send_from(prepared, mode, Progress::new(started, started + timeout))
+            .await
+    }
+
+    /// The retry loop from `progress` on (attempts made, brokers that failed).
+    async fn send_from(
+        &self,
+        prepared: &PreparedSend,
+        mode: Mode,
+        mut progress: Progress,
+    ) -> Result<Option<SendResult>, ClientError> {
+        let instance = self.instance();
+        let timeout = self.config().send_msg_timeout;
+        let deadline = progress.deadline;
         let max_attempts = match mode {
             Mode::Sync => 1 + self.config().retry_times_when_send_failed,
             Mode::Oneway => 1,
         };
         let route = instance.publish_route(&prepared.topic).await?;
-        // Brokers of the failed attempts, in order (every attempt but a last one that ended
-        // the loop failed); the last one is avoided by the next selection.
-        let mut failed_brokers: Vec<&str> = Vec::new();
-        let mut last_error = None;
-        let mut attempts = 0;
-        while attempts < max_attempts {
-            let avoid = failed_brokers.last().copied();
+        while progress.attempts < max_attempts {
+            // The last broker that failed is avoided by the next selection.
+            let avoid = progress.failed_brokers.last().map(String::as_str);
             let Some(queue) = route.publish.select_queue(avoid) else {
                 return Err(ClientError::NoQueue {
                     topic: prepared.topic.clone(),
@@ -230,7 +309,7 @@ impl Producer {
                 });
             };
             // The first attempt gets the whole budget without reading the clock again.
-            let budget = if attempts == 0 {
+            let budget = if progress.attempts == 0 {
                 timeout
             } else {
                 deadline.saturating_duration_since(Instant::now())
@@ -238,7 +317,7 @@ impl Producer {
             if budget.is_zero() {
                 break;
             }
-            attempts += 1;
+            progress.attempts += 1;
             let outcome = match self.broker_addr(&prepared.topic, &queue.broker_name).await {
                 Ok(addr) => self.attempt(prepared, queue, &addr, deadline, budget, mode).await,
                 Err(error) => Err(error),
@@ -246,27 +325,100 @@ impl Producer {
             match outcome {
                 Ok(result) => return Ok(result),
                 Err(error) if error.is_send_retryable() => {
-                    tracing::debug!(topic = %prepared.topic, broker = %queue.broker_name, attempt = attempts, %error, "send failed; retrying");
-                    failed_brokers.push(&queue.broker_name);
-                    last_error = Some(error);
+                    tracing::debug!(topic = %prepared.topic, broker = %queue.broker_name, attempt = progress.attempts, %error, "send failed; retrying");
+                    progress.failed(&queue.broker_name, error);
                 }
                 Err(error) => return Err(error),
             }
         }
-        match last_error {
-            Some(last) => Err(ClientError::SendFailed {
-                topic: prepared.topic.clone(),
-                attempts,
-                brokers: failed_brokers.into_iter().map(str::to_owned).collect(),
-                elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-                last: Box::new(last),
-            }),
-            None => Err(ClientError::SendTimeout {
-                topic: prepared.topic.clone(),
-                timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
-                attempts,
-            }),
-        }
+        Err(progress.into_error(prepared, timeout))
+    }
+
+    /// The async send of a prepared message or batch: the first attempt is made here when the
+    /// topic's route and the chosen broker's address are at hand (connecting to it if need
+    /// be), its response handled by the connection's reader through `invoke_with` (no task);
+    /// retries, and sends that must first fetch a route, run the retry loop in a task of
+    /// their own. `callback` gets the outcome exactly once; the permit is released before it
+    /// runs.
+    async fn start_async<F>(&self, prepared: PreparedSend, permit: OwnedSemaphorePermit, callback: F)
+    where
+        F: FnOnce(Result<SendResult, ClientError>) + Send + 'static,
+    {
+        let instance = self.instance();
+        let timeout = self.config().send_msg_timeout;
+        let started = Instant::now();
+        let deadline = started + timeout;
+        let first = instance.routes().get(&prepared.topic).and_then(|route| {
+            let index = route.publish.select_index(None)?;
+            let addr = instance.routes().master_addr(&route.publish.queues[index].broker_name)?;
+            Some((route.publish, index, addr))
+        });
+        let Some((publish, index, addr)) = first else {
+            self.spawn_send(Arc::new(prepared), Progress::new(started, deadline), permit, callback);
+            return;
+        };
+        let connection = match instance.connection(&addr, deadline).await {
+            Ok(connection) => connection,
+            Err(error) if !error.is_send_retryable() => {
+                drop(permit);
+                return callback(Err(error));
+            }
+            Err(error) => {
+                let mut progress = Progress::new(started, deadline);
+                progress.attempts = 1;
+                progress.failed(&publish.queues[index].broker_name, error);
+                self.spawn_send(Arc::new(prepared), progress, permit, callback);
+                return;
+            }
+        };
+        let prepared = Arc::new(prepared);
+        let request = SendRequest {
+            header: SendHeader::new(self.config(), &self.inner.group, &prepared, &publish.queues[index]),
+            language: self.config().language,
+            serialize_type: self.config().serialize_type,
+        };
+        let producer = self.clone();
+        let in_reply = Arc::clone(&prepared);
+        let queues = Arc::clone(&publish);
+        let on_reply = move |reply: Result<ReceivedCommand, RemotingError>| {
+            let publish = queues;
+            let queue = &publish.queues[index];
+            let outcome = match reply {
+                Ok(response) => parse_send_response(&addr, &in_reply, queue, &response),
+                Err(source) => Err(ClientError::Remoting { addr, source }),
+            };
+            match outcome {
+                Err(error) if error.is_send_retryable() => {
+                    tracing::debug!(topic = %in_reply.topic, broker = %queue.broker_name, attempt = 1, %error, "send failed; retrying");
+                    let mut progress = Progress::new(started, deadline);
+                    progress.attempts = 1;
+                    progress.failed(&queue.broker_name, error);
+                    producer.spawn_send(in_reply, progress, permit, callback);
+                }
+                outcome => {
+                    drop(permit);
+                    callback(outcome);
+                }
+            }
+        };
+        connection.invoke_with(request, deadline, timeout, on_reply).await;
+    }
+
+    /// Runs the retry loop from `progress` in a task of its own, then `callback`.
+    fn spawn_send<F>(&self, prepared: Arc<PreparedSend>, progress: Progress, permit: OwnedSemaphorePermit, callback: F)
+    where
+        F: FnOnce(Result<SendResult, ClientError>) + Send + 'static,
+    {
+        let producer = self.clone();
+        // Boxed: the task's cell then holds a pointer, not the ~2 KB send state.
+        tokio::spawn(Box::pin(async move {
+            let outcome = producer
+                .send_from(&prepared, Mode::Sync, progress)
+                .await
+                .and_then(stored);
+            drop(permit);
+            callback(outcome);
+        }));
     }
 
     /// The master of `broker_name`, re-reading the route once if it is unknown.
@@ -335,16 +487,16 @@ fn heartbeat_body(client_id: &str, group: &str) -> HeartbeatData {
 /// The pending result of [`Producer::send_async`].
 #[derive(Debug)]
 pub struct SendHandle {
-    task: JoinHandle<Result<SendResult, ClientError>>,
+    rx: oneshot::Receiver<Result<SendResult, ClientError>>,
 }
 
 impl Future for SendHandle {
     type Output = Result<SendResult, ClientError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.task).poll(cx).map(|joined| match joined {
+        Pin::new(&mut self.rx).poll(cx).map(|sent| match sent {
             Ok(result) => result,
-            // The task was cancelled: the runtime is going away.
+            // The callback was dropped uncalled: its task was cancelled, the runtime is going away.
             Err(_) => Err(ClientError::Shutdown),
         })
     }
