@@ -118,10 +118,17 @@ fn not_found(path: &Path) -> io::Error {
 }
 
 impl SimFs {
-    /// An empty file system of 1 TiB.
+    /// An empty file system of 1 TiB whose clock (file modification times) starts at the real
+    /// time, so that a store on the system clock sees its files as just written: starting at 0
+    /// made every file look decades old, and a test running during a `deleteWhen` hour saw
+    /// retention delete its segments. Tests of other times set the clock ([`SimFs::set_now_ms`]).
     pub fn new() -> Self {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
         let state = SimState {
             capacity_bytes: 1 << 40,
+            now_ms,
             ..SimState::default()
         };
         SimFs {
