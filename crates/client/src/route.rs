@@ -136,7 +136,8 @@ pub struct TopicRoute {
 #[derive(Debug, Default)]
 pub struct RouteTable {
     routes: RwLock<HashMap<String, TopicRoute>>,
-    brokers: RwLock<HashMap<String, BTreeMap<i64, String>>>,
+    /// Addresses shared, not copied, by the sends that look them up.
+    brokers: RwLock<HashMap<String, BTreeMap<i64, Arc<str>>>>,
     starts: AtomicUsize,
 }
 
@@ -156,7 +157,12 @@ impl RouteTable {
         {
             let mut brokers = self.brokers.write().unwrap_or_else(PoisonError::into_inner);
             for broker in &data.broker_datas {
-                brokers.insert(broker.broker_name.clone(), broker.broker_addrs.clone());
+                let addrs = broker
+                    .broker_addrs
+                    .iter()
+                    .map(|(&id, addr)| (id, Arc::from(addr.as_str())))
+                    .collect();
+                brokers.insert(broker.broker_name.clone(), addrs);
             }
         }
         let queues = publish_queues(topic, &data);
@@ -186,6 +192,11 @@ impl RouteTable {
 
     /// The master address of `broker_name` (`findBrokerAddressInPublish`).
     pub fn master_addr(&self, broker_name: &str) -> Option<String> {
+        self.shared_master_addr(broker_name).map(|addr| addr.to_string())
+    }
+
+    /// [`RouteTable::master_addr`] shared with the table (no copy of the string).
+    pub fn shared_master_addr(&self, broker_name: &str) -> Option<Arc<str>> {
         self.brokers
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -197,7 +208,10 @@ impl RouteTable {
     /// Every known master address, deduplicated and sorted.
     pub fn master_addrs(&self) -> Vec<String> {
         let brokers = self.brokers.read().unwrap_or_else(PoisonError::into_inner);
-        let mut addrs: Vec<String> = brokers.values().filter_map(|a| a.get(&MASTER_ID).cloned()).collect();
+        let mut addrs: Vec<String> = brokers
+            .values()
+            .filter_map(|a| a.get(&MASTER_ID).map(|addr| addr.to_string()))
+            .collect();
         addrs.sort();
         addrs.dedup();
         addrs

@@ -416,7 +416,10 @@ async fn callback_sends_stop_at_non_retry_codes_and_after_the_retry_budget() -> 
             flag.store(true, Ordering::Relaxed);
         })
         .await;
-    assert!(matches!(refused, Err(ClientError::InvalidMessage { .. })), "{refused:?}");
+    assert!(
+        matches!(refused, Err(ClientError::InvalidMessage { .. })),
+        "{refused:?}"
+    );
     assert!(!called.load(Ordering::Relaxed));
     Ok(())
 }

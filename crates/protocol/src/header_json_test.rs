@@ -136,7 +136,10 @@ fn edge_cases_decode_exactly_as_the_reference_decoder() {
 fn fuzz_corpus_decodes_exactly_as_the_reference_decoder() {
     // Goal: the checked-in fuzz seeds (real client headers) decode identically. Method: every
     // file of fuzz/corpus/header_json through both decoders.
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/header_json");
+    // The crate directory as the test runner sets it now, not as compiled in: a build cache
+    // shared by checkouts at other paths may hold a binary compiled in a checkout gone since.
+    let crate_dir = std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+    let dir = std::path::Path::new(&crate_dir).join("../../fuzz/corpus/header_json");
     let mut seen = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();

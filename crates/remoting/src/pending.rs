@@ -107,24 +107,21 @@ struct Waiter {
 }
 
 impl Waiter {
-    /// Hands the entry's end to its waiter. A channel's dropped receiver (its invoke gave up)
-    /// gets nothing; closing hands a channel nothing either: dropping its sender says
-    /// "closed".
-    fn finish(self, opaque: i32, reply: Result<ReceivedCommand, Ended>) -> Result<(), ReceivedCommand> {
+    /// Hands the entry's end to its waiter; false when it was a response nobody took (a
+    /// channel whose invoke gave up). Closing hands a channel nothing: dropping its sender
+    /// says "closed".
+    fn finish(self, opaque: i32, reply: Result<ReceivedCommand, Ended>) -> bool {
         match (self.to, reply) {
             (ReplyTo::Callback(callback), reply) => {
                 callback(opaque, reply);
-                Ok(())
+                true
             }
-            (ReplyTo::Channel(tx), Ok(response)) => tx.send(Ok(response)).map_err(|back| match back {
-                Ok(response) => response,
-                Err(Expired) => unreachable!("a response was sent"),
-            }),
+            (ReplyTo::Channel(tx), Ok(response)) => tx.send(Ok(response)).is_ok(),
             (ReplyTo::Channel(tx), Err(Ended::Expired)) => {
                 let _ = tx.send(Err(Expired));
-                Ok(())
+                true
             }
-            (ReplyTo::Channel(_), Err(Ended::Closed | Ended::Failed(_))) => Ok(()),
+            (ReplyTo::Channel(_), Err(Ended::Closed | Ended::Failed(_))) => true,
         }
     }
 }
@@ -229,7 +226,10 @@ impl PendingTable {
         let waiter = self.lock().as_mut().and_then(|w| w.map.remove(&orphan.opaque));
         match waiter {
             // The waiter may have just given up; then the response is dropped like an unknown one.
-            Some(waiter) => waiter.finish(orphan.opaque, Ok(response)).map_err(|_| orphan),
+            Some(waiter) => match waiter.finish(orphan.opaque, Ok(response)) {
+                true => Ok(()),
+                false => Err(orphan),
+            },
             None => Err(orphan),
         }
     }
@@ -256,7 +256,7 @@ impl PendingTable {
     fn end(&self, opaque: i32, ended: Ended) {
         let removed = self.lock().as_mut().and_then(|waiters| waiters.map.remove(&opaque));
         if let Some(waiter) = removed {
-            let _ = waiter.finish(opaque, Err(ended));
+            waiter.finish(opaque, Err(ended));
         }
     }
 
@@ -269,7 +269,7 @@ impl PendingTable {
     pub(crate) fn close(&self) {
         let drained = self.lock().take();
         for (opaque, waiter) in drained.into_iter().flat_map(|waiters| waiters.map) {
-            let _ = waiter.finish(opaque, Err(Ended::Closed));
+            waiter.finish(opaque, Err(Ended::Closed));
         }
     }
 
@@ -295,7 +295,7 @@ impl PendingTable {
         };
         // Outside the lock: a waiter that gave up meanwhile just misses its reply.
         for (opaque, waiter) in expired {
-            let _ = waiter.finish(opaque, Err(Ended::Expired));
+            waiter.finish(opaque, Err(Ended::Expired));
         }
         earliest
     }
@@ -424,9 +424,12 @@ mod tests {
         assert_eq!(table.expire(t0 + 10 * second), None);
     }
 
+    /// Calls of [`recorder`] callbacks: opaque, and the response's opaque or how it ended.
+    type Log = std::sync::Arc<Mutex<Vec<(i32, Result<i32, String>)>>>;
+
     /// A callback that records its outcome (the opaque, and the response's opaque or how the
     /// entry ended) in `log`.
-    fn recorder(log: &std::sync::Arc<Mutex<Vec<(i32, Result<i32, String>)>>>) -> Callback {
+    fn recorder(log: &Log) -> Callback {
         let log = std::sync::Arc::clone(log);
         Box::new(move |opaque, reply| {
             let outcome = reply.map(|r| r.opaque()).map_err(|ended| format!("{ended:?}"));
@@ -446,10 +449,10 @@ mod tests {
         let table = PendingTable::new(3);
         assert!(table.insert_callback(1, t0 + second, recorder(&log)).is_ok());
         assert!(table.insert_callback(2, t0 + 3 * second, recorder(&log)).is_ok());
-        let (refusal, _) = table.insert_callback(2, far(), recorder(&log)).err().expect("duplicate");
+        let (refusal, _) = table.insert_callback(2, far(), recorder(&log)).expect_err("duplicate");
         assert_eq!(refusal, InsertError::Duplicate);
         assert!(table.insert_callback(3, far(), recorder(&log)).is_ok());
-        let (refusal, back) = table.insert_callback(4, far(), recorder(&log)).err().expect("full");
+        let (refusal, back) = table.insert_callback(4, far(), recorder(&log)).expect_err("full");
         assert_eq!(refusal, InsertError::Full);
         drop(back);
         assert!(table.complete(response(3)).is_ok());
@@ -463,7 +466,7 @@ mod tests {
         table.remove(6);
         assert!(table.insert_callback(7, far(), recorder(&log)).is_ok());
         table.close();
-        let (refusal, _) = table.insert_callback(8, far(), recorder(&log)).err().expect("closed");
+        let (refusal, _) = table.insert_callback(8, far(), recorder(&log)).expect_err("closed");
         assert_eq!(refusal, InsertError::Closed);
         let dropped = PendingTable::new(1);
         assert!(dropped.insert_callback(9, far(), recorder(&log)).is_ok());

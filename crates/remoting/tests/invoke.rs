@@ -570,7 +570,12 @@ async fn callback_invokes_get_exactly_one_outcome() -> anyhow::Result<()> {
     assert_eq!((name, response.ext_field("value")), ("echo", Some("called back")));
 
     let started = tokio::time::Instant::now();
-    invoke(RemotingCommand::request_code(NEVER), Duration::from_millis(100), "short").await;
+    invoke(
+        RemotingCommand::request_code(NEVER),
+        Duration::from_millis(100),
+        "short",
+    )
+    .await;
     let (name, outcome) = outcomes.recv().await.context("timeout outcome")?;
     assert_eq!(name, "short");
     assert!(

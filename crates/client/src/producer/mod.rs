@@ -29,8 +29,8 @@ use std::task::{Context, Poll};
 use ferromq_protocol::body::{HeartbeatData, MessageQueue, ProducerData};
 use ferromq_protocol::header::client::UnregisterClientRequestHeader;
 use ferromq_protocol::message::UniqIdGenerator;
-use ferromq_protocol::RequestCode;
 use ferromq_protocol::ReceivedCommand;
+use ferromq_protocol::RequestCode;
 use ferromq_remoting::RemotingError;
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
@@ -350,7 +350,9 @@ impl Producer {
         let deadline = started + timeout;
         let first = instance.routes().get(&prepared.topic).and_then(|route| {
             let index = route.publish.select_index(None)?;
-            let addr = instance.routes().master_addr(&route.publish.queues[index].broker_name)?;
+            let addr = instance
+                .routes()
+                .shared_master_addr(&route.publish.queues[index].broker_name)?;
             Some((route.publish, index, addr))
         });
         let Some((publish, index, addr)) = first else {
@@ -385,7 +387,10 @@ impl Producer {
             let queue = &publish.queues[index];
             let outcome = match reply {
                 Ok(response) => parse_send_response(&addr, &in_reply, queue, &response),
-                Err(source) => Err(ClientError::Remoting { addr, source }),
+                Err(source) => Err(ClientError::Remoting {
+                    addr: addr.to_string(),
+                    source,
+                }),
             };
             match outcome {
                 Err(error) if error.is_send_retryable() => {
