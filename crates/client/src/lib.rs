@@ -10,8 +10,8 @@
 //!   heartbeat and route-refresh tasks shared by a producer's or consumer's clones;
 //! - `route`: TopicRouteData -> writable queues of masters (producers) / readable queues
 //!   (consumers), the TBW102 fallback, round-robin queue selection;
-//! - [`Producer`] (`producer`): sync, async ([`SendHandle`]), oneway and batch sends with
-//!   retries; [`Message`], [`SendResult`], [`SendStatus`] (`message`);
+//! - [`Producer`] (`producer`): sync, async (a callback, `send_with_callback`, or a future,
+//!   [`SendHandle`]), oneway and batch sends with retries; [`Message`], [`SendResult`], [`SendStatus`] (`message`);
 //! - [`PullConsumer`] (`consumer`): PULL_MESSAGE with optional long polling, queue and
 //!   consumer offsets; [`PullResult`], [`PullStatus`], [`PullOptions`];
 //! - [`ClientError`] (`error`);

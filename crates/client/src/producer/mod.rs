@@ -3,7 +3,7 @@
 //!
 //! Components:
 //! - [`Producer`]: start/shutdown, the send family, the per-send retry loop;
-//! - [`SendHandle`]: the future of an async send;
+//! - [`SendHandle`]: the future of an async send (a callback send whose callback fills it);
 //! - `request`: preparing messages and batches, parsing responses;
 //! - `send_frame`: the request of one attempt (header, frame).
 //!
