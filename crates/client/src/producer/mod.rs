@@ -196,8 +196,7 @@ impl Producer {
         F: FnOnce(Result<SendResult, ClientError>) + Send + 'static,
     {
         let prepared = prepare_message(self.config(), &self.inner.uniq, message)?;
-        let permit = self.async_permit().await?;
-        self.start_async(prepared, permit, callback).await;
+        self.start_async(prepared, self.async_permit().await?, callback).await;
         Ok(())
     }
 
@@ -207,8 +206,7 @@ impl Producer {
         F: FnOnce(Result<SendResult, ClientError>) + Send + 'static,
     {
         let prepared = prepare_batch(self.config(), &self.inner.uniq, messages)?;
-        let permit = self.async_permit().await?;
-        self.start_async(prepared, permit, callback).await;
+        self.start_async(prepared, self.async_permit().await?, callback).await;
         Ok(())
     }
 
