@@ -153,11 +153,9 @@ impl ClientInstance {
         if self.is_shutdown() {
             return Err(ClientError::Shutdown);
         }
-        if let Some(connection) = self.inner.remoting.open_connection(addr) {
-            return Ok(connection);
-        }
-        // Boxed: connecting is the cold path.
-        Box::pin(self.inner.remoting.connection_until(addr, deadline))
+        self.inner
+            .remoting
+            .connection_until(addr, deadline)
             .await
             .map_err(|source| ClientError::Remoting {
                 addr: addr.to_owned(),

@@ -207,18 +207,13 @@ impl RemotingClient {
         deadline: Instant,
         timeout: Duration,
     ) -> Result<ReceivedCommand, RemotingError> {
-        let connection = match self.open_connection(addr) {
-            Some(connection) => connection,
-            // Boxed: connecting (and waiting for someone else's connect) is the cold path; its
-            // state would otherwise be part of every invoke's future.
-            None => Box::pin(self.connection_until(addr, deadline)).await?,
-        };
+        let connection = self.connection_until(addr, deadline).await?;
         connection.invoke_until(request, deadline, timeout).await
     }
 
     /// The open connection to `addr`, if there is one: the hot path of every call, without
     /// waiting (a connect in progress holds only the slot's `connecting` lock).
-    pub fn open_connection(&self, addr: &str) -> Option<Connection> {
+    fn open_connection(&self, addr: &str) -> Option<Connection> {
         if self.inner.shutdown.is_cancelled() {
             return None;
         }
@@ -233,17 +228,24 @@ impl RemotingClient {
         timeout: Duration,
     ) -> Result<(), RemotingError> {
         let deadline = Instant::now() + timeout;
-        let connection = match self.open_connection(addr) {
-            Some(connection) => connection,
-            None => Box::pin(self.connection_until(addr, deadline)).await?,
-        };
+        let connection = self.connection_until(addr, deadline).await?;
         connection
             .invoke_oneway(request, deadline.saturating_duration_since(Instant::now()))
             .await
     }
 
-    /// [`RemotingClient::connection`] bounded by `deadline` (a timeout is `ConnectFailed`).
+    /// The open connection to `addr`, or a new one connected by `deadline` (a timeout is
+    /// `ConnectFailed`): the open one without waiting, connecting on a boxed path (its state,
+    /// and that of waiting for someone else's connect, would otherwise be part of every
+    /// caller's future).
     pub async fn connection_until(&self, addr: &str, deadline: Instant) -> Result<Connection, RemotingError> {
+        match self.open_connection(addr) {
+            Some(connection) => Ok(connection),
+            None => Box::pin(self.connect_until(addr, deadline)).await,
+        }
+    }
+
+    async fn connect_until(&self, addr: &str, deadline: Instant) -> Result<Connection, RemotingError> {
         match tokio::time::timeout_at(deadline, self.connection(addr)).await {
             Ok(connection) => connection,
             Err(_) => Err(RemotingError::ConnectFailed {

@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::batch_end::{BatchHook, BatchHooks};
 use crate::error::RemotingError;
-use crate::pending::{Callback, Ended, Expired, InsertError, PendingGuard, PendingTable, Reply};
+use crate::pending::{Callback, Ended, Expired, InsertError, PendingGuard, PendingTable, Reply, ReplyTo};
 use crate::request::OutgoingRequest;
 use crate::writer::{Outbound, OutboundFrame};
 
@@ -194,7 +194,7 @@ impl Connection {
     {
         let peer = self.shared.peer;
         let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
-        let mut callback: Callback = Box::new(move |opaque, reply| {
+        let callback: Callback = Box::new(move |opaque, reply| {
             on_reply(reply.map_err(|ended| match ended {
                 Ended::Expired => RemotingError::Timeout { opaque, timeout_ms },
                 Ended::Closed => RemotingError::ConnectionClosed { peer },
@@ -202,15 +202,10 @@ impl Connection {
             }));
         });
         let table = &self.shared.pending;
-        let mut attempts = 0;
-        let opaque = loop {
-            let opaque = self.shared.next_opaque.fetch_add(1, Ordering::Relaxed);
-            attempts += 1;
-            match table.insert_callback(opaque, deadline, callback) {
-                Ok(()) => break opaque,
-                Err((InsertError::Duplicate, back)) if attempts < MAX_OPAQUE_ATTEMPTS => callback = back,
-                Err((refusal, back)) => return back(opaque, Err(self.refused(refusal))),
-            }
+        let opaque = match self.register(ReplyTo::Callback(callback), deadline) {
+            Ok(opaque) => opaque,
+            Err((error, ReplyTo::Callback(callback))) => return callback(0, Err(Ended::Failed(error))),
+            Err((_, ReplyTo::Channel(_))) => unreachable!("a callback was registered"),
         };
         let frame = match request.into_frame(opaque) {
             Ok(frame) => OutboundFrame::from_request(frame),
@@ -230,31 +225,32 @@ impl Connection {
         }
     }
 
-    /// What a refused insert means for the caller.
-    fn refused(&self, refusal: InsertError) -> Ended {
-        Ended::Failed(match refusal {
-            InsertError::Full | InsertError::Duplicate => RemotingError::TooManyInFlight {
-                limit: self.shared.pending.limit(),
-            },
-            InsertError::Closed => self.closed_error(),
-        })
-    }
-
     fn register_opaque(
         &self,
         deadline: Instant,
     ) -> Result<(i32, tokio::sync::oneshot::Receiver<Reply>), RemotingError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        match self.register(ReplyTo::Channel(tx), deadline) {
+            Ok(opaque) => Ok((opaque, rx)),
+            Err((error, _)) => Err(error),
+        }
+    }
+
+    /// Enters `to` into the opaque table under a fresh opaque (skipping opaques still pending
+    /// after a wrap-around); a refusal comes back with the waiter, which took no opaque.
+    fn register(&self, mut to: ReplyTo, deadline: Instant) -> Result<i32, (RemotingError, ReplyTo)> {
         let table = &self.shared.pending;
+        let too_many = || RemotingError::TooManyInFlight { limit: table.limit() };
         for _ in 0..MAX_OPAQUE_ATTEMPTS {
             let opaque = self.shared.next_opaque.fetch_add(1, Ordering::Relaxed);
-            match table.insert(opaque, deadline) {
-                Ok(rx) => return Ok((opaque, rx)),
-                Err(InsertError::Duplicate) => continue,
-                Err(InsertError::Full) => return Err(RemotingError::TooManyInFlight { limit: table.limit() }),
-                Err(InsertError::Closed) => return Err(self.closed_error()),
+            match table.insert_waiter(opaque, to, deadline) {
+                Ok(()) => return Ok(opaque),
+                Err((InsertError::Duplicate, back)) => to = back,
+                Err((InsertError::Full, back)) => return Err((too_many(), back)),
+                Err((InsertError::Closed, back)) => return Err((self.closed_error(), back)),
             }
         }
-        Err(RemotingError::TooManyInFlight { limit: table.limit() })
+        Err((too_many(), to))
     }
 
     /// Sends `request` as ONEWAY (never answered) with a fresh opaque; returns once it is queued

@@ -96,7 +96,7 @@ impl Hasher for OpaqueHasher {
 }
 
 /// Where an entry's reply goes.
-enum ReplyTo {
+pub(crate) enum ReplyTo {
     Channel(oneshot::Sender<Reply>),
     Callback(Callback),
 }
@@ -171,6 +171,7 @@ impl PendingTable {
     }
 
     /// Registers a waiter for `opaque`, failed with [`Expired`] once `deadline` passes.
+    #[cfg(test)]
     pub(crate) fn insert(&self, opaque: i32, deadline: Instant) -> Result<oneshot::Receiver<Reply>, InsertError> {
         let (tx, rx) = oneshot::channel();
         match self.insert_waiter(opaque, ReplyTo::Channel(tx), deadline) {
@@ -181,6 +182,7 @@ impl PendingTable {
 
     /// Registers `callback` for `opaque`, called with [`Ended::Expired`] once `deadline`
     /// passes; a refused callback is handed back, not called.
+    #[cfg(test)]
     pub(crate) fn insert_callback(
         &self,
         opaque: i32,
@@ -194,7 +196,14 @@ impl PendingTable {
             })
     }
 
-    fn insert_waiter(&self, opaque: i32, to: ReplyTo, deadline: Instant) -> Result<(), (InsertError, ReplyTo)> {
+    /// Registers `to` for `opaque`: a channel's sender gets [`Expired`], a callback
+    /// [`Ended::Expired`], once `deadline` passes; a refused waiter is handed back untouched.
+    pub(crate) fn insert_waiter(
+        &self,
+        opaque: i32,
+        to: ReplyTo,
+        deadline: Instant,
+    ) -> Result<(), (InsertError, ReplyTo)> {
         let mut guard = self.lock();
         let Some(waiters) = guard.as_mut() else {
             return Err((InsertError::Closed, to));

@@ -98,7 +98,17 @@ impl Progress {
         }
     }
 
-    fn failed(&mut self, broker_name: &str, error: ClientError) {
+    /// Progress after a first attempt at `broker_name` failed with a retryable `error`.
+    fn first_failed(started: Instant, deadline: Instant, topic: &str, broker_name: &str, error: ClientError) -> Self {
+        let mut progress = Progress::new(started, deadline);
+        progress.attempts = 1;
+        progress.failed(topic, broker_name, error);
+        progress
+    }
+
+    /// Records the retryable failure of the latest attempt.
+    fn failed(&mut self, topic: &str, broker_name: &str, error: ClientError) {
+        tracing::debug!(topic, broker = broker_name, attempt = self.attempts, %error, "send failed; retrying");
         self.failed_brokers.push(broker_name.to_owned());
         self.last_error = Some(error);
     }
@@ -323,8 +333,7 @@ impl Producer {
             match outcome {
                 Ok(result) => return Ok(result),
                 Err(error) if error.is_send_retryable() => {
-                    tracing::debug!(topic = %prepared.topic, broker = %queue.broker_name, attempt = progress.attempts, %error, "send failed; retrying");
-                    progress.failed(&queue.broker_name, error);
+                    progress.failed(&prepared.topic, &queue.broker_name, error);
                 }
                 Err(error) => return Err(error),
             }
@@ -364,9 +373,8 @@ impl Producer {
                 return callback(Err(error));
             }
             Err(error) => {
-                let mut progress = Progress::new(started, deadline);
-                progress.attempts = 1;
-                progress.failed(&publish.queues[index].broker_name, error);
+                let broker_name = &publish.queues[index].broker_name;
+                let progress = Progress::first_failed(started, deadline, &prepared.topic, broker_name, error);
                 self.spawn_send(Arc::new(prepared), progress, permit, callback);
                 return;
             }
@@ -379,10 +387,9 @@ impl Producer {
         };
         let producer = self.clone();
         let in_reply = Arc::clone(&prepared);
-        let queues = Arc::clone(&publish);
+        let route = Arc::clone(&publish);
         let on_reply = move |reply: Result<ReceivedCommand, RemotingError>| {
-            let publish = queues;
-            let queue = &publish.queues[index];
+            let queue = &route.queues[index];
             let outcome = match reply {
                 Ok(response) => parse_send_response(&addr, &in_reply, queue, &response),
                 Err(source) => Err(ClientError::Remoting {
@@ -392,10 +399,8 @@ impl Producer {
             };
             match outcome {
                 Err(error) if error.is_send_retryable() => {
-                    tracing::debug!(topic = %in_reply.topic, broker = %queue.broker_name, attempt = 1, %error, "send failed; retrying");
-                    let mut progress = Progress::new(started, deadline);
-                    progress.attempts = 1;
-                    progress.failed(&queue.broker_name, error);
+                    let progress =
+                        Progress::first_failed(started, deadline, &in_reply.topic, &queue.broker_name, error);
                     producer.spawn_send(in_reply, progress, permit, callback);
                 }
                 outcome => {
