@@ -30,7 +30,7 @@ use ferromq_store::PutMessageStatus;
 use crate::broker::Broker;
 use crate::error::BrokerError;
 use crate::processor::send_props::PropsScan;
-use crate::processor::send_response::SendResult;
+use crate::processor::send_response::{MsgId, SendResult};
 use crate::schedule::rewrite_for_delay;
 use crate::topics::{DLQ_QUEUE_NUMS, PERM_READ, PERM_WRITE};
 use crate::util::random_queue_id;
@@ -285,7 +285,10 @@ async fn send_one(
     check_sizes(broker, 0, &record.properties)?;
 
     let (put, status) = broker.put_records(vec![record], Some(ctx.connection())).await?;
-    let msg_id = create_offset_msg_id(broker.store_host, put.append.phy_offset);
+    let msg_id = MsgId::Offset {
+        store_host: broker.store_host,
+        phy_offset: put.append.phy_offset,
+    };
     respond(status, msg_id, queue_id, put.append.queue_offset, Some(uniq))
 }
 
@@ -346,14 +349,20 @@ async fn send_batch(
         .iter()
         .map(|stored| create_offset_msg_id(broker.store_host, stored.phy_offset))
         .collect();
-    respond(status, msg_ids.join(","), queue_id, put.append.queue_offset, None)
+    respond(
+        status,
+        MsgId::Text(msg_ids.join(",")),
+        queue_id,
+        put.append.queue_offset,
+        None,
+    )
 }
 
 /// The answer to a stored send: a [`SendResult`] (msgId, queueId, queueOffset, transactionId,
 /// MSG_REGION, TRACE_ON), which the dispatcher has encode itself for the request's opaque.
 fn respond(
     status: PutMessageStatus,
-    msg_id: String,
+    msg_id: MsgId,
     queue_id: i32,
     queue_offset: i64,
     transaction_id: Option<String>,

@@ -1,5 +1,5 @@
 //! The answer to a stored send: [`SendResult`], the SEND_MESSAGE response header
-//! (`SendMessageResponseHeader`: msgId, queueId, queueOffset, transactionId, plus the
+//! (`SendMessageResponseHeader`: msgId (a [`MsgId`]), queueId, queueOffset, transactionId, plus the
 //! `MSG_REGION` and `TRACE_ON` fields Java clients read) as remoting's [`OutgoingResponse`].
 //!
 //! To a JSON request it writes its header straight into the frame head once the dispatcher
@@ -10,10 +10,13 @@
 //! encoding of [`SendResult::command`] finished as the dispatcher finishes a command (opaque,
 //! response flag, serialize type); tested over arbitrary values.
 
+use std::net::SocketAddr;
+
 use ferromq_protocol::command::{LanguageCode, CURRENT_VERSION};
 use ferromq_protocol::frame::{encode_head_bytes, finish_head, HEAD_PREFIX_BYTES};
 use ferromq_protocol::header::send_message::SendMessageResponseHeader;
 use ferromq_protocol::header_json::{push_int, push_json_str};
+use ferromq_protocol::message::{create_offset_msg_id, push_offset_msg_id};
 use ferromq_protocol::{CodecError, RemotingCommand, ResponseCode, SerializeType};
 use ferromq_remoting::{OutgoingResponse, ResponseFrame};
 
@@ -23,13 +26,59 @@ pub const DEFAULT_REGION: &str = "DefaultRegion";
 /// Header bytes of a JSON send response besides its strings and numbers (about 190), rounded up.
 const JSON_HEAD_FIXED_BYTES: usize = 256;
 
+/// The `msgId` of a send response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MsgId {
+    /// The offsetMsgId of one stored record, written as hex straight into the response
+    /// header (no `String` per send).
+    Offset {
+        /// This broker's store host.
+        store_host: SocketAddr,
+        /// The record's CommitLog offset.
+        phy_offset: i64,
+    },
+    /// Any other text (a batch's comma-joined offsetMsgIds).
+    Text(String),
+}
+
+impl MsgId {
+    /// The id as text.
+    pub fn to_text(&self) -> String {
+        match self {
+            MsgId::Offset { store_host, phy_offset } => create_offset_msg_id(*store_host, *phy_offset),
+            MsgId::Text(text) => text.clone(),
+        }
+    }
+
+    /// Upper bound of its JSON string's length (quotes included), for sizing the header.
+    fn json_len(&self) -> usize {
+        match self {
+            MsgId::Offset { .. } => 2 + 56,
+            MsgId::Text(text) => text.len(),
+        }
+    }
+
+    /// Appends it as a JSON string.
+    fn push_json(&self, out: &mut Vec<u8>) {
+        match self {
+            // Hex digits: nothing to escape.
+            MsgId::Offset { store_host, phy_offset } => {
+                out.push(b'"');
+                push_offset_msg_id(out, *store_host, *phy_offset);
+                out.push(b'"');
+            }
+            MsgId::Text(text) => push_json_str(out, text),
+        }
+    }
+}
+
 /// Where a send landed, answered as SUCCESS or FLUSH_DISK_TIMEOUT.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendResult {
     /// SUCCESS, or FLUSH_DISK_TIMEOUT / FLUSH_SLAVE_TIMEOUT style outcomes that still stored.
     pub code: ResponseCode,
     /// Offset message id (comma-joined for a batch).
-    pub msg_id: String,
+    pub msg_id: MsgId,
     /// Queue the message(s) went to.
     pub queue_id: i32,
     /// Queue offset (of the first message of a batch).
@@ -42,7 +91,7 @@ impl SendResult {
     /// The typed response header: the result plus `MSG_REGION` and `TRACE_ON`.
     pub fn header(&self) -> SendMessageResponseHeader {
         SendMessageResponseHeader {
-            msg_id: self.msg_id.clone(),
+            msg_id: self.msg_id.to_text(),
             queue_id: self.queue_id,
             queue_offset: self.queue_offset,
             transaction_id: self.transaction_id.clone(),
@@ -62,14 +111,14 @@ impl SendResult {
     /// ascending key byte order (`MSG_REGION`, `TRACE_ON`, `msgId`, `queueId`, `queueOffset`,
     /// `transactionId`), as fastjson sorts them.
     fn json_head(&self, opaque: i32) -> Result<bytes::Bytes, CodecError> {
-        let strings = self.msg_id.len() + self.transaction_id.as_ref().map_or(0, String::len);
+        let strings = self.msg_id.json_len() + self.transaction_id.as_ref().map_or(0, String::len);
         let mut out = Vec::with_capacity(HEAD_PREFIX_BYTES + JSON_HEAD_FIXED_BYTES + strings);
         out.extend_from_slice(&[0u8; HEAD_PREFIX_BYTES]);
         out.extend_from_slice(b"{\"code\":");
         push_int(&mut out, i64::from(self.code.as_i32()));
         // MSG_REGION is DEFAULT_REGION (no escapes), TRACE_ON true: constant text.
         out.extend_from_slice(b",\"extFields\":{\"MSG_REGION\":\"DefaultRegion\",\"TRACE_ON\":\"true\",\"msgId\":");
-        push_json_str(&mut out, &self.msg_id);
+        self.msg_id.push_json(&mut out);
         out.extend_from_slice(b",\"queueId\":\"");
         push_int(&mut out, i64::from(self.queue_id));
         out.extend_from_slice(b"\",\"queueOffset\":\"");
@@ -141,7 +190,17 @@ mod tests {
         // path, as the dispatcher overrides them.
         #[test]
         fn send_result_frame_is_the_generic_encoding_of_the_same_response(
-            msg_id in ".{0,80}",
+            msg_id in prop_oneof![
+                ".{0,80}".prop_map(MsgId::Text),
+                (any::<[u8; 16]>(), any::<bool>(), any::<u16>(), any::<i64>()).prop_map(|(ip, v6, port, phy_offset)| {
+                    let ip = if v6 {
+                        std::net::IpAddr::from(ip)
+                    } else {
+                        std::net::IpAddr::from([ip[0], ip[1], ip[2], ip[3]])
+                    };
+                    MsgId::Offset { store_host: SocketAddr::new(ip, port), phy_offset }
+                }),
+            ],
             queue_id in any::<i32>(),
             queue_offset in any::<i64>(),
             transaction_id in proptest::option::of(".{0,40}"),
@@ -172,7 +231,10 @@ mod tests {
         // typed send response with region and trace switch. Method: encode, decode the frame.
         let result = SendResult {
             code: ResponseCode::Success,
-            msg_id: "0A00000100002A9F0000000000000000".into(),
+            msg_id: MsgId::Offset {
+                store_host: "10.0.0.1:10911".parse().unwrap(),
+                phy_offset: 0,
+            },
             queue_id: 3,
             queue_offset: 42,
             transaction_id: Some("7F000001\"UNIQ".into()),
@@ -185,5 +247,6 @@ mod tests {
         assert_eq!(decoded.serialize_type, SerializeType::Json);
         let header: SendMessageResponseHeader = decoded.decode_header().unwrap();
         assert_eq!(header, result.header());
+        assert_eq!(header.msg_id, "0A00000100002A9F0000000000000000");
     }
 }

@@ -36,7 +36,9 @@ pub use batch::{decode_batch, encode_batch, BatchMessage};
 pub use compress::{decompress_body, CompressionType};
 pub use error::MessageError;
 pub use hash::{java_hash, java_hash_continue, masked_crc32};
-pub use msg_id::{create_offset_msg_id, parse_offset_msg_id, parse_uniq_id, OffsetMsgId, UniqId, UniqIdGenerator};
+pub use msg_id::{
+    create_offset_msg_id, parse_offset_msg_id, parse_uniq_id, push_offset_msg_id, OffsetMsgId, UniqId, UniqIdGenerator,
+};
 pub use properties::{decode_properties, encode_properties, property_value, Properties};
 pub use record::{
     encode_blank, encode_record, patch_record, peek_record_header, MessageRecord, MessageVersion, RecordHeader,

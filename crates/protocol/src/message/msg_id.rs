@@ -30,6 +30,24 @@ const MS_PER_DAY: i64 = 86_400_000;
 /// The offsetMsgId of the record at `phy_offset` stored by `store_host`.
 pub fn create_offset_msg_id(store_host: SocketAddr, phy_offset: i64) -> String {
     // One allocation: the 16 or 28 id bytes are assembled on the stack.
+    let (bytes, len) = offset_msg_id_bytes(store_host, phy_offset);
+    to_hex(bytes.get(..len).unwrap_or_default())
+}
+
+/// Appends [`create_offset_msg_id`]'s text to `out` without building a `String` (a send
+/// response writes it straight into its header).
+pub fn push_offset_msg_id(out: &mut Vec<u8>, store_host: SocketAddr, phy_offset: i64) {
+    let (bytes, len) = offset_msg_id_bytes(store_host, phy_offset);
+    let mut digits = [0u8; 2 * 28];
+    for (pair, b) in digits.chunks_exact_mut(2).zip(bytes.get(..len).unwrap_or_default()) {
+        pair[0] = HEX_UPPER[usize::from(b >> 4)];
+        pair[1] = HEX_UPPER[usize::from(b & 0xF)];
+    }
+    out.extend_from_slice(digits.get(..2 * len).unwrap_or_default());
+}
+
+/// The bytes an offsetMsgId is the hex of (IP, port, offset) and how many of the 28 are used.
+fn offset_msg_id_bytes(store_host: SocketAddr, phy_offset: i64) -> ([u8; 28], usize) {
     let mut bytes = [0u8; 28];
     let ip_len = match store_host.ip() {
         IpAddr::V4(ip) => {
@@ -43,7 +61,7 @@ pub fn create_offset_msg_id(store_host: SocketAddr, phy_offset: i64) -> String {
     };
     bytes[ip_len..ip_len + 4].copy_from_slice(&i32::from(store_host.port()).to_be_bytes());
     bytes[ip_len + 4..ip_len + 12].copy_from_slice(&phy_offset.to_be_bytes());
-    to_hex(&bytes[..ip_len + 12])
+    (bytes, ip_len + 12)
 }
 
 /// What an offsetMsgId names.

@@ -170,6 +170,21 @@ proptest! {
         prop_assert_eq!(parse_offset_msg_id(&id), Ok(OffsetMsgId { store_host: host, phy_offset: offset }));
     }
 
+    // Goal: the id appended to a buffer is exactly the created one, after whatever the buffer
+    // held. Method: random hosts, offsets and buffer prefixes.
+    #[test]
+    fn pushed_offset_msg_id_equals_the_created_one(
+        ip in ip_strategy(), port in any::<u16>(), offset in any::<i64>(),
+        prefix in proptest::collection::vec(any::<u8>(), 0..8),
+    ) {
+        let host = SocketAddr::new(ip, port);
+        let mut out = prefix.clone();
+        push_offset_msg_id(&mut out, host, offset);
+        prop_assert_eq!(out.get(..prefix.len()), Some(&prefix[..]));
+        let created = create_offset_msg_id(host, offset);
+        prop_assert_eq!(out.get(prefix.len()..), Some(created.as_bytes()));
+    }
+
     // Goal: UNIQ_KEY round trips and the born time is recovered within the same or next month.
     // Method: random parts and times from 1970 to 2100, read back 1 ms to 20 days later.
     #[test]
