@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CPU time, syscalls and context switches per message of the broker and of the load generator,
 # measured with `perf stat` (Debian package linux-perf) over 3 s of a producer run against one
-# fresh `ferromq standalone`. Throughput on this 2-core machine is CPU-bound, so CPU per message
+# fresh `ferromq standalone`, and the same CPU split into user and kernel time (utime / stime of
+# /proc/PID/stat over the same 3 s; clock ticks, so coarser). Throughput on this 2-core machine is CPU-bound, so CPU per message
 # is the figure to compare between two builds (run them alternately).
 #
 #   scripts/bench-cpu.sh path/to/ferromq [producer args]   (default: --mode async --in-flight 256)
@@ -17,14 +18,19 @@ start_standalone "$bin" ferromq-cpu
 client=$!
 sleep 2
 events=raw_syscalls:sys_enter,context-switches,task-clock
+ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
+ticks "$broker" > "$data/broker.ticks"; ticks "$client" > "$data/client.ticks"
 perf stat -e "$events" -p "$broker" -o "$data/broker.stat" -- sleep 3 &
 perf_broker=$!
 perf stat -e "$events" -p "$client" -o "$data/client.stat" -- sleep 3 &
 perf_client=$!
-wait "$perf_broker" "$perf_client" "$client"
-python3 - "$data" <<'PY'
+wait "$perf_broker" "$perf_client"
+ticks "$broker" >> "$data/broker.ticks"; ticks "$client" >> "$data/client.ticks"
+wait "$client"
+python3 - "$data" "$(getconf CLK_TCK)" <<'PY'
 import json, re, sys
 d = sys.argv[1]
+hz = float(sys.argv[2])
 rate = json.load(open(d + "/out"))["msgs_per_sec"]
 n = rate * 3
 for name in ("broker", "client"):
@@ -33,6 +39,8 @@ for name in ("broker", "client"):
         m = re.match(r"\s*([\d,\.]+)\s+(msec\s+)?(\S+)", line)
         if m:
             r[m.group(3)] = float(m.group(1).replace(",", ""))
+    (u0, s0), (u1, s1) = [map(int, line.split()) for line in open(f"{d}/{name}.ticks")]
     print(f"{name}: {rate:.0f} msg/s  syscalls/msg {r.get('raw_syscalls:sys_enter', 0) / n:.2f}  "
-          f"ctxsw/msg {r.get('context-switches', 0) / n:.3f}  cpu us/msg {r.get('task-clock', 0) * 1e3 / n:.1f}")
+          f"ctxsw/msg {r.get('context-switches', 0) / n:.3f}  cpu us/msg {r.get('task-clock', 0) * 1e3 / n:.1f}  "
+          f"(user {(u1 - u0) / hz * 1e6 / n:.1f}, kernel {(s1 - s0) / hz * 1e6 / n:.1f})")
 PY
