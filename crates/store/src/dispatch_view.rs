@@ -137,14 +137,11 @@ impl<'a> RecordView<'a> {
         at += 12;
         let body_len = length::<4>(buf, at)?;
         at = at.checked_add(4 + body_len)?;
-        let topic_len = match version {
-            MessageVersion::V1 => length::<1>(buf, at)?,
-            MessageVersion::V2 => length::<2>(buf, at)?,
+        let (topic_len, width) = match version {
+            MessageVersion::V1 => (length::<1>(buf, at)?, 1),
+            MessageVersion::V2 => (length::<2>(buf, at)?, 2),
         };
-        at += match version {
-            MessageVersion::V1 => 1,
-            MessageVersion::V2 => 2,
-        };
+        at += width;
         let topic = std::str::from_utf8(buf.get(at..at.checked_add(topic_len)?)?).ok()?;
         at += topic_len;
         let props_len = length::<2>(buf, at)?;

@@ -54,7 +54,7 @@ impl MsgId {
     fn json_len(&self) -> usize {
         match self {
             MsgId::Offset { .. } => 2 + 56,
-            MsgId::Text(text) => text.len(),
+            MsgId::Text(text) => 2 + text.len(),
         }
     }
 

@@ -39,11 +39,8 @@ pub fn create_offset_msg_id(store_host: SocketAddr, phy_offset: i64) -> String {
 pub fn push_offset_msg_id(out: &mut Vec<u8>, store_host: SocketAddr, phy_offset: i64) {
     let (bytes, len) = offset_msg_id_bytes(store_host, phy_offset);
     let mut digits = [0u8; 2 * 28];
-    for (pair, b) in digits.chunks_exact_mut(2).zip(bytes.get(..len).unwrap_or_default()) {
-        pair[0] = HEX_UPPER[usize::from(b >> 4)];
-        pair[1] = HEX_UPPER[usize::from(b & 0xF)];
-    }
-    out.extend_from_slice(digits.get(..2 * len).unwrap_or_default());
+    let digits = hex_digits(bytes.get(..len).unwrap_or_default(), &mut digits);
+    out.extend_from_slice(digits);
 }
 
 /// The bytes an offsetMsgId is the hex of (IP, port, offset) and how many of the 28 are used.
@@ -264,13 +261,20 @@ fn push_hex(out: &mut String, bytes: &[u8]) {
     const CHUNK: usize = 32;
     let mut digits = [0u8; 2 * CHUNK];
     for chunk in bytes.chunks(CHUNK) {
-        for (pair, b) in digits.chunks_exact_mut(2).zip(chunk) {
-            pair[0] = HEX_UPPER[usize::from(b >> 4)];
-            pair[1] = HEX_UPPER[usize::from(b & 0xF)];
-        }
         // Only ASCII digits and letters were written (the check is the ASCII fast path).
-        out.push_str(std::str::from_utf8(&digits[..2 * chunk.len()]).unwrap_or_default());
+        out.push_str(std::str::from_utf8(hex_digits(chunk, &mut digits)).unwrap_or_default());
     }
+}
+
+/// Writes the uppercase hex digits of `bytes` to the start of `digits` (at least twice as
+/// long; extra bytes are not written) and returns them.
+fn hex_digits<'d>(bytes: &[u8], digits: &'d mut [u8]) -> &'d [u8] {
+    for (pair, b) in digits.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX_UPPER[usize::from(b >> 4)];
+        pair[1] = HEX_UPPER[usize::from(b & 0xF)];
+    }
+    let written = (2 * bytes.len()).min(digits.len());
+    digits.get(..written).unwrap_or_default()
 }
 
 fn from_hex(id: &str, what: &'static str) -> Result<Vec<u8>, MessageError> {
