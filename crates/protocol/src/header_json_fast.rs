@@ -22,8 +22,9 @@ use crate::json_cursor::Cursor;
 
 /// Decodes `input` when it has the common shape; `None` means "use the general decoder".
 pub(crate) fn decode_fast(input: &[u8]) -> Option<RemotingCommand> {
+    let text = std::str::from_utf8(input).ok()?;
     let mut fields = None;
-    let mut cmd = decode_with(input, |p| {
+    let mut cmd = decode_with(text, |p| {
         fields = Some(p.ext_fields()?);
         Some(())
     })?;
@@ -33,12 +34,13 @@ pub(crate) fn decode_fast(input: &[u8]) -> Option<RemotingCommand> {
     Some(cmd)
 }
 
-/// Decodes a send request header (`a`..`n` ext fields) when it has the common shape, its
+/// Decodes a send request header (`a`..`n` ext fields, `input` checked UTF-8 by the caller, who
+/// keeps it) when it has the common shape, its
 /// fields into [`SendSlots`] instead of an [`ExtFields`] map; `None` means "use the general
 /// decoder". Narrower than [`decode_fast`]: every ext-field key is one of the fourteen short
 /// names and appears once, every value is a string, and only the properties (`i`) may hold
 /// escapes; the returned command's ext fields are empty.
-pub(crate) fn decode_send_fast(input: &[u8]) -> Option<(RemotingCommand, SendSlots)> {
+pub(crate) fn decode_send_fast(input: &str) -> Option<(RemotingCommand, SendSlots)> {
     let mut slots = SendSlots::default();
     let cmd = decode_with(input, |p| p.send_slots(&mut slots))?;
     Some((cmd, slots))
@@ -54,11 +56,11 @@ pub(crate) struct SendSlots {
     pub(crate) properties: Option<String>,
 }
 
-/// The top-level object, with `ext` parsing the value of `extFields`.
-fn decode_with(input: &[u8], mut ext: impl FnMut(&mut Parser<'_>) -> Option<()>) -> Option<RemotingCommand> {
-    // Validated once here: every string chunk below starts and ends next to an ASCII byte, so
-    // it is a `str` slice at char boundaries and needs no check of its own.
-    let text = std::str::from_utf8(input).ok()?;
+/// The top-level object, with `ext` parsing the value of `extFields`. `text` is UTF-8 checked
+/// once by the caller: every string chunk below starts and ends next to an ASCII byte, so it is
+/// a `str` slice at char boundaries and needs no check of its own.
+fn decode_with(text: &str, mut ext: impl FnMut(&mut Parser<'_>) -> Option<()>) -> Option<RemotingCommand> {
+    let input = text.as_bytes();
     let mut p = Parser {
         text,
         c: Cursor::new(input),

@@ -25,6 +25,7 @@
 //!   values and errors alike.
 
 use bytes::{Buf, Bytes};
+use bytestring::ByteString;
 
 use crate::command::{Body, ExtFields, RemotingCommand, FLAG_RESPONSE};
 use crate::header::send_message::SendMessageRequestHeaderRef;
@@ -44,8 +45,8 @@ pub struct ReceivedSend(Box<Decoded>);
 struct Decoded {
     /// Everything but the ext fields (empty here).
     command: RemotingCommand,
-    /// The JSON header text the slots point into.
-    header: Bytes,
+    /// The JSON header text the slots point into, UTF-8 checked once (by `decode`).
+    header: ByteString,
     slots: SendSlots,
 }
 
@@ -89,7 +90,8 @@ impl ReceivedSend {
         if !SEND_PREFIXES.iter().any(|prefix| text.starts_with(prefix)) {
             return None;
         }
-        let (mut command, slots) = decode_send_fast(text)?;
+        let header = ByteString::try_from(frame.slice(4..header_end)).ok()?;
+        let (mut command, slots) = decode_send_fast(&header)?;
         let code = RequestCode::from_i32(command.code);
         if command.flag & FLAG_RESPONSE != 0
             || !matches!(code, RequestCode::SendMessageV2 | RequestCode::SendBatchMessage)
@@ -99,11 +101,7 @@ impl ReceivedSend {
         let mut body = frame.clone();
         body.advance(header_end);
         command.body = Body::from(body);
-        Some(ReceivedSend(Box::new(Decoded {
-            command,
-            header: frame.slice(4..header_end),
-            slots,
-        })))
+        Some(ReceivedSend(Box::new(Decoded { command, header, slots })))
     }
 
     /// The command without its ext fields.
@@ -111,10 +109,9 @@ impl ReceivedSend {
         &self.0.command
     }
 
-    /// The header text. It was checked to be UTF-8 when decoded; safe code checks it again
-    /// (one pass over the whole header, cheaper than one call per value).
+    /// The header text.
     fn text(&self) -> &str {
-        std::str::from_utf8(&self.0.header).unwrap_or_default()
+        &self.0.header
     }
 
     /// The value of slot `slot` (`a` = 0 ..) in `text` (the header's), or the properties.

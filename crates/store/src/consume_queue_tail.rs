@@ -222,7 +222,11 @@ impl ConsumeQueueTable {
 pub struct CqBatch {
     id: u64,
     started: Instant,
-    touched: Vec<Arc<Mutex<QueueState>>>,
+    /// Every queue that got entries in this batch, in first-entry order. The newest
+    /// [`RECENT_QUEUES`] also serve as a cache in front of the table's lookup: a batch's records
+    /// usually cycle over a few queues. (A queue's state is never replaced while a dispatch
+    /// pass runs: topic deletion keeps dispatch out.)
+    touched: Vec<Touched>,
     /// (topic, queue id, new max offset) of every queue that got entries, filled by `finish`.
     pub arrived: Vec<(Arc<str>, i32, i64)>,
     /// Records in the batch (set by dispatch).
@@ -230,6 +234,18 @@ pub struct CqBatch {
     /// Highest store timestamp of the batch's records (set by dispatch).
     pub max_timestamp: u64,
 }
+
+/// A queue [`CqBatch`] got entries for.
+#[derive(Debug)]
+struct Touched {
+    topic: Arc<str>,
+    queue_id: i32,
+    state: Arc<Mutex<QueueState>>,
+}
+
+/// How many of a batch's most recently touched queues [`CqBatch::push`] looks through before
+/// the table's lookup (a bounded scan: a batch may touch thousands of queues).
+const RECENT_QUEUES: usize = 16;
 
 impl CqBatch {
     /// An empty batch of `cq`.
@@ -257,11 +273,23 @@ impl CqBatch {
         entry: CqEntry,
         store_timestamp: i64,
     ) -> StoreResult<()> {
-        let state = cq.state_or_create(topic, queue_id);
+        let recent = self.touched.get(self.touched.len().saturating_sub(RECENT_QUEUES)..);
+        let cached = recent
+            .unwrap_or_default()
+            .iter()
+            .rfind(|t| t.queue_id == queue_id && *t.topic == *topic);
+        let state = match cached {
+            Some(t) => Arc::clone(&t.state),
+            None => cq.state_or_create(topic, queue_id),
+        };
         let mut st = lock(&state);
         if st.batch_mark != self.id {
             st.batch_mark = self.id;
-            self.touched.push(Arc::clone(&state));
+            self.touched.push(Touched {
+                topic: Arc::clone(&st.topic),
+                queue_id,
+                state: Arc::clone(&state),
+            });
         }
         if st.max_offset == 0 && st.min_offset == 0 && queue_offset > 0 {
             st.min_offset = queue_offset;
@@ -303,7 +331,7 @@ impl CqBatch {
     /// [`TAIL_FILL_ENTRIES`], then the tails that are due, and starts the next batch.
     pub fn finish(&mut self, cq: &ConsumeQueueTable) -> StoreResult<()> {
         let fill = TAIL_FILL_ENTRIES * CQ_UNIT_SIZE as usize;
-        for state in self.touched.drain(..) {
+        for Touched { state, .. } in self.touched.drain(..) {
             let mut st = lock(&state);
             self.arrived.push((Arc::clone(&st.topic), st.queue_id, st.max_offset));
             if st.tail.len() >= fill {

@@ -110,6 +110,48 @@ fn full_tail_is_written_at_batch_end_and_its_buffer_freed() {
     assert_eq!(read_all(&reopened, 0), (0..full).map(entry).collect::<Vec<_>>());
 }
 
+// Goal: a batch's lookup cache (its most recent queues) never mixes queues up and never reports
+// a queue twice: entries cycling over more queues than the cache holds, of two topics with the
+// same queue ids, land in their own queues, each queue arrives once with its new max offset.
+// Method: 3 rounds over 2 topics x (RECENT_QUEUES + 3) queues in one batch, then read back.
+#[test]
+fn batch_cache_keeps_queues_apart_beyond_its_window() {
+    let fs = SimFs::new();
+    let t = table(&fs, 1000);
+    let mut b = CqBatch::new(&t);
+    let queues = RECENT_QUEUES as i32 + 3;
+    for round in 0..3 {
+        for queue_id in 0..queues {
+            for (k, topic) in ["T", "U"].into_iter().enumerate() {
+                let tag = i64::from(queue_id) * 10 + k as i64;
+                let e = CqEntry {
+                    phy_offset: round * 1000 + tag,
+                    size: 1,
+                    tags_code: tag,
+                };
+                b.push(&t, topic, queue_id, round, e, 0).unwrap();
+            }
+        }
+    }
+    b.finish(&t).unwrap();
+    assert_eq!(b.arrived.len(), 2 * queues as usize, "each queue arrives once");
+    assert!(b.arrived.iter().all(|(_, _, max)| *max == 3));
+    for queue_id in 0..queues {
+        for (k, topic) in ["T", "U"].into_iter().enumerate() {
+            let tag = i64::from(queue_id) * 10 + k as i64;
+            let got = t.get_entries(topic, queue_id, 0, 10).unwrap();
+            let want: Vec<_> = (0..3)
+                .map(|round| CqEntry {
+                    phy_offset: round * 1000 + tag,
+                    size: 1,
+                    tags_code: tag,
+                })
+                .collect();
+            assert_eq!(got, want, "{topic}/{queue_id}");
+        }
+    }
+}
+
 // Goal: past the memory cap the oldest tails are written first until the rest fits, and
 // `oldest_pending` then names the first tail still pending. Method: a 5-entry cap, one entry to
 // each of 8 queues in one batch.

@@ -203,43 +203,47 @@ impl IndexFile {
             .map_err(|e| StoreError::io("read index", &self.path, e))?;
         Ok(i32::from_be_bytes(b))
     }
-    fn write(&self, pos: u64, data: &[u8]) -> StoreResult<()> {
-        self.file
-            .write_at(pos, data)
-            .map_err(|e| StoreError::io("write index", &self.path, e))
-    }
 
     /// Adds the key whose [`index_key_hash`] is `hash` for the record at `phy_offset`;
-    /// `Ok(false)` when the file is full.
+    /// `Ok(false)` when the file is full. Its four accesses go through one [`crate::fs::Region`].
     fn put_key_hash(&mut self, hash: i32, phy_offset: i64, store_timestamp: i64) -> StoreResult<bool> {
         if self.is_full() {
             return Ok(false);
         }
         let slot_pos = self.slot_pos(hash);
-        let mut prev = self.read_i32(slot_pos)?;
-        if prev <= 0 || prev >= self.header.index_count {
-            prev = 0;
-        }
-        if self.header.index_count <= 1 {
-            self.header.begin_timestamp = store_timestamp;
-            self.header.begin_phy_offset = phy_offset;
-        }
-        let diff_secs = ((store_timestamp - self.header.begin_timestamp) / 1000).clamp(0, i64::from(i32::MAX)) as i32;
         let n = self.header.index_count;
-        let mut entry = [0u8; 20];
-        entry[0..4].copy_from_slice(&hash.to_be_bytes());
-        entry[4..12].copy_from_slice(&phy_offset.to_be_bytes());
-        entry[12..16].copy_from_slice(&diff_secs.to_be_bytes());
-        entry[16..20].copy_from_slice(&prev.to_be_bytes());
-        self.write(self.entry_pos(n), &entry)?;
-        if prev == 0 {
-            self.header.hash_slot_count = self.header.hash_slot_count.saturating_add(1);
-        }
-        self.write(slot_pos, &n.to_be_bytes())?;
-        self.header.index_count = n + 1;
-        self.header.end_phy_offset = phy_offset;
-        self.header.end_timestamp = store_timestamp;
-        self.write(0, &self.header.encode())?;
+        let entry_pos = self.entry_pos(n);
+        let header = &mut self.header;
+        self.file
+            .with_region(&mut |region| {
+                let mut b = [0u8; 4];
+                region.read_at(slot_pos, &mut b)?;
+                let mut prev = i32::from_be_bytes(b);
+                if prev <= 0 || prev >= n {
+                    prev = 0;
+                }
+                if n <= 1 {
+                    header.begin_timestamp = store_timestamp;
+                    header.begin_phy_offset = phy_offset;
+                }
+                let diff_secs =
+                    ((store_timestamp - header.begin_timestamp) / 1000).clamp(0, i64::from(i32::MAX)) as i32;
+                let mut entry = [0u8; 20];
+                entry[0..4].copy_from_slice(&hash.to_be_bytes());
+                entry[4..12].copy_from_slice(&phy_offset.to_be_bytes());
+                entry[12..16].copy_from_slice(&diff_secs.to_be_bytes());
+                entry[16..20].copy_from_slice(&prev.to_be_bytes());
+                region.write_at(entry_pos, &entry)?;
+                if prev == 0 {
+                    header.hash_slot_count = header.hash_slot_count.saturating_add(1);
+                }
+                region.write_at(slot_pos, &n.to_be_bytes())?;
+                header.index_count = n + 1;
+                header.end_phy_offset = phy_offset;
+                header.end_timestamp = store_timestamp;
+                region.write_at(0, &header.encode())
+            })
+            .map_err(|e| StoreError::io("write index", &self.path, e))?;
         Ok(true)
     }
 

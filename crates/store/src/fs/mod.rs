@@ -3,7 +3,8 @@
 //!
 //! Components:
 //! - [`Fs`] / [`StoreFile`]: the traits (open, preallocate, `write_at` / `read_at` / zero-copy
-//!   [`StoreFile::view`], sync, truncate, directory listing, disk usage);
+//!   [`StoreFile::view`], scattered small accesses through one [`Region`], sync, truncate,
+//!   directory listing, disk usage);
 //! - [`real::RealFs`]: std + memmap2 + `posix_fallocate`; the only module with `unsafe`;
 //! - [`sim::SimFs`]: in-memory simulation with a durable image and an unsynced overlay per file,
 //!   seeded crashes that drop or tear unsynced writes, and EIO/ENOSPC injection.
@@ -102,6 +103,36 @@ pub trait StoreFile: Send + Sync + std::fmt::Debug {
     fn zero_range(&self, offset: u64, len: u64) -> io::Result<bool> {
         let _ = (offset, len);
         Ok(false)
+    }
+    /// Runs `f` with a [`Region`] of the file, for a few small reads and writes at scattered
+    /// positions (an IndexFile put reads a slot, then writes an entry, the slot and the
+    /// header). On the real file system the region is the mapping, looked up once for all of
+    /// them, so each access is a bounds check and a copy instead of a lock and a reference count
+    /// per [`StoreFile::read_at`] / [`StoreFile::write_at`]. The default forwards each access
+    /// to those two.
+    fn with_region(&self, f: &mut dyn FnMut(&dyn Region) -> io::Result<()>) -> io::Result<()> {
+        f(&Forward(self))
+    }
+}
+
+/// Positional access inside one [`StoreFile::with_region`] call, with the semantics of
+/// [`StoreFile::read_at`] and [`StoreFile::write_at`].
+pub trait Region {
+    /// Reads exactly `buf.len()` bytes at `offset`; `UnexpectedEof` past the end.
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
+    /// Writes all of `data` at `offset` (not yet durable).
+    fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()>;
+}
+
+/// The [`Region`] of a file without a faster path: its own `read_at` / `write_at`.
+pub(crate) struct Forward<'a, F: ?Sized>(pub(crate) &'a F);
+
+impl<F: StoreFile + ?Sized> Region for Forward<'_, F> {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        self.0.read_at(offset, buf)
+    }
+    fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.0.write_at(offset, data)
     }
 }
 

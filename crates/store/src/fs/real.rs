@@ -22,7 +22,7 @@ use std::sync::{Arc, RwLock};
 use bytes::Bytes;
 use memmap2::{MmapOptions, MmapRaw};
 
-use super::{DiskUsage, Fs, StoreFile};
+use super::{DiskUsage, Forward, Fs, Region, StoreFile};
 
 /// The real file system.
 #[derive(Debug, Default, Clone)]
@@ -91,6 +91,38 @@ impl RealFile {
     }
 }
 
+/// A file's mapping, held for a series of accesses: ranges inside it are copied to or from the
+/// mapping, others go through the file descriptor.
+struct MapRegion<'a> {
+    file: &'a RealFile,
+    map: &'a MmapRaw,
+}
+
+impl Region for MapRegion<'_> {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        if let Some(start) = range_in(self.map, offset, buf.len()) {
+            // SAFETY: the source range is inside the mapping (checked above), which `self.map`
+            // keeps alive, and `buf` is a distinct heap/stack buffer.
+            unsafe { std::ptr::copy_nonoverlapping(self.map.as_ptr().add(start), buf.as_mut_ptr(), buf.len()) };
+            return Ok(());
+        }
+        self.file.file.read_exact_at(buf, offset)
+    }
+
+    fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {
+        if let Some(start) = range_in(self.map, offset, data.len()) {
+            // SAFETY: `[start, start + data.len())` lies inside the mapping (checked above),
+            // which `self.map` keeps alive and whose pages are allocated (preallocated or
+            // existing length). `data` cannot overlap the destination because the store never
+            // writes from a view of the same region. Readers only read regions that were fully
+            // written before being published, so there is no concurrent read of these bytes.
+            unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.map.as_mut_ptr().add(start), data.len()) };
+            return Ok(());
+        }
+        self.file.file.write_all_at(data, offset)
+    }
+}
+
 impl StoreFile for RealFile {
     fn len(&self) -> io::Result<u64> {
         Ok(self.file.metadata()?.len())
@@ -112,18 +144,10 @@ impl StoreFile for RealFile {
     }
 
     fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {
-        if let Some(map) = self.current_map() {
-            if let Some(start) = range_in(&map, offset, data.len()) {
-                // SAFETY: `[start, start + data.len())` lies inside the mapping (checked above),
-                // whose pages are allocated (preallocated or existing length). `data` cannot
-                // overlap the destination because the store never writes from a view of the
-                // same region. Readers only read regions that were fully written before being
-                // published, so there is no concurrent read of these bytes.
-                unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), map.as_mut_ptr().add(start), data.len()) };
-                return Ok(());
-            }
+        match self.current_map() {
+            Some(map) => MapRegion { file: self, map: &map }.write_at(offset, data),
+            None => self.file.write_all_at(data, offset),
         }
-        self.file.write_all_at(data, offset)
     }
 
     fn write_unmapped(&self, offset: u64, data: &[u8]) -> io::Result<()> {
@@ -161,15 +185,17 @@ impl StoreFile for RealFile {
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        if let Some(map) = self.current_map() {
-            if let Some(start) = range_in(&map, offset, buf.len()) {
-                // SAFETY: the source range is inside the mapping (checked above) and `buf` is a
-                // distinct heap/stack buffer.
-                unsafe { std::ptr::copy_nonoverlapping(map.as_ptr().add(start), buf.as_mut_ptr(), buf.len()) };
-                return Ok(());
-            }
+        match self.current_map() {
+            Some(map) => MapRegion { file: self, map: &map }.read_at(offset, buf),
+            None => self.file.read_exact_at(buf, offset),
         }
-        self.file.read_exact_at(buf, offset)
+    }
+
+    fn with_region(&self, f: &mut dyn FnMut(&dyn Region) -> io::Result<()>) -> io::Result<()> {
+        match self.current_map() {
+            Some(map) => f(&MapRegion { file: self, map: &map }),
+            None => f(&Forward(self)),
+        }
     }
 
     fn view(&self, offset: u64, len: usize) -> io::Result<Bytes> {
@@ -394,5 +420,58 @@ mod tests {
         let mut back = vec![1u8; len as usize];
         file.read_at(0, &mut back).unwrap();
         assert!(back.iter().all(|b| *b == 0), "a byte survived the zero fill");
+    }
+
+    // Goal: accesses through `with_region` read and write exactly what `read_at` / `write_at`
+    // do, inside the mapping, straddling its end and past it (the file grows), on a mapped and
+    // on an unmapped file, and reads past the end fail the same way. Method: the same writes
+    // through a region of one file and directly into another, then compare both files and
+    // reads through either path.
+    #[test]
+    fn region_accesses_equal_read_at_and_write_at() {
+        let dir = tempfile::tempdir().unwrap();
+        for mapped in [true, false] {
+            let open = |name: &str| {
+                let path = dir.path().join(format!("{name}-{mapped}"));
+                let file = if mapped {
+                    RealFs.open(&path, true).unwrap()
+                } else {
+                    RealFs.open_unmapped(&path, true).unwrap()
+                };
+                file.preallocate(4096).unwrap();
+                file
+            };
+            let (via_region, direct) = (open("region"), open("direct"));
+            let writes: [(u64, &[u8]); 4] = [(0, b"head"), (4094, b"straddle"), (8000, b"past"), (44, &[7; 20])];
+            via_region
+                .with_region(&mut |region| {
+                    for (offset, data) in writes {
+                        region.write_at(offset, data)?;
+                    }
+                    Ok(())
+                })
+                .unwrap();
+            for (offset, data) in writes {
+                direct.write_at(offset, data).unwrap();
+            }
+            let len = direct.len().unwrap();
+            assert_eq!(via_region.len().unwrap(), len);
+            let (mut a, mut b) = (vec![0; len as usize], vec![0; len as usize]);
+            via_region.read_at(0, &mut a).unwrap();
+            direct.read_at(0, &mut b).unwrap();
+            assert_eq!(a, b);
+            for (offset, data) in writes {
+                let mut back = vec![0; data.len()];
+                via_region
+                    .with_region(&mut |region| region.read_at(offset, &mut back))
+                    .unwrap();
+                assert_eq!(back, data);
+            }
+            let mut beyond = [0u8; 8];
+            let err = via_region
+                .with_region(&mut |region| region.read_at(len - 4, &mut beyond))
+                .unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        }
     }
 }
