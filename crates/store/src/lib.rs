@@ -58,6 +58,7 @@ pub mod flush;
 pub mod fs;
 pub mod index_file;
 pub mod mapped_file;
+mod populate;
 pub mod record_crc;
 mod recovery;
 mod retention;

@@ -26,6 +26,7 @@ use bytes::Bytes;
 
 use crate::error::{StoreError, StoreResult};
 use crate::fs::{Fs, StoreFile};
+use crate::populate::Populate;
 use crate::write_buffer::WriteBuffer;
 
 /// Formats an offset as a RocketMQ file name (`UtilAll.offset2FileName`).
@@ -48,6 +49,10 @@ pub struct SegmentOptions {
     /// Zero-fill and sync a new segment before use, so later syncs only overwrite allocated,
     /// written blocks (SYNC_FLUSH, `warmMapedFileEnable`).
     pub prewrite: bool,
+    /// Bytes of the last segment kept populated past its commit position by the queue's
+    /// populate thread; commits then copy into the mapping instead of a `pwrite`
+    /// (`populateAheadCommitLog`; 0 = off; see `crate::populate`).
+    pub populate_ahead: u64,
 }
 
 /// One segment file.
@@ -61,8 +66,12 @@ pub struct MappedFile {
     /// End of the bytes written to the file (the rest of the appended bytes are in `buffer`).
     committed_position: AtomicU64,
     flushed_position: AtomicU64,
-    /// Appended bytes not yet written to the file; the mapping is only read.
+    /// Appended bytes not yet written to the file.
     buffer: WriteBuffer,
+    /// Set when commits copy into the mapping, which the queue's populate thread keeps
+    /// populated ahead of them (see `crate::populate`); `None`: commits `pwrite`, and the
+    /// mapping is only read.
+    populate: Option<Arc<Populate>>,
 }
 
 impl MappedFile {
@@ -116,7 +125,15 @@ impl MappedFile {
             committed_position: AtomicU64::new(position),
             flushed_position: AtomicU64::new(position),
             buffer,
+            populate: None,
         }
+    }
+
+    /// This segment's commits copy into its mapping and report to `populate` (the queue's
+    /// populate thread) instead of writing with `pwrite`.
+    pub(crate) fn with_populate(mut self, populate: Option<Arc<Populate>>) -> Self {
+        self.populate = populate;
+        self
     }
 
     /// Opens an existing segment; positions start at `file_size` (recovery lowers the last one).
@@ -201,7 +218,8 @@ impl MappedFile {
         self.wrote_position.store(self.file_size, Ordering::Release);
     }
 
-    /// Writes the write buffer's bytes to the file with one `pwrite` and moves the read position
+    /// Writes the write buffer's bytes to the file with one `pwrite` (or one copy into the
+    /// populated mapping, see [`SegmentOptions::populate_ahead`]) and moves the read position
     /// past them; returns whether anything was committed. Safe to call concurrently (commits are
     /// serialized) and concurrently with appends.
     pub fn commit(&self) -> StoreResult<bool> {
@@ -215,7 +233,10 @@ impl MappedFile {
         let committed = self
             .buffer
             .commit_then(
-                |pos, bytes| self.file.write_unmapped(pos, bytes),
+                |pos, bytes| match self.populate {
+                    Some(_) => self.file.write_at(pos, bytes),
+                    None => self.file.write_unmapped(pos, bytes),
+                },
                 |end, start, bytes| {
                     self.committed_position.fetch_max(end, Ordering::AcqRel);
                     on_committed(self.start_offset + start, bytes);
@@ -225,6 +246,9 @@ impl MappedFile {
         let Some(end) = committed else {
             return Ok(false);
         };
+        if let Some(populate) = &self.populate {
+            populate.committed(self.start_offset + end);
+        }
         if end >= self.file_size {
             self.buffer.release();
         }
@@ -396,7 +420,10 @@ mod tests {
     #[test]
     fn buffered_appends_are_readable_only_once_committed_in_order() {
         let fs: Arc<dyn Fs> = Arc::new(SimFs::new());
-        let options = SegmentOptions { prewrite: true };
+        let options = SegmentOptions {
+            prewrite: true,
+            ..SegmentOptions::default()
+        };
         let q = MappedFileQueue::load(Arc::clone(&fs), PathBuf::from("/s/cl"), 4096, options).unwrap();
         let first = q.last_or_create(0).unwrap();
         first.append(&[1; 3000]);

@@ -1,5 +1,6 @@
-//! [`MappedFileQueue`]: the ordered segments of one directory (the CommitLog) and the
-//! background allocator that pre-creates the next segment.
+//! [`MappedFileQueue`]: the ordered segments of one directory (the CommitLog), the background
+//! allocator that pre-creates the next segment, and (with `populate_ahead`) the thread that
+//! keeps the last segment's mapping populated ahead of its commits (`crate::populate`).
 //!
 //! Invariants: see the parent module (segments are contiguous; a pre-created segment is taken
 //! only for the start offset it was created for; the appender never creates a segment the
@@ -12,6 +13,7 @@ use std::thread::JoinHandle;
 use super::{file_name_to_offset, MappedFile, SegmentOptions};
 use crate::error::{StoreError, StoreResult};
 use crate::fs::Fs;
+use crate::populate::Populate;
 
 #[derive(Debug, Default)]
 struct AllocatorState {
@@ -37,9 +39,12 @@ pub struct MappedFileQueue {
     dir: PathBuf,
     file_size: u64,
     options: SegmentOptions,
-    files: RwLock<Vec<Arc<MappedFile>>>,
+    files: Arc<RwLock<Vec<Arc<MappedFile>>>>,
     allocator: Arc<Allocator>,
     allocator_thread: Mutex<Option<JoinHandle<()>>>,
+    /// With `options.populate_ahead`: the populate state every segment reports its commits to.
+    populate: Option<Arc<Populate>>,
+    populate_thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl MappedFileQueue {
@@ -48,7 +53,7 @@ impl MappedFileQueue {
         fs.create_dir_all(&dir)
             .map_err(|e| StoreError::io("create dir", &dir, e))?;
         let names = fs.list_dir(&dir).map_err(|e| StoreError::io("list dir", &dir, e))?;
-        let mut files: Vec<Arc<MappedFile>> = Vec::new();
+        let mut files: Vec<MappedFile> = Vec::new();
         for name in names {
             let Some(start) = file_name_to_offset(&name) else {
                 continue;
@@ -65,14 +70,20 @@ impl MappedFileQueue {
                     reason: format!("segment {name} is not a multiple of the configured size {file_size}"),
                 });
             }
-            files.push(Arc::new(MappedFile::open(
+            files.push(MappedFile::open(
                 fs.as_ref(),
                 dir.join(&name),
                 start,
                 file_size,
                 options,
-            )?));
+            )?);
         }
+        let populate =
+            (options.populate_ahead > 0 && !options.prewrite).then(|| Arc::new(Populate::new(options.populate_ahead)));
+        let files = files
+            .into_iter()
+            .map(|f| Arc::new(f.with_populate(populate.clone())))
+            .collect();
         let allocator = Arc::new(Allocator {
             state: Mutex::new(AllocatorState::default()),
             cond: Condvar::new(),
@@ -82,12 +93,35 @@ impl MappedFileQueue {
             dir,
             file_size,
             options,
-            files: RwLock::new(files),
+            files: Arc::new(RwLock::new(files)),
             allocator,
             allocator_thread: Mutex::new(None),
+            populate,
+            populate_thread: Mutex::new(None),
         };
         queue.start_allocator();
+        queue.start_populate();
         Ok(queue)
+    }
+
+    fn start_populate(&self) {
+        let Some(populate) = self.populate.clone() else {
+            return;
+        };
+        let files = Arc::clone(&self.files);
+        let spawned = std::thread::Builder::new()
+            .name("ferromq-populate-commitlog".into())
+            .spawn(move || crate::populate::run(&populate, &files));
+        match spawned {
+            Ok(handle) => *self.populate_thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle),
+            // Commits still copy into the mapping; they fault its pages in themselves.
+            Err(e) => tracing::warn!(error = %e, "cannot start the CommitLog populate thread"),
+        }
+    }
+
+    /// The populate state of this queue's segments (tests, diagnostics).
+    pub fn populate(&self) -> Option<&Arc<Populate>> {
+        self.populate.as_ref()
     }
 
     fn start_allocator(&self) {
@@ -128,11 +162,17 @@ impl MappedFileQueue {
         }
     }
 
-    /// Stops the background allocator (joins it).
+    /// Stops the background allocator and the populate thread (joins them).
     pub fn shutdown(&self) {
         self.allocator.state.lock().unwrap_or_else(|e| e.into_inner()).shutdown = true;
         self.allocator.cond.notify_all();
         if let Some(h) = self.allocator_thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = h.join();
+        }
+        if let Some(populate) = &self.populate {
+            populate.stop();
+        }
+        if let Some(h) = self.populate_thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = h.join();
         }
     }
@@ -232,7 +272,7 @@ impl MappedFileQueue {
             Some(f) => f,
             None => MappedFile::create(self.fs.as_ref(), &self.dir, start, self.file_size, self.options)?,
         };
-        let file = Arc::new(file);
+        let file = Arc::new(file.with_populate(self.populate.clone()));
         self.files
             .write()
             .unwrap_or_else(|e| e.into_inner())

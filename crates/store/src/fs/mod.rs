@@ -104,6 +104,14 @@ pub trait StoreFile: Send + Sync + std::fmt::Debug {
         let _ = (offset, len);
         Ok(false)
     }
+    /// Makes the pages of `[offset, offset + len)` present and writable in the file's mapping
+    /// (`MADV_POPULATE_WRITE`): page-cache pages allocated and mapped, so that a later
+    /// [`StoreFile::write_at`] there is a plain copy without a page fault. The bytes do not
+    /// change. `Ok(false)` when the file has no mapping (the default, and every simulated file).
+    fn populate_write(&self, offset: u64, len: u64) -> io::Result<bool> {
+        let _ = (offset, len);
+        Ok(false)
+    }
     /// Runs `f` with a [`Region`] of the file, for a few small reads and writes at scattered
     /// positions (an IndexFile put reads a slot, then writes an entry, the slot and the
     /// header). On the real file system the region is the mapping, looked up once for all of

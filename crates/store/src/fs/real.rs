@@ -191,6 +191,24 @@ impl StoreFile for RealFile {
         }
     }
 
+    fn populate_write(&self, offset: u64, len: u64) -> io::Result<bool> {
+        let Some(map) = self.current_map() else {
+            return Ok(false);
+        };
+        let (Ok(start), Ok(len)) = (usize::try_from(offset), usize::try_from(len)) else {
+            return Ok(false);
+        };
+        let end = start.saturating_add(len).min(map.len());
+        if start >= end {
+            return Ok(true);
+        }
+        // `MADV_POPULATE_WRITE` faults the pages in as a write would, without writing: the
+        // mapped bytes (allocated by `posix_fallocate`, so no SIGBUS on a full disk) keep
+        // their contents.
+        map.advise_range(memmap2::Advice::PopulateWrite, start, end - start)?;
+        Ok(true)
+    }
+
     fn with_region(&self, f: &mut dyn FnMut(&dyn Region) -> io::Result<()>) -> io::Result<()> {
         match self.current_map() {
             Some(map) => f(&MapRegion { file: self, map: &map }),
