@@ -3,8 +3,10 @@
 //!
 //! The appender copies its records into this buffer (a `memcpy` into warm heap memory) and a
 //! *commit* writes the accumulated bytes with one `pwrite` ([`crate::fs::StoreFile::write_unmapped`],
-//! which dirties only the blocks written); readers see the segment up to its committed end.
-//! Appending through the shared mapping instead was expensive both ways: under ASYNC_FLUSH every
+//! which dirties only the blocks written) or, under ASYNC_FLUSH with `populateAheadCommitLog`, one
+//! copy into a mapping populated ahead of it (`crate::populate`); readers see the segment up to
+//! its committed end. Appending through an unpopulated shared mapping was expensive both ways:
+//! under ASYNC_FLUSH every
 //! fresh page cost a page fault whose read-ahead zero-fills a large folio (15.7 µs per 4 KiB page
 //! on this VM, against 1.2 µs per 4 KiB for a 64 KiB `pwrite`: a quarter of the broker's CPU at
 //! 50k sends/s); under SYNC_FLUSH the appender also write-faulted each page the previous `msync`
