@@ -51,7 +51,8 @@ pub struct SegmentOptions {
     pub prewrite: bool,
     /// Bytes of the last segment kept populated past its commit position by the queue's
     /// populate thread; commits then copy into the mapping instead of a `pwrite`
-    /// (`populateAheadCommitLog`; 0 = off; see `crate::populate`).
+    /// (`populateAheadCommitLog`; 0 = off; see `crate::populate`). Ignored with `prewrite`,
+    /// whose segments keep their `pwrite` commits.
     pub populate_ahead: u64,
 }
 

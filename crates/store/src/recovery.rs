@@ -59,11 +59,9 @@ pub(crate) fn open_and_recover(config: MessageStoreConfig, fs: Arc<dyn Fs>, cloc
         .map_err(|e| StoreError::io("create abort marker", &abort, e))?;
 
     let checkpoint = StoreCheckpoint::open(fs.as_ref(), &root.join("checkpoint"))?;
-    let prewrite = config.is_sync_flush() || config.warm_maped_file_enable;
     let options = SegmentOptions {
-        prewrite,
-        // Pre-written segments keep their `pwrite` commits (see `SegmentOptions::prewrite`).
-        populate_ahead: if prewrite { 0 } else { config.populate_ahead_commit_log },
+        prewrite: config.is_sync_flush() || config.warm_maped_file_enable,
+        populate_ahead: config.populate_ahead_commit_log,
     };
     let commit_log = CommitLog::load(
         Arc::clone(&fs),
