@@ -19,7 +19,7 @@ start_standalone "$bin" ferromq-cpu
 "$bin" bench producer -n 127.0.0.1:19876 -t B1 "${args[@]}" --duration 6 --json > "$data/out" 2>/dev/null &
 client=$!
 sleep 2
-events=raw_syscalls:sys_enter,context-switches,task-clock
+events=raw_syscalls:sys_enter,context-switches,task-clock,page-faults
 ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
 # One line per broker thread: name (spaces squeezed out) and user + kernel ticks.
 thread_ticks() { for t in /proc/"$broker"/task/*; do echo "$(tr -d ' ' < "$t/comm") $(awk '{print $14 + $15}' "$t/stat")"; done 2>/dev/null; }
@@ -47,7 +47,7 @@ for name in ("broker", "client"):
             r[m.group(3)] = float(m.group(1).replace(",", ""))
     (u0, s0), (u1, s1) = [map(int, line.split()) for line in open(f"{d}/{name}.ticks")]
     print(f"{name}: {rate:.0f} msg/s  syscalls/msg {r.get('raw_syscalls:sys_enter', 0) / n:.2f}  "
-          f"ctxsw/msg {r.get('context-switches', 0) / n:.3f}  cpu us/msg {r.get('task-clock', 0) * 1e3 / n:.1f}  "
+          f"ctxsw/msg {r.get('context-switches', 0) / n:.3f}  faults/msg {r.get('page-faults', 0) / n:.3f}  cpu us/msg {r.get('task-clock', 0) * 1e3 / n:.1f}  "
           f"(user {(u1 - u0) / hz * 1e6 / n:.1f}, kernel {(s1 - s0) / hz * 1e6 / n:.1f})")
 before, after = {}, {}
 for path, into in ((f"{d}/threads.0", before), (f"{d}/threads.1", after)):
