@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CPU time, syscalls and context switches per message of the broker and of the load generator,
+# CPU time, syscalls, context switches and page faults per message of the broker and of the load generator,
 # measured with `perf stat` (Debian package linux-perf) over 3 s of a producer run against one
 # fresh `ferromq standalone`, and the same CPU split into user and kernel time (utime / stime of
 # /proc/PID/stat over the same 3 s; clock ticks, so coarser), and the broker's CPU per thread
