@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# CPU time, syscalls, context switches and page faults per message of the broker and of the load generator,
-# measured with `perf stat` (Debian package linux-perf) over 3 s of a producer run against one
-# fresh `ferromq standalone`, and the same CPU split into user and kernel time (utime / stime of
-# /proc/PID/stat over the same 3 s; clock ticks, so coarser), and the broker's CPU per thread
-# (/proc/PID/task/*/stat, threads grouped by name). Throughput on this 2-core machine is
-# CPU-bound, so CPU per message is the figure to compare between two builds (run them
-# alternately).
+# CPU time, syscalls, context switches and page faults per message of the broker and of the
+# load generator, measured with `perf stat` (Debian package linux-perf) over 3 s of a producer
+# run against one fresh `ferromq standalone`, and the same CPU split into user and kernel time
+# (utime / stime of /proc/PID/stat over the same 3 s; clock ticks, so coarser), and the broker's
+# CPU per thread (/proc/PID/task/*/stat, threads grouped by name). Throughput on this 2-core
+# machine is CPU-bound, so CPU per message is the figure to compare between two builds (run
+# them alternately).
 #
 #   scripts/bench-cpu.sh path/to/ferromq [producer args]   (default: --mode async --in-flight 256)
 #   IO_THREADS=1 scripts/bench-cpu.sh ...                   (broker runtime threads)
@@ -47,7 +47,8 @@ for name in ("broker", "client"):
             r[m.group(3)] = float(m.group(1).replace(",", ""))
     (u0, s0), (u1, s1) = [map(int, line.split()) for line in open(f"{d}/{name}.ticks")]
     print(f"{name}: {rate:.0f} msg/s  syscalls/msg {r.get('raw_syscalls:sys_enter', 0) / n:.2f}  "
-          f"ctxsw/msg {r.get('context-switches', 0) / n:.3f}  faults/msg {r.get('page-faults', 0) / n:.3f}  cpu us/msg {r.get('task-clock', 0) * 1e3 / n:.1f}  "
+          f"ctxsw/msg {r.get('context-switches', 0) / n:.3f}  faults/msg {r.get('page-faults', 0) / n:.3f}  "
+          f"cpu us/msg {r.get('task-clock', 0) * 1e3 / n:.1f}  "
           f"(user {(u1 - u0) / hz * 1e6 / n:.1f}, kernel {(s1 - s0) / hz * 1e6 / n:.1f})")
 before, after = {}, {}
 for path, into in ((f"{d}/threads.0", before), (f"{d}/threads.1", after)):

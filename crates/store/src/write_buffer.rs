@@ -2,14 +2,14 @@
 //! `transientStorePoolEnable` idea).
 //!
 //! The appender copies its records into this buffer (a `memcpy` into warm heap memory) and a
-//! *commit* writes the accumulated bytes with one `pwrite` ([`crate::fs::StoreFile::write_unmapped`],
-//! which dirties only the blocks written) or, under ASYNC_FLUSH with `populateAheadCommitLog`, one
-//! copy into a mapping populated ahead of it (`crate::populate`); readers see the segment up to
-//! its committed end. Appending through an unpopulated shared mapping was expensive both ways:
-//! under ASYNC_FLUSH every
-//! fresh page cost a page fault whose read-ahead zero-fills a large folio (15.7 µs per 4 KiB page
-//! on this VM, against 1.2 µs per 4 KiB for a 64 KiB `pwrite`: a quarter of the broker's CPU at
-//! 50k sends/s); under SYNC_FLUSH the appender also write-faulted each page the previous `msync`
+//! *commit* writes the accumulated bytes with one `pwrite`
+//! ([`crate::fs::StoreFile::write_unmapped`], which dirties only the blocks written) or, under
+//! ASYNC_FLUSH with `populateAheadCommitLog`, one copy into a mapping populated ahead of it
+//! (`crate::populate`); readers see the segment up to its committed end. Appending through an
+//! unpopulated shared mapping was expensive both ways: under ASYNC_FLUSH every fresh page cost a
+//! page fault whose read-ahead zero-fills a large folio (15.7 µs per 4 KiB page on this VM,
+//! against 1.2 µs per 4 KiB for a 64 KiB `pwrite`: a quarter of the broker's CPU at 50k
+//! sends/s); under SYNC_FLUSH the appender also write-faulted each page the previous `msync`
 //! had write-protected, `msync` write-protected them again (TLB shootdowns), and a write fault
 //! marks a whole large folio dirty, so each group commit wrote back far more than it appended.
 //! A publish commits under ASYNC_FLUSH (once per put, or once per batch of a connection's
