@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use ferromq_protocol::body::{encode_body, DataVersion, TopicConfig, TopicConfigSerializeWrapper};
+use ferromq_protocol::body::{encode_body, DataVersion, TopicConfig, TopicConfigSerializeWrapper, TopicFilterType};
 use tokio::sync::watch;
 
 use crate::config::BrokerConfig;
@@ -49,6 +49,31 @@ pub const TOPICS_FILE: &str = "topics.json";
 struct Table {
     topics: BTreeMap<String, TopicConfig>,
     data_version: DataVersion,
+}
+
+/// The fields of a topic's config a send reads (a copy; see [`TopicConfigManager::get_send`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendTopic {
+    /// Permission bits.
+    pub perm: i32,
+    /// Read queue count.
+    pub read_queue_nums: i32,
+    /// Write queue count.
+    pub write_queue_nums: i32,
+    /// Filter type.
+    pub topic_filter_type: TopicFilterType,
+}
+
+impl SendTopic {
+    /// The send fields of `config`.
+    pub fn of(config: &TopicConfig) -> Self {
+        SendTopic {
+            perm: config.perm,
+            read_queue_nums: config.read_queue_nums,
+            write_queue_nums: config.write_queue_nums,
+            topic_filter_type: config.topic_filter_type,
+        }
+    }
 }
 
 /// The topic table.
@@ -140,6 +165,12 @@ impl TopicConfigManager {
     /// One topic's config.
     pub fn get(&self, topic: &str) -> Option<TopicConfig> {
         self.read().topics.get(topic).cloned()
+    }
+
+    /// What a send needs of one topic's config, without cloning its name and attributes (the
+    /// send path looks its topic up for every message).
+    pub fn get_send(&self, topic: &str) -> Option<SendTopic> {
+        self.read().topics.get(topic).map(SendTopic::of)
     }
 
     /// Whether the topic exists.
@@ -303,6 +334,42 @@ mod tests {
         assert!(topics.contains("broker-a"));
         assert!(topics.is_system_topic("SCHEDULE_TOPIC_XXXX"));
         assert!(!topics.is_system_topic("TopicTest"));
+    }
+
+    // Goal: the send view carries the config's send fields and exists exactly when the config
+    // does. Method: compare it with the full config of a system topic, a created topic with a
+    // MULTI_TAG filter, and a missing topic.
+    #[test]
+    fn send_view_matches_the_config() {
+        let (_dir, topics) = manager(&BrokerConfig::default());
+        let (mut created, _) = topics.create_in_send("T1", "TBW102", 4, 0).unwrap();
+        created.topic_filter_type = TopicFilterType::MultiTag;
+        created.perm = 4;
+        topics.update(created);
+        for name in ["TBW102", "SCHEDULE_TOPIC_XXXX", "T1"] {
+            let full = topics.get(name).unwrap();
+            let view = topics.get_send(name).unwrap();
+            assert_eq!(
+                (
+                    view.perm,
+                    view.read_queue_nums,
+                    view.write_queue_nums,
+                    view.topic_filter_type
+                ),
+                (
+                    full.perm,
+                    full.read_queue_nums,
+                    full.write_queue_nums,
+                    full.topic_filter_type
+                ),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            topics.get_send("T1").unwrap().topic_filter_type,
+            TopicFilterType::MultiTag
+        );
+        assert!(topics.get_send("NoSuchTopic").is_none());
     }
 
     // Goal: auto-create follows reference 8 step 3. Method: create from TBW102 with 4 and 16 queues.

@@ -47,6 +47,12 @@ mod sync;
 use queues::queues_50k;
 use sync::sync_put;
 
+/// The allocator the `ferromq` binary runs with (crates/cli/src/main.rs), so that the put path's
+/// allocations cost here what they cost in the broker (glibc's `malloc` was ~10 % of the
+/// SYNC_FLUSH put thread's samples).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const BODY: usize = 1024;
 const SEGMENT: u64 = 256 << 20;
 

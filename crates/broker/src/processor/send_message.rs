@@ -32,7 +32,7 @@ use crate::error::BrokerError;
 use crate::processor::send_props::PropsScan;
 use crate::processor::send_response::{MsgId, SendResult};
 use crate::schedule::rewrite_for_delay;
-use crate::topics::{DLQ_QUEUE_NUMS, PERM_READ, PERM_WRITE};
+use crate::topics::{SendTopic, DLQ_QUEUE_NUMS, PERM_READ, PERM_WRITE};
 use crate::util::random_queue_id;
 use crate::validate::{
     dlq_topic, is_not_allowed_send_topic, is_retry_topic, validate_topic_name, RETRY_GROUP_TOPIC_PREFIX,
@@ -93,7 +93,7 @@ fn check_message(
     broker: &Arc<Broker>,
     header: &SendMessageRequestHeaderRef<'_>,
     peer: SocketAddr,
-) -> Result<TopicConfig, BrokerError> {
+) -> Result<SendTopic, BrokerError> {
     let config = broker.config();
     let topic = header.topic;
     if !config.is_writeable() {
@@ -110,11 +110,13 @@ fn check_message(
             topic: topic.to_owned(),
         });
     }
-    let topic_config = match broker.topics.get(topic) {
+    let topic_config = match broker.topics.get_send(topic) {
         Some(existing) => existing,
-        None => create_topic_for_send(broker, header).ok_or_else(|| BrokerError::TopicNotExist {
-            topic: topic.to_owned(),
-        })?,
+        None => create_topic_for_send(broker, header)
+            .map(|created| SendTopic::of(&created))
+            .ok_or_else(|| BrokerError::TopicNotExist {
+                topic: topic.to_owned(),
+            })?,
     };
     if topic_config.perm & PERM_WRITE == 0 {
         return Err(BrokerError::TopicNotWritable {
@@ -186,7 +188,7 @@ fn check_sizes(broker: &Broker, body_len: usize, props: &str) -> Result<(), Brok
 fn base_record(
     broker: &Broker,
     header: &SendMessageRequestHeaderRef<'_>,
-    topic_config: &TopicConfig,
+    topic_config: &SendTopic,
     queue_id: i32,
     peer: SocketAddr,
     body: Bytes,
@@ -247,7 +249,7 @@ async fn send_one(
     broker: &Arc<Broker>,
     request: &RemotingCommand,
     header: &SendMessageRequestHeaderRef<'_>,
-    topic_config: &TopicConfig,
+    topic_config: &SendTopic,
     queue_id: i32,
     ctx: &RequestContext,
 ) -> Result<Response, BrokerError> {
@@ -296,7 +298,7 @@ async fn send_batch(
     broker: &Arc<Broker>,
     request: &RemotingCommand,
     header: &SendMessageRequestHeaderRef<'_>,
-    topic_config: &TopicConfig,
+    topic_config: &SendTopic,
     queue_id: i32,
     ctx: &RequestContext,
 ) -> Result<Response, BrokerError> {
