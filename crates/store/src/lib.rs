@@ -25,19 +25,20 @@
 //!   flush service (SYNC_FLUSH);
 //! - `signal`: the retention thread's wait and the store-wide shutdown signal.
 //!
-//! Write path (why a write buffer and whole commits, not `&mut [u8]` into the mapping): the CommitLog
-//! encodes a record outside the put lock, patches offsets and time under it, and copies the bytes
-//! into the segment's user-space write buffer (`write_buffer`). A *commit* writes the buffered
-//! bytes in one piece: under ASYNC_FLUSH a publish does (at once in `put_messages`; the broker
-//! publishes once per batch of requests read from a connection), with one copy into the mapping
-//! ([`fs::StoreFile::write_at`]) that the `populate` thread keeps populated ahead of the commits
-//! (`populateAheadCommitLog`; 0: one `pwrite`); under SYNC_FLUSH the flush service, once per
-//! group commit, before its fsync, with one [`fs::StoreFile::write_unmapped`] (`pwrite`).
-//! Readers and dispatch see a segment only up to its committed end. Writing through a mapping
-//! that is not populated costs a page fault per fresh page (15.7 µs per 4 KiB here, read-ahead
-//! zero-filling large folios) against 1.2 µs per 4 KiB for a 64 KiB `pwrite`. On `SimFs` the same calls land in the
-//! unsynced overlay, so crash tests observe exactly the writes and syncs the production code issues.
-//! Reads are `Bytes` views that keep the mapping alive (`Bytes::from_owner`).
+//! Write path (why a write buffer and whole commits, not `&mut [u8]` into the mapping): the
+//! CommitLog encodes a record outside the put lock, patches offsets and time under it, and copies
+//! the bytes into the segment's user-space write buffer (`write_buffer`). A *commit* writes the
+//! buffered bytes in one piece: under ASYNC_FLUSH a publish does (at once in `put_messages`; the
+//! broker publishes once per batch of requests read from a connection), with one copy into the
+//! mapping ([`fs::StoreFile::write_at`]) that the `populate` thread keeps populated ahead of the
+//! commits (`populateAheadCommitLog`; 0: one `pwrite`); under SYNC_FLUSH the flush service, once
+//! per group commit, before its fsync, with one [`fs::StoreFile::write_unmapped`] (`pwrite`).
+//! Readers and dispatch see a segment only up to its committed end. Writing through a mapping that
+//! is not populated costs a page fault per fresh page (15.7 µs per 4 KiB here, read-ahead
+//! zero-filling large folios) against 1.2 µs per 4 KiB for a 64 KiB `pwrite`. On `SimFs` the same
+//! calls land in the unsynced overlay, so crash tests observe exactly the writes and syncs the
+//! production code issues. Reads are `Bytes` views that keep the mapping alive
+//! (`Bytes::from_owner`).
 //!
 //! Invariants:
 //! - all file access goes through [`fs::Fs`]; `unsafe` lives only in [`fs::real`];
