@@ -266,6 +266,19 @@ async fn consume_and_topic_stats_report_offsets_and_lag() -> anyhow::Result<()> 
     let runtime: KvTable = decode_body(&runtime.body.to_bytes())?;
     assert_eq!(runtime.table["brokerVersion"], "475");
     assert_eq!(runtime.table["msgPutTotalTodayNow"], "3");
+    // The flush counters: totals that never exceed what was written.
+    let number = |key: &str| -> anyhow::Result<u64> {
+        let v = runtime.table.get(key).ok_or_else(|| anyhow::anyhow!("{key} missing"))?;
+        Ok(v.parse()?)
+    };
+    assert!(number("commitLogSyncBytes")? <= number("commitLogMaxOffset")?);
+    for key in [
+        "commitLogSyncCount",
+        "commitLogSyncTimeMicros",
+        "commitLogCommitTimeMicros",
+    ] {
+        number(key)?;
+    }
     broker.stop().await
 }
 

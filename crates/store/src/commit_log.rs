@@ -27,6 +27,7 @@ use std::cell::RefCell;
 use foldhash::{HashMap, HashMapExt};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use bytes::Bytes;
 use ferromq_protocol::message::record::BLANK_MARKER_BYTES;
@@ -60,6 +61,45 @@ impl AppendResult {
     pub fn end_offset(&self) -> u64 {
         self.phy_offset as u64 + self.wrote_bytes as u64
     }
+}
+
+/// What the CommitLog's flushes did since the store opened (all flush paths: group commits,
+/// the async flusher, shutdown). Two overlapping group commits may cover the same bytes; each
+/// counts what its own sync covered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlushStats {
+    /// Syncs that made bytes durable (one per segment touched).
+    pub syncs: u64,
+    /// Bytes those syncs covered.
+    pub synced_bytes: u64,
+    /// Time spent writing buffered appends into the segments before syncing (ns).
+    pub commit_ns: u64,
+    /// Time spent in the syncs (`msync` / `fdatasync`, ns).
+    pub sync_ns: u64,
+}
+
+impl FlushStats {
+    /// What happened between `earlier` and `self`.
+    pub fn since(&self, earlier: &FlushStats) -> FlushStats {
+        FlushStats {
+            syncs: self.syncs.saturating_sub(earlier.syncs),
+            synced_bytes: self.synced_bytes.saturating_sub(earlier.synced_bytes),
+            commit_ns: self.commit_ns.saturating_sub(earlier.commit_ns),
+            sync_ns: self.sync_ns.saturating_sub(earlier.sync_ns),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct FlushCounters {
+    syncs: AtomicU64,
+    synced_bytes: AtomicU64,
+    commit_ns: AtomicU64,
+    sync_ns: AtomicU64,
+}
+
+fn nanos(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// A record found by recovery.
@@ -138,6 +178,7 @@ pub struct CommitLog {
     last_append_timestamp: AtomicI64,
     flushed_timestamp: AtomicI64,
     appended: Wakeup,
+    flush_counters: FlushCounters,
 }
 
 /// Whether a record with this sys flag gets a queue offset and a ConsumeQueue entry.
@@ -168,6 +209,7 @@ impl CommitLog {
             last_append_timestamp: AtomicI64::new(0),
             flushed_timestamp: AtomicI64::new(0),
             appended: Wakeup::default(),
+            flush_counters: FlushCounters::default(),
         })
     }
 
@@ -486,11 +528,21 @@ impl CommitLog {
                 continue;
             }
             let least = if i == last_index { least_pages } else { 0 };
+            let started = Instant::now();
             // Commit first and tell dispatch, which then reads the bytes while the fsync runs.
             if f.commit()? {
                 self.appended.notify();
             }
+            let committed = Instant::now();
+            let before = f.flushed_position();
             let pos = f.flush(least)?;
+            let c = &self.flush_counters;
+            c.commit_ns.fetch_add(nanos(committed - started), Ordering::Relaxed);
+            if pos > before {
+                c.syncs.fetch_add(1, Ordering::Relaxed);
+                c.synced_bytes.fetch_add(pos - before, Ordering::Relaxed);
+                c.sync_ns.fetch_add(nanos(committed.elapsed()), Ordering::Relaxed);
+            }
             durable = f.start_offset() + pos;
             if pos < f.file_size() {
                 break;
@@ -501,6 +553,17 @@ impl CommitLog {
         }
         self.flushed_where.fetch_max(durable, Ordering::AcqRel);
         Ok(self.flushed_offset())
+    }
+
+    /// What the flushes did so far.
+    pub fn flush_stats(&self) -> FlushStats {
+        let c = &self.flush_counters;
+        FlushStats {
+            syncs: c.syncs.load(Ordering::Relaxed),
+            synced_bytes: c.synced_bytes.load(Ordering::Relaxed),
+            commit_ns: c.commit_ns.load(Ordering::Relaxed),
+            sync_ns: c.sync_ns.load(Ordering::Relaxed),
+        }
     }
 
     /// Deletes head segments that `should_delete` selects (never the newest).

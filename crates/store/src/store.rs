@@ -486,6 +486,10 @@ impl MessageStore {
     pub fn flushed_phy_offset(&self) -> i64 {
         self.inner.commit_log.flushed_offset() as i64
     }
+    /// What the CommitLog's flushes (syncs, bytes, time) did since the store opened.
+    pub fn flush_stats(&self) -> crate::commit_log::FlushStats {
+        self.inner.commit_log.flush_stats()
+    }
     /// CommitLog offset up to which ConsumeQueue and IndexFile are built.
     pub fn dispatched_phy_offset(&self) -> i64 {
         self.inner.reput_offset.load(Ordering::Acquire) as i64

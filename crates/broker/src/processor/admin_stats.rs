@@ -74,6 +74,12 @@ pub async fn get_broker_runtime_info(
     );
     put("pullThreadPoolQueueSize", broker.holds.held().to_string());
     put("diskFull", store.is_disk_full().to_string());
+    // FerroMQ: what the CommitLog's flushes did since start (totals; diff two reads for a rate).
+    let flush = store.flush_stats();
+    put("commitLogSyncCount", flush.syncs.to_string());
+    put("commitLogSyncBytes", flush.synced_bytes.to_string());
+    put("commitLogSyncTimeMicros", (flush.sync_ns / 1_000).to_string());
+    put("commitLogCommitTimeMicros", (flush.commit_ns / 1_000).to_string());
     let body = KvTable { table };
     Ok(success(&request).with_body(encode_body(&body)))
 }

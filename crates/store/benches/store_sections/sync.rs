@@ -1,8 +1,10 @@
 //! The `sync` section: SYNC_FLUSH group commit with 1, 16 and 256 long-lived appender threads,
 //! and 256 in flight from one thread completed by ticket callbacks (the broker's way), each next
 //! to a `pwrite + fdatasync` loop of the same group size on a pre-written file, plus two
-//! overlapping such loops (informational). `FERROMQ_BENCH_SYNC_CALLBACKS` runs only the callbacks
-//! row, `FERROMQ_BENCH_STORE_ONLY` skips the baselines (for profiling).
+//! overlapping such loops (informational). Each callbacks slice also prints what the store's
+//! flushes did in it (`MessageStore::flush_stats`: syncs, KiB and time per sync, commit time per
+//! sync). `FERROMQ_BENCH_SYNC_CALLBACKS` runs only the callbacks row, `FERROMQ_BENCH_STORE_ONLY`
+//! skips the baselines (for profiling).
 
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -91,12 +93,20 @@ pub fn sync_put(ctx: &mut Ctx) {
                 store_r.push(done.load(Ordering::Acquire) as f64 / start.elapsed().as_secs_f64());
             }
             if n == 256 {
+                let before = store.flush_stats();
                 let m = callbacks_slice(&store, &recs, n, slice);
+                let f = store.flush_stats().since(&before);
+                let per_sync = |x: u64| x as f64 / f.syncs.max(1) as f64;
                 eprintln!(
-                    "    slice: callbacks {} {:.2} us CPU/put (put thread {:.2}); raw {}",
+                    "    slice: callbacks {} {:.2} us CPU/put (put thread {:.2}); {} syncs of {:.0} KiB, \
+                     {:.0} us each (+ {:.0} us commit); raw {}",
                     kmsg(m.rate),
                     m.process_us,
                     m.thread_us,
+                    f.syncs,
+                    per_sync(f.synced_bytes) / 1024.0,
+                    per_sync(f.sync_ns) / 1e3,
+                    per_sync(f.commit_ns) / 1e3,
                     raw_r.last().map_or("-".into(), |r| mbs(r * chunk.len() as f64))
                 );
                 callback_r.push(m);
