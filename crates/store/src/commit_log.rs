@@ -72,7 +72,8 @@ pub struct FlushStats {
     pub syncs: u64,
     /// Bytes those syncs covered.
     pub synced_bytes: u64,
-    /// Time spent writing buffered appends into the segments before syncing (ns).
+    /// Time the flushes spent writing buffered appends into the segments before their syncs
+    /// (ns; also counted for an ASYNC_FLUSH flush that then found too few dirty pages to sync).
     pub commit_ns: u64,
     /// Time spent in the syncs (`msync` / `fdatasync`, ns).
     pub sync_ns: u64,
