@@ -30,6 +30,7 @@ use crate::schedule::ScheduleService;
 use crate::subscriptions::SubscriptionGroupManager;
 use crate::topics::TopicConfigManager;
 use crate::util::now_ms;
+use crate::util::CoarseInstant;
 
 /// Bound on queueing one NOTIFY_CONSUMER_IDS_CHANGED for a client (Java uses 10 ms; a full
 /// write queue means the client is not reading, and it rebalances every 20 s anyway).
@@ -201,19 +202,20 @@ impl Broker {
     /// without, before this returns.
     pub async fn put_records(
         &self,
-        records: Vec<MessageRecord>,
+        records: &[MessageRecord],
         batch: Option<&Connection>,
     ) -> Result<(PutMessageResult, PutMessageStatus), BrokerError> {
-        let store = Arc::clone(&self.store);
-        let started = std::time::Instant::now();
+        let store = &self.store;
+        // Put latency is counted in millisecond buckets: the coarse clock is precise enough.
+        let started = CoarseInstant::now();
         let result = match batch {
             // Published once for the whole batch of requests read from the connection.
             Some(_) => {
                 self.flow
-                    .run(started, move || store.put_messages_unpublished(&records))
+                    .run(started, || store.put_messages_unpublished(records))
                     .await?
             }
-            None => self.flow.run(started, move || store.put_messages(&records)).await?,
+            None => self.flow.run(started, || store.put_messages(records)).await?,
         };
         let result = match result {
             Ok(result) => result,

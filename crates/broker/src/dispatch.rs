@@ -26,13 +26,13 @@ pub fn error_response(request: &RemotingCommand, error: &BrokerError) -> Remotin
     RemotingCommand::response_to(request, error.response_code()).with_remark(error.to_string())
 }
 
-/// The answer to a request whose handler returned `result`: its response, or one carrying the
-/// error's code and text (built on `template`, the request's SUCCESS response); counted in
-/// the metrics.
+/// The answer to a request with code `request_code` whose handler returned `result`: its
+/// response, or one carrying the error's code and text, addressed as `reply_to` (the request,
+/// or its SUCCESS response when the handler took the request); counted in the metrics.
 fn answer<R: Into<Response>>(
     broker: &Broker,
     request_code: i32,
-    template: &RemotingCommand,
+    reply_to: &RemotingCommand,
     result: Result<R, BrokerError>,
 ) -> Response {
     let response: Response = match result {
@@ -44,7 +44,7 @@ fn answer<R: Into<Response>>(
             } else {
                 tracing::debug!(request_code, %code, %error, "request refused");
             }
-            error_response(template, &error).into()
+            error_response(reply_to, &error).into()
         }
     };
     broker.metrics.record_response(request_code, response.code());
@@ -65,6 +65,7 @@ where
         let broker = Arc::clone(&broker);
         let handler = Arc::clone(&handler);
         async move {
+            // The handler takes the request: keep what an error response needs.
             let request_code = request.code;
             let template = RemotingCommand::response_to(&request, ResponseCode::Success);
             let result = handler(Arc::clone(&broker), ctx, request).await;
@@ -85,21 +86,19 @@ impl RequestProcessor for SendProcessor {
     fn process(&self, ctx: RequestContext, request: RemotingCommand) -> BoxFuture<'static, Option<Response>> {
         let broker = Arc::clone(&self.broker);
         async move {
-            let request_code = request.code;
-            let template = RemotingCommand::response_to(&request, ResponseCode::Success);
-            let result = send_message::process(Arc::clone(&broker), ctx, request).await;
-            Some(answer(&broker, request_code, &template, result))
+            let result = send_message::process(&broker, &ctx, &request).await;
+            Some(answer(&broker, request.code, &request, result))
         }
         .boxed()
     }
 
     fn process_send(&self, ctx: RequestContext, request: ReceivedSend) -> BoxFuture<'static, Option<Response>> {
         let broker = Arc::clone(&self.broker);
+        // The request stays owned here and is lent to the handler, so no response template
+        // is built per send (and the future stays smaller: it is boxed per request).
         async move {
-            let request_code = request.command().code;
-            let template = RemotingCommand::response_to(request.command(), ResponseCode::Success);
-            let result = send_message::process_received(Arc::clone(&broker), ctx, request).await;
-            Some(answer(&broker, request_code, &template, result))
+            let result = send_message::process_received(&broker, &ctx, &request).await;
+            Some(answer(&broker, request.command().code, request.command(), result))
         }
         .boxed()
     }

@@ -18,27 +18,27 @@
 //! held until the put returns.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use tokio::sync::Notify;
 
 use crate::config::BrokerConfig;
 use crate::error::{BrokerError, BusyReason};
+use crate::util::CoarseInstant;
 
 /// Start times of the running puts: one slot per worker (at most that many puts run), holding
 /// nanoseconds since `base` plus one, or zero when free. No lock and no clock read is needed to
-/// see that no put runs.
+/// see that no put runs. Times are on the coarse clock: the busy timeout is in milliseconds.
 #[derive(Debug)]
 struct InProgress {
-    base: Instant,
+    base: CoarseInstant,
     slots: Box<[AtomicU64]>,
 }
 
 impl InProgress {
     fn new(workers: usize) -> Self {
         InProgress {
-            base: Instant::now(),
+            base: CoarseInstant::now(),
             slots: (0..workers.max(1)).map(|_| AtomicU64::new(0)).collect(),
         }
     }
@@ -46,17 +46,14 @@ impl InProgress {
     /// Marks a put as started at `at` (about now) in a free slot (the caller holds a worker
     /// permit, so one is free unless more puts run than permits, in which case the put is simply
     /// not tracked).
-    fn start(self: &Arc<Self>, at: Instant) -> InProgressGuard {
+    fn start(&self, at: CoarseInstant) -> InProgressGuard<'_> {
         let since_base = at.saturating_duration_since(self.base);
         let now = u64::try_from(since_base.as_nanos()).unwrap_or(u64::MAX - 1) + 1;
         let slot = self.slots.iter().position(|slot| {
             slot.compare_exchange(0, now, Ordering::AcqRel, Ordering::Relaxed)
                 .is_ok()
         });
-        InProgressGuard {
-            puts: Arc::clone(self),
-            slot,
-        }
+        InProgressGuard { puts: self, slot }
     }
 
     /// How long the oldest running put has run.
@@ -74,12 +71,12 @@ impl InProgress {
 }
 
 /// Frees its put's slot when dropped.
-struct InProgressGuard {
-    puts: Arc<InProgress>,
+struct InProgressGuard<'a> {
+    puts: &'a InProgress,
     slot: Option<usize>,
 }
 
-impl Drop for InProgressGuard {
+impl Drop for InProgressGuard<'_> {
     fn drop(&mut self) {
         if let Some(slot) = self.slot.and_then(|i| self.puts.slots.get(i)) {
             slot.store(0, Ordering::Release);
@@ -113,18 +110,92 @@ impl Drop for Admission<'_> {
     }
 }
 
+/// The put workers: at most `limit` puts run at once. Taking and returning a worker is one
+/// atomic operation each; only when all are taken does a put wait, on `freed`.
+#[derive(Debug)]
+struct Workers {
+    limit: usize,
+    running: AtomicUsize,
+    /// Puts waiting for a worker (so that a returned worker signals only when one waits).
+    waiting: AtomicUsize,
+    freed: Notify,
+}
+
+impl Workers {
+    fn new(limit: usize) -> Self {
+        Workers {
+            limit: limit.max(1),
+            running: AtomicUsize::new(0),
+            waiting: AtomicUsize::new(0),
+            freed: Notify::new(),
+        }
+    }
+
+    fn try_take(&self) -> Option<Worker<'_>> {
+        let mut current = self.running.load(Ordering::SeqCst);
+        loop {
+            if current >= self.limit {
+                return None;
+            }
+            match self
+                .running
+                .compare_exchange_weak(current, current + 1, Ordering::SeqCst, Ordering::SeqCst)
+            {
+                Ok(_) => return Some(Worker(self)),
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// Waits for a free worker. A waiter counts itself in `waiting` before it checks again, and
+    /// a returning worker decrements `running` before it reads `waiting` (all `SeqCst`): either
+    /// the check sees the free worker or the returner sees the waiter and signals it.
+    async fn take(&self) -> Worker<'_> {
+        loop {
+            if let Some(worker) = self.try_take() {
+                return worker;
+            }
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            self.waiting.fetch_add(1, Ordering::SeqCst);
+            let worker = self.try_take();
+            if worker.is_none() {
+                freed.await;
+            }
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            if let Some(worker) = worker {
+                return worker;
+            }
+        }
+    }
+}
+
+/// A taken worker, returned when dropped.
+struct Worker<'a>(&'a Workers);
+
+impl Drop for Worker<'_> {
+    fn drop(&mut self) {
+        let workers = self.0;
+        workers.running.fetch_sub(1, Ordering::SeqCst);
+        if workers.waiting.load(Ordering::SeqCst) > 0 {
+            workers.freed.notify_one();
+        }
+    }
+}
+
 /// The send queue and its workers.
 #[derive(Debug)]
 pub struct SendFlowControl {
     /// Requests admitted and not finished. Admission never waits (a full queue refuses), so a
     /// counter does what a semaphore would, without a lock on release.
     admitted: AtomicUsize,
-    workers: Semaphore,
+    workers: Workers,
     queue_capacity: usize,
     wait_limit: Duration,
     busy_timeout: Duration,
     fast_failure: bool,
-    puts: Arc<InProgress>,
+    puts: InProgress,
 }
 
 impl SendFlowControl {
@@ -132,12 +203,12 @@ impl SendFlowControl {
     pub fn new(config: &BrokerConfig) -> Self {
         SendFlowControl {
             admitted: AtomicUsize::new(0),
-            workers: Semaphore::new(config.send_message_thread_pool_nums),
+            workers: Workers::new(config.send_message_thread_pool_nums),
             queue_capacity: config.send_thread_pool_queue_capacity,
             wait_limit: Duration::from_millis(config.wait_time_mills_in_send_queue),
             busy_timeout: Duration::from_millis(config.os_page_cache_busy_time_out_mills),
             fast_failure: config.broker_fast_failure_enable,
-            puts: Arc::new(InProgress::new(config.send_message_thread_pool_nums)),
+            puts: InProgress::new(config.send_message_thread_pool_nums),
         }
     }
 
@@ -165,13 +236,11 @@ impl SendFlowControl {
     }
 
     /// Runs `put` through the gates; returns its result or the SYSTEM_BUSY refusal. `now` is
-    /// the caller's clock read just before: a put that gets a worker at once is marked as
-    /// started then, without another read (on this VM a read costs ~40 ns, and a send already
-    /// takes the time for its latency metric).
-    pub async fn run<T, F>(&self, now: Instant, put: F) -> Result<T, BrokerError>
+    /// the caller's coarse clock read just before: a put that gets a worker at once is marked as
+    /// started then, without another read (the send takes it for its latency metric anyway).
+    pub async fn run<T, F>(&self, now: CoarseInstant, put: F) -> Result<T, BrokerError>
     where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
+        F: FnOnce() -> T,
     {
         if self.fast_failure && self.is_store_busy() {
             return Err(self.busy(BusyReason::RejectRequest, Duration::ZERO));
@@ -180,12 +249,12 @@ impl SendFlowControl {
             return Err(self.busy(BusyReason::Overload, Duration::ZERO));
         };
         // A free worker takes the request at once: no wait to time.
-        let (worker, waited, started) = match self.workers.try_acquire() {
-            Ok(worker) => (worker, Duration::ZERO, now),
-            Err(_) => {
-                let enqueued = Instant::now();
-                let worker = self.workers.acquire().await.map_err(|_| BrokerError::ShuttingDown)?;
-                let started = Instant::now();
+        let (worker, waited, started) = match self.workers.try_take() {
+            Some(worker) => (worker, Duration::ZERO, now),
+            None => {
+                let enqueued = CoarseInstant::now();
+                let worker = self.workers.take().await;
+                let started = CoarseInstant::now();
                 (worker, started.saturating_duration_since(enqueued), started)
             }
         };
@@ -208,7 +277,8 @@ impl SendFlowControl {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::mpsc;
+    use std::sync::{mpsc, Arc};
+    use std::time::Instant;
 
     fn control(queue: usize, workers: usize, wait_ms: u64, busy_ms: u64) -> Arc<SendFlowControl> {
         Arc::new(SendFlowControl::new(&BrokerConfig {
@@ -244,16 +314,19 @@ mod tests {
         let (release, blocked) = mpsc::channel::<()>();
         let first = tokio::spawn({
             let flow = Arc::clone(&flow);
-            async move { flow.run(Instant::now(), move || blocked.recv().unwrap_or(())).await }
+            async move {
+                flow.run(CoarseInstant::now(), move || blocked.recv().unwrap_or(()))
+                    .await
+            }
         });
         wait_until(|| flow.queue_len() == 1 && flow.busy_for() > Duration::ZERO).await;
         let second = tokio::spawn({
             let flow = Arc::clone(&flow);
-            async move { flow.run(Instant::now(), || ()).await }
+            async move { flow.run(CoarseInstant::now(), || ()).await }
         });
         wait_until(|| flow.queue_len() == 2).await;
         assert_eq!(
-            reason(flow.run(Instant::now(), || ()).await),
+            reason(flow.run(CoarseInstant::now(), || ()).await),
             Some(BusyReason::Overload)
         );
         release.send(()).unwrap();
@@ -271,25 +344,57 @@ mod tests {
         let (release, blocked) = mpsc::channel::<()>();
         let first = tokio::spawn({
             let flow = Arc::clone(&flow);
-            async move { flow.run(Instant::now(), move || blocked.recv().unwrap_or(())).await }
+            async move {
+                flow.run(CoarseInstant::now(), move || blocked.recv().unwrap_or(()))
+                    .await
+            }
         });
         // Running (holds the only worker), not just admitted.
         wait_until(|| flow.queue_len() == 1 && flow.busy_for() > Duration::ZERO).await;
         let queued = tokio::spawn({
             let flow = Arc::clone(&flow);
-            async move { flow.run(Instant::now(), || ()).await }
+            async move { flow.run(CoarseInstant::now(), || ()).await }
         });
         wait_until(|| flow.queue_len() == 2).await;
         // The queued request has now waited at least this long: past the 10 ms limit.
         let queued_since = Instant::now();
         wait_until(|| flow.is_store_busy() && queued_since.elapsed() > Duration::from_millis(15)).await;
         assert_eq!(
-            reason(flow.run(Instant::now(), || ()).await),
+            reason(flow.run(CoarseInstant::now(), || ()).await),
             Some(BusyReason::RejectRequest)
         );
         release.send(()).unwrap();
         assert!(first.await.unwrap().is_ok());
         assert_eq!(reason(queued.await.unwrap()), Some(BusyReason::TimeoutCleanQueue));
-        assert!(flow.run(Instant::now(), || ()).await.is_ok());
+        assert!(flow.run(CoarseInstant::now(), || ()).await.is_ok());
+    }
+
+    // Goal: with more puts than workers, every put runs (no lost wake-up when a worker is
+    // returned while others wait) and never more than the worker count at once. Method: 2
+    // workers, 64 tasks on 4 threads, each put yields the thread while holding its worker.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn waiting_puts_all_get_a_worker_and_never_exceed_the_limit() {
+        let flow = control(1000, 2, 60_000, 60_000);
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..64)
+            .map(|_| {
+                let (flow, running, most) = (Arc::clone(&flow), Arc::clone(&running), Arc::clone(&most));
+                tokio::spawn(async move {
+                    flow.run(CoarseInstant::now(), || {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        std::thread::yield_now();
+                        running.fetch_sub(1, Ordering::SeqCst);
+                    })
+                    .await
+                })
+            })
+            .collect();
+        for task in tasks {
+            assert!(task.await.unwrap().is_ok());
+        }
+        assert!(most.load(Ordering::SeqCst) <= 2);
+        assert_eq!(flow.queue_len(), 0);
     }
 }

@@ -15,6 +15,28 @@ use crate::group_tps::GroupTps;
 /// Upper bounds (ms, inclusive) of the put latency buckets; the last bucket is "more".
 pub const PUT_LATENCY_BUCKETS_MS: [u64; 12] = [0, 10, 50, 100, 200, 500, 1000, 2000, 3000, 4000, 5000, 10000];
 
+/// Request codes whose SUCCESS answers are counted without the lock (all routed codes are
+/// below it; a larger one falls back to the map).
+pub const COUNTED_SUCCESS_CODES: usize = 512;
+
+#[derive(Debug)]
+struct SuccessCounts(Box<[AtomicU64]>);
+
+impl Default for SuccessCounts {
+    fn default() -> Self {
+        SuccessCounts((0..COUNTED_SUCCESS_CODES).map(|_| AtomicU64::new(0)).collect())
+    }
+}
+
+impl SuccessCounts {
+    fn slot(&self, request_code: i32, response_code: i32) -> Option<&AtomicU64> {
+        if response_code != 0 {
+            return None;
+        }
+        usize::try_from(request_code).ok().and_then(|i| self.0.get(i))
+    }
+}
+
 /// Broker counters.
 #[derive(Debug, Default)]
 pub struct BrokerMetrics {
@@ -24,6 +46,10 @@ pub struct BrokerMetrics {
     get_messages: AtomicU64,
     get_bytes: AtomicU64,
     put_latency: [AtomicU64; PUT_LATENCY_BUCKETS_MS.len() + 1],
+    /// SUCCESS answers by request code, for codes below [`COUNTED_SUCCESS_CODES`] (every send
+    /// answers one: an atomic add instead of a lock and a map lookup per message).
+    successes: SuccessCounts,
+    /// Every other (request code, response code) pair.
     responses: Mutex<BTreeMap<(i32, i32), u64>>,
     /// Pulled messages per (topic, group) over the last minute (GET_CONSUME_STATS `consumeTps`).
     pub group_gets: GroupTps,
@@ -79,6 +105,10 @@ impl BrokerMetrics {
 
     /// One answered request.
     pub fn record_response(&self, request_code: i32, response_code: i32) {
+        if let Some(slot) = self.successes.slot(request_code, response_code) {
+            slot.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         *self
             .responses
             .lock()
@@ -99,6 +129,9 @@ impl BrokerMetrics {
 
     /// Responses sent with `response_code` to requests of `request_code`.
     pub fn responses(&self, request_code: i32, response_code: i32) -> u64 {
+        if let Some(slot) = self.successes.slot(request_code, response_code) {
+            return slot.load(Ordering::Relaxed);
+        }
         self.responses
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -153,6 +186,13 @@ mod tests {
         assert!(distribution.ends_with("[10000ms~]:1"), "{distribution}");
         metrics.record_response(10, 0);
         metrics.record_response(10, 0);
+        metrics.record_response(10, 17);
+        metrics.record_response(4000, 0);
+        metrics.record_response(-1, 0);
         assert_eq!(metrics.responses(10, 0), 2);
+        assert_eq!(metrics.responses(10, 17), 1);
+        assert_eq!(metrics.responses(4000, 0), 1);
+        assert_eq!(metrics.responses(-1, 0), 1);
+        assert_eq!(metrics.responses(11, 0), 0);
     }
 }

@@ -156,7 +156,7 @@ impl ScheduleService {
                     return Ok(delivered);
                 }
                 if let Some(real) = restore(&parked) {
-                    let (_, status) = broker.put_records(vec![real], None).await?;
+                    let (_, status) = broker.put_records(std::slice::from_ref(&real), None).await?;
                     match status {
                         PutMessageStatus::PutOk => delivered += 1,
                         PutMessageStatus::FlushDiskTimeout => {

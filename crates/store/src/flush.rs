@@ -54,12 +54,23 @@ struct TicketState {
     waiters: u32,
 }
 
-/// A flush ticket (cheap to clone).
+/// A flush ticket (cheap to clone). A ticket born complete (every ASYNC_FLUSH append) is a
+/// plain value: no allocation, lock or clock read per append.
 #[derive(Clone)]
 pub struct FlushTicket {
-    inner: Arc<(Mutex<TicketState>, Condvar)>,
+    kind: TicketKind,
     offset: u64,
-    deadline: Instant,
+}
+
+#[derive(Clone)]
+enum TicketKind {
+    /// Complete from the start.
+    Done(FlushOutcome),
+    /// Completed later by the flush service, or with `Timeout` by a waiter past `deadline`.
+    Waiting {
+        inner: Arc<(Mutex<TicketState>, Condvar)>,
+        deadline: Instant,
+    },
 }
 
 impl std::fmt::Debug for FlushTicket {
@@ -74,24 +85,19 @@ impl std::fmt::Debug for FlushTicket {
 impl FlushTicket {
     fn new(offset: u64, timeout: Duration) -> Self {
         FlushTicket {
-            inner: Arc::default(),
+            kind: TicketKind::Waiting {
+                inner: Arc::default(),
+                deadline: Instant::now() + timeout,
+            },
             offset,
-            deadline: Instant::now() + timeout,
         }
     }
 
-    /// A ticket that is already complete (ASYNC_FLUSH appends). Nobody can wait on it yet, so
-    /// no condition variable is signalled (a signal is a futex syscall even without waiters).
+    /// A ticket that is already complete (ASYNC_FLUSH appends).
     pub fn completed(offset: u64, outcome: FlushOutcome) -> Self {
-        let state = TicketState {
-            outcome: Some(outcome),
-            callback: None,
-            waiters: 0,
-        };
         FlushTicket {
-            inner: Arc::new((Mutex::new(state), Condvar::new())),
+            kind: TicketKind::Done(outcome),
             offset,
-            deadline: Instant::now(),
         }
     }
 
@@ -100,18 +106,29 @@ impl FlushTicket {
         self.offset
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, TicketState> {
-        self.inner.0.lock().unwrap_or_else(|e| e.into_inner())
+    /// Whether a waiting ticket's deadline has passed at `now` (a ticket born complete has
+    /// nothing to wait for: true).
+    fn past_deadline(&self, now: Instant) -> bool {
+        match &self.kind {
+            TicketKind::Done(_) => true,
+            TicketKind::Waiting { deadline, .. } => now >= *deadline,
+        }
     }
 
     /// The outcome if complete.
     pub fn outcome(&self) -> Option<FlushOutcome> {
-        self.lock().outcome
+        match &self.kind {
+            TicketKind::Done(outcome) => Some(*outcome),
+            TicketKind::Waiting { inner, .. } => lock_state(inner).outcome,
+        }
     }
 
     fn complete(&self, outcome: FlushOutcome) {
+        let TicketKind::Waiting { inner, .. } = &self.kind else {
+            return;
+        };
         let (callback, waiters) = {
-            let mut st = self.lock();
+            let mut st = lock_state(inner);
             if st.outcome.is_some() {
                 return;
             }
@@ -119,7 +136,7 @@ impl FlushTicket {
             (st.callback.take(), st.waiters)
         };
         if waiters > 0 {
-            self.inner.1.notify_all();
+            inner.1.notify_all();
         }
         if let Some(cb) = callback {
             cb(outcome);
@@ -128,22 +145,25 @@ impl FlushTicket {
 
     /// Blocks until complete or until the ticket's deadline (then `Timeout`).
     pub fn wait(&self) -> FlushOutcome {
-        let mut st = self.lock();
+        let (inner, deadline) = match &self.kind {
+            TicketKind::Done(outcome) => return *outcome,
+            TicketKind::Waiting { inner, deadline } => (inner, *deadline),
+        };
+        let mut st = lock_state(inner);
         loop {
             if let Some(o) = st.outcome {
                 return o;
             }
             let now = Instant::now();
-            if now >= self.deadline {
+            if now >= deadline {
                 drop(st);
                 self.complete(FlushOutcome::Timeout);
                 return self.outcome().unwrap_or(FlushOutcome::Timeout);
             }
             st.waiters += 1;
-            st = self
-                .inner
+            st = inner
                 .1
-                .wait_timeout(st, self.deadline - now)
+                .wait_timeout(st, deadline - now)
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
             st.waiters -= 1;
@@ -153,7 +173,11 @@ impl FlushTicket {
     /// Runs `f` once with the outcome: now if complete, otherwise on the flush thread when it
     /// completes (keep `f` short: e.g. send on a channel or complete a oneshot).
     pub fn on_complete(&self, f: impl FnOnce(FlushOutcome) + Send + 'static) {
-        let mut st = self.lock();
+        let inner = match &self.kind {
+            TicketKind::Done(outcome) => return f(*outcome),
+            TicketKind::Waiting { inner, .. } => inner,
+        };
+        let mut st = lock_state(inner);
         match st.outcome {
             Some(o) => {
                 drop(st);
@@ -162,6 +186,10 @@ impl FlushTicket {
             None => st.callback = Some(Box::new(f)),
         }
     }
+}
+
+fn lock_state(inner: &(Mutex<TicketState>, Condvar)) -> MutexGuard<'_, TicketState> {
+    inner.0.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Settings of the flush service.
@@ -480,7 +508,7 @@ fn run_sync(settings: FlushSettings, flush: &FlushFn, shared: &Shared, failed: &
                 p.tickets.retain(|t| {
                     let outcome = if t.offset <= d {
                         FlushOutcome::Flushed
-                    } else if now >= t.deadline {
+                    } else if t.past_deadline(now) {
                         FlushOutcome::Timeout
                     } else {
                         return true;
@@ -513,7 +541,7 @@ fn take_expired(tickets: &mut Vec<FlushTicket>) -> Vec<FlushTicket> {
     let now = Instant::now();
     let mut expired = Vec::new();
     tickets.retain(|t| {
-        if now >= t.deadline {
+        if t.past_deadline(now) {
             expired.push(t.clone());
             false
         } else {

@@ -107,7 +107,7 @@ pub async fn consumer_send_msg_back(
     }
     record.properties = encode_properties(&props);
 
-    let (_, status) = broker.put_records(vec![record], None).await?;
+    let (_, status) = broker.put_records(std::slice::from_ref(&record), None).await?;
     match status {
         PutMessageStatus::PutOk => Ok(success(&request)),
         PutMessageStatus::FlushDiskTimeout => Err(BrokerError::PutNotConfirmed {

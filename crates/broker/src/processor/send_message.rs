@@ -47,23 +47,23 @@ pub const MAX_BATCH_MESSAGES: usize = 65_536;
 /// Handles codes 10, 310 and 320; the answer is a [`SendResult`], which writes its own frame
 /// head.
 pub async fn process(
-    broker: Arc<Broker>,
-    ctx: RequestContext,
-    request: RemotingCommand,
+    broker: &Arc<Broker>,
+    ctx: &RequestContext,
+    request: &RemotingCommand,
 ) -> Result<Response, BrokerError> {
-    let header = decode_send_request_header_ref(&request)?;
-    process_header(&broker, &ctx, &request, &header).await
+    let header = decode_send_request_header_ref(request)?;
+    process_header(broker, ctx, request, &header).await
 }
 
 /// [`process`] for a send the connection decoded with the send decoder: the header is read in
 /// place, with the same result.
 pub async fn process_received(
-    broker: Arc<Broker>,
-    ctx: RequestContext,
-    request: ReceivedSend,
+    broker: &Arc<Broker>,
+    ctx: &RequestContext,
+    request: &ReceivedSend,
 ) -> Result<Response, BrokerError> {
     let header = request.header()?;
-    process_header(&broker, &ctx, request.command(), &header).await
+    process_header(broker, ctx, request.command(), &header).await
 }
 
 /// The send with its header decoded (`request` supplies code, version and body).
@@ -286,7 +286,9 @@ async fn send_one(
     };
     check_sizes(broker, 0, &record.properties)?;
 
-    let (put, status) = broker.put_records(vec![record], Some(ctx.connection())).await?;
+    let (put, status) = broker
+        .put_records(std::slice::from_ref(&record), Some(ctx.connection()))
+        .await?;
     let msg_id = MsgId::Offset {
         store_host: broker.store_host,
         phy_offset: put.append.phy_offset,
@@ -344,7 +346,7 @@ async fn send_batch(
         check_sizes(broker, 0, &record.properties)?;
         records.push(record);
     }
-    let (put, status) = broker.put_records(records, Some(ctx.connection())).await?;
+    let (put, status) = broker.put_records(&records, Some(ctx.connection())).await?;
     // The store reports where each record landed: its sizes include properties it appends.
     let msg_ids: Vec<String> = put
         .records
