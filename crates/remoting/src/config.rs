@@ -54,7 +54,9 @@ pub const MAX_BUSY_POLL: Duration = Duration::from_millis(10);
 pub struct ConnectionConfig {
     /// Largest accepted frame, length word included; bigger ones close the connection.
     pub max_frame_bytes: usize,
-    /// Incoming requests processed at once; reading pauses when reached.
+    /// Incoming requests waiting at once in tasks of their own (a long-polled pull, a put
+    /// waiting for its flush); when another one would wait, reading pauses until one
+    /// finishes. Requests answered inline by the reader never count.
     pub max_in_flight_requests: usize,
     /// Outgoing requests awaiting a response (opaque table size).
     pub max_pending_invokes: usize,
@@ -120,7 +122,8 @@ pub struct ServerConfig {
     pub listen_addr: SocketAddr,
     /// Open connections allowed; extra ones are closed with a WARN.
     pub max_connections: usize,
-    /// Requests of one connection processed at once (reading pauses when reached).
+    /// Requests of one connection waiting at once (see
+    /// [`ConnectionConfig::max_in_flight_requests`]).
     pub max_in_flight_requests_per_connection: usize,
     /// Close connections idle this long (`serverChannelMaxIdleTimeSeconds`); `None` never.
     pub idle_timeout: Option<Duration>,

@@ -161,16 +161,16 @@ pub fn not_supported_remark(code: i32) -> String {
 /// Runs `request`: first inline, on the caller's (the connection reader's) task; if the
 /// processor's future completes at once (a send, an offset update, any processor that never
 /// waits) its response is queued for the reader's next flush and `None` is returned. If it has
-/// to wait (a long-polled pull, a put waiting for a flush), the future moves to a task of its
-/// own, which answers when it completes: a slow request never delays the others.
-///
-/// The permit is held until the response is queued (or the request ended without one).
+/// to wait (a long-polled pull, a put waiting for a flush), it is returned as a
+/// [`WaitingRequest`], which the caller moves to a task of its own once it holds an in-flight
+/// permit for it: a slow request never delays the others, and only waiting requests count
+/// against the connection's limit (one completing inline takes no permit, so the common case
+/// touches no semaphore).
 pub(crate) fn run_request(
     connection: &Connection,
     dispatcher: &Dispatcher,
     request: ReceivedRequest,
-    permit: OwnedSemaphorePermit,
-) {
+) -> Option<WaitingRequest> {
     let head = request.head();
     let code = head.code;
     let span = tracing::debug_span!("request", code, opaque = head.opaque);
@@ -183,7 +183,7 @@ pub(crate) fn run_request(
                 let response = RemotingCommand::response_to(head, ResponseCode::RequestCodeNotSupported)
                     .with_remark(not_supported_remark(code));
                 reply.inline(connection, Some(response.into()));
-                return;
+                return None;
             }
             Some(processor) => {
                 let ctx = RequestContext {
@@ -198,7 +198,7 @@ pub(crate) fn run_request(
                     Ok(running) => running,
                     Err(panic) => {
                         reply.inline(connection, Some(reply.panicked(panic.as_ref()).into()));
-                        return;
+                        return None;
                     }
                 }
             }
@@ -214,25 +214,40 @@ pub(crate) fn run_request(
     match first {
         Ok(Poll::Ready(response)) => reply.inline(connection, response),
         Err(panic) => reply.inline(connection, Some(reply.panicked(panic.as_ref()).into())),
-        Ok(Poll::Pending) => {
-            let connection = connection.clone();
-            crate::busy_poll::note_local_wake();
-            tokio::spawn(
-                async move {
-                    let _permit = permit;
-                    let response = match AssertUnwindSafe(running).catch_unwind().await {
-                        Ok(response) => response,
-                        Err(panic) => Some(reply.panicked(panic.as_ref()).into()),
-                    };
-                    if let Some(frame) = reply.finish(response) {
-                        if let Err(error) = connection.send_response_frame(frame).await {
-                            tracing::debug!(%error, "response not sent");
-                        }
+        Ok(Poll::Pending) => return Some(WaitingRequest { running, reply, span }),
+    }
+    None
+}
+
+/// A request whose processor has to wait (see [`run_request`]).
+pub(crate) struct WaitingRequest {
+    running: BoxFuture<'static, Option<Response>>,
+    reply: Reply,
+    span: tracing::Span,
+}
+
+impl WaitingRequest {
+    /// Moves the request to a task of its own, which answers when it completes; `permit` is
+    /// held until the response is queued (or the request ended without one).
+    pub(crate) fn spawn(self, connection: &Connection, permit: OwnedSemaphorePermit) {
+        let WaitingRequest { running, reply, span } = self;
+        let connection = connection.clone();
+        crate::busy_poll::note_local_wake();
+        tokio::spawn(
+            async move {
+                let _permit = permit;
+                let response = match AssertUnwindSafe(running).catch_unwind().await {
+                    Ok(response) => response,
+                    Err(panic) => Some(reply.panicked(panic.as_ref()).into()),
+                };
+                if let Some(frame) = reply.finish(response) {
+                    if let Err(error) = connection.send_response_frame(frame).await {
+                        tracing::debug!(%error, "response not sent");
                     }
                 }
-                .instrument(span),
-            );
-        }
+            }
+            .instrument(span),
+        );
     }
 }
 

@@ -312,8 +312,9 @@ async fn read_loop(
     }
 }
 
-/// Responses complete a waiting invoke; requests run once an in-flight permit is free
-/// (reading pauses until then, after writing the responses already queued).
+/// Responses complete a waiting invoke; requests run at once, and one that has to wait moves
+/// to a task of its own once an in-flight permit is free (reading pauses until then, after
+/// writing the responses already queued).
 async fn route(
     connection: &Connection,
     received: ReceivedCommand,
@@ -336,6 +337,9 @@ async fn route(
     // A request is decoded already (a send possibly by the send decoder), so this is a move
     // (or, should that ever change, the full decode it would have had in the reader).
     let request = received.into_request().map_err(CloseReason::Malformed)?;
+    let Some(waiting) = run_request(connection, dispatcher, request) else {
+        return Ok(());
+    };
     let permit = match Arc::clone(in_flight).try_acquire_owned() {
         Ok(permit) => permit,
         Err(_) => {
@@ -356,7 +360,7 @@ async fn route(
             permit.map_err(|_| CloseReason::Local)?
         }
     };
-    run_request(connection, dispatcher, request, permit);
+    waiting.spawn(connection, permit);
     Ok(())
 }
 

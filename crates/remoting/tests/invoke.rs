@@ -344,9 +344,11 @@ async fn panicking_processor_is_answered_system_error_and_server_keeps_serving()
     server.stop().await
 }
 
-// Goal: when a connection's in-flight limit is reached, the server stops reading it until a
-// request finishes (backpressure, no queue). Method: limit 2; hold two requests, send an echo;
-// it must not be answered while both are held, and must be answered after one is released.
+// Goal: when a connection's in-flight limit is reached and one more request has to wait, the
+// server stops reading the connection until a waiting request finishes (backpressure, no
+// queue); requests answered inline take no permit. Method: limit 2; hold two requests, send an
+// echo (answered: it never waits), hold a third (it has started but has no permit), send an
+// echo; it must not be answered while the three are held, and must be after one is released.
 #[tokio::test]
 async fn full_in_flight_limit_pauses_reading_until_a_request_finishes() -> anyhow::Result<()> {
     let mut dispatcher = echo_dispatcher();
@@ -357,14 +359,21 @@ async fn full_in_flight_limit_pauses_reading_until_a_request_finishes() -> anyho
     };
     let server = start_server(config, dispatcher).await?;
     let mut peer = RawPeer::connect(server.addr).await?;
-    for opaque in [1, 2] {
+    let held_request = |opaque: i32| {
         let mut request = RemotingCommand::request_code(HELD).with_opaque(opaque);
         request.put_ext_field("value", opaque.to_string());
-        peer.send(&request).await?;
+        request
+    };
+    for opaque in [1, 2] {
+        peer.send(&held_request(opaque)).await?;
     }
     let first = held.recv().await.context("first held")?;
     let second = held.recv().await.context("second held")?;
-    peer.send(&echo_request("queued").with_opaque(3)).await?;
+    peer.send(&echo_request("inline").with_opaque(10)).await?;
+    assert_eq!(peer.recv().await?.context("frame")?.opaque, 10);
+    peer.send(&held_request(3)).await?;
+    let third = held.recv().await.context("third held")?;
+    peer.send(&echo_request("queued").with_opaque(4)).await?;
     // A no-event check can only pass wrongly, never fail wrongly: the echo must stay unanswered.
     let early = tokio::time::timeout(Duration::from_millis(200), peer.recv()).await;
     assert!(
@@ -377,9 +386,11 @@ async fn full_in_flight_limit_pauses_reading_until_a_request_finishes() -> anyho
         peer.recv().await?.context("frame")?.opaque,
     ];
     opaques.sort_unstable();
-    assert_eq!(opaques, vec![1, 3]);
+    assert_eq!(opaques, vec![1, 4]);
     second.1.send(()).ok().context("release")?;
     assert_eq!(peer.recv().await?.context("frame")?.opaque, 2);
+    third.1.send(()).ok().context("release")?;
+    assert_eq!(peer.recv().await?.context("frame")?.opaque, 3);
     server.stop().await
 }
 
