@@ -95,7 +95,7 @@ impl RequestProcessor for SendProcessor {
     fn process_send(&self, ctx: RequestContext, request: ReceivedSend) -> BoxFuture<'static, Option<Response>> {
         let broker = Arc::clone(&self.broker);
         // The request stays owned here and is lent to the handler, so no response template
-        // is built per send (and the future stays smaller: it is boxed per request).
+        // is built per send (an error response is addressed from the request itself).
         async move {
             let result = send_message::process_received(&broker, &ctx, &request).await;
             Some(answer(&broker, request.command().code, request.command(), result))
