@@ -158,16 +158,30 @@ impl Workers {
             let freed = self.freed.notified();
             tokio::pin!(freed);
             freed.as_mut().enable();
-            self.waiting.fetch_add(1, Ordering::SeqCst);
-            let worker = self.try_take();
-            if worker.is_none() {
-                freed.await;
-            }
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
-            if let Some(worker) = worker {
+            // Counted until this iteration ends, even if the wait is cancelled (a dropped
+            // request): a notification it received passes on to the next waiter.
+            let _counted = Waiting::count(&self.waiting);
+            if let Some(worker) = self.try_take() {
                 return worker;
             }
+            freed.await;
         }
+    }
+}
+
+/// One waiter counted in [`Workers::waiting`] while it lives.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn count(waiting: &'a AtomicUsize) -> Self {
+        waiting.fetch_add(1, Ordering::SeqCst);
+        Waiting(waiting)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -397,5 +411,27 @@ mod tests {
         }
         assert!(most.load(Ordering::SeqCst) <= 2);
         assert_eq!(flow.queue_len(), 0);
+    }
+
+    // Goal: a wait for a worker that is cancelled (its request dropped) is no longer counted as
+    // waiting, and the worker can still be taken. Method: hold the only worker, poll a take()
+    // once (it waits), drop it, return the worker, take it again.
+    #[tokio::test]
+    async fn a_cancelled_wait_for_a_worker_is_uncounted() {
+        let workers = Workers::new(1);
+        let held = workers.try_take().expect("free");
+        {
+            let waiter = workers.take();
+            tokio::pin!(waiter);
+            let waker = futures_util::task::noop_waker_ref();
+            let mut cx = std::task::Context::from_waker(waker);
+            assert!(std::future::Future::poll(waiter.as_mut(), &mut cx).is_pending());
+            assert_eq!(workers.waiting.load(Ordering::SeqCst), 1);
+        }
+        assert_eq!(workers.waiting.load(Ordering::SeqCst), 0);
+        drop(held);
+        assert_eq!(workers.running.load(Ordering::SeqCst), 0);
+        let _again = workers.take().await;
+        assert_eq!(workers.running.load(Ordering::SeqCst), 1);
     }
 }
