@@ -29,8 +29,7 @@ use crate::rebalance_lock::RebalanceLockManager;
 use crate::schedule::ScheduleService;
 use crate::subscriptions::SubscriptionGroupManager;
 use crate::topics::TopicConfigManager;
-use crate::util::now_ms;
-use crate::util::CoarseInstant;
+use crate::util::{now_ms, CoarseInstant};
 
 /// Bound on queueing one NOTIFY_CONSUMER_IDS_CHANGED for a client (Java uses 10 ms; a full
 /// write queue means the client is not reading, and it rebalances every 20 s anyway).

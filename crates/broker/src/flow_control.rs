@@ -90,23 +90,29 @@ struct Admission<'a>(&'a AtomicUsize);
 impl<'a> Admission<'a> {
     /// Admits a request unless `capacity` are already admitted.
     fn try_new(admitted: &'a AtomicUsize, capacity: usize) -> Option<Self> {
-        // Compare-and-swap, so a refused request never counts, even for a moment.
-        let mut current = admitted.load(Ordering::Acquire);
-        loop {
-            if current >= capacity {
-                return None;
-            }
-            match admitted.compare_exchange_weak(current, current + 1, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => return Some(Admission(admitted)),
-                Err(actual) => current = actual,
-            }
+        increment_below(admitted, capacity).then(|| Admission(admitted))
+    }
+}
+
+/// Adds one to `counter` unless it is already at `limit`. Callers build their guard lazily
+/// (`then`, not `then_some`): a guard built for a refusal would decrement on drop. Compare-and-swap, so a refused caller
+/// never counts, even for a moment. `SeqCst`: [`Workers::take`] relies on it.
+fn increment_below(counter: &AtomicUsize, limit: usize) -> bool {
+    let mut current = counter.load(Ordering::SeqCst);
+    loop {
+        if current >= limit {
+            return false;
+        }
+        match counter.compare_exchange_weak(current, current + 1, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => return true,
+            Err(actual) => current = actual,
         }
     }
 }
 
 impl Drop for Admission<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -132,19 +138,7 @@ impl Workers {
     }
 
     fn try_take(&self) -> Option<Worker<'_>> {
-        let mut current = self.running.load(Ordering::SeqCst);
-        loop {
-            if current >= self.limit {
-                return None;
-            }
-            match self
-                .running
-                .compare_exchange_weak(current, current + 1, Ordering::SeqCst, Ordering::SeqCst)
-            {
-                Ok(_) => return Some(Worker(self)),
-                Err(actual) => current = actual,
-            }
-        }
+        increment_below(&self.running, self.limit).then(|| Worker(self))
     }
 
     /// Waits for a free worker. A waiter counts itself in `waiting` before it checks again, and

@@ -17,7 +17,7 @@ pub const PUT_LATENCY_BUCKETS_MS: [u64; 12] = [0, 10, 50, 100, 200, 500, 1000, 2
 
 /// Request codes whose SUCCESS answers are counted without the lock (all routed codes are
 /// below it; a larger one falls back to the map).
-pub const COUNTED_SUCCESS_CODES: usize = 512;
+const COUNTED_SUCCESS_CODES: usize = 512;
 
 #[derive(Debug)]
 struct SuccessCounts(Box<[AtomicU64]>);
