@@ -16,16 +16,17 @@
 //!   costs at most one window per [`MAX_SKIPPED_POLLS`] requests, and a connection that turns
 //!   busy again is polled again quickly; a client connection with more than
 //!   [`MAX_PENDING_TO_POLL`] invokes waiting does not poll;
-//! - [`poll_read`]: one poll attempt: non-blocking `recv` system calls on the socket itself
-//!   (the runtime's cached readiness only changes when some worker polls epoll, which a
-//!   sleeping worker may be holding). The poll holds its worker thread: it does not yield
-//!   between attempts, because a yield in tokio's multi-thread scheduler re-queues the task and
-//!   wakes an idle worker to steal it — a cross-CPU wake-up per attempt, the very cost polling
-//!   is meant to avoid (measured: 1.4 context switches per message with yields, 0.1 without).
-//!   It yields once first when the reader woke or spawned tasks of its own worker
-//!   ([`note_local_wake`]: responses completing invokes, spawned requests, held pulls woken by
-//!   a put), so they run before the poll and do not wait for it; and once per
-//!   [`YIELD_EVERY`] in long windows.
+//! - [`poll_read`]: one poll attempt: non-blocking reads, straight into the connection's
+//!   buffer through the runtime while its cached readiness says readable, else `recv` system
+//!   calls on the socket itself (that readiness only changes when some worker polls epoll,
+//!   which a sleeping worker may be holding) into a landing buffer. The poll holds its worker
+//!   thread: it does not yield between attempts, because a yield in tokio's multi-thread
+//!   scheduler re-queues the task and wakes an idle worker to steal it — a cross-CPU wake-up
+//!   per attempt, the very cost polling is meant to avoid (measured: 1.4 context switches per
+//!   message with yields, 0.1 without). It yields once first when the reader woke or spawned
+//!   tasks of its own worker ([`note_local_wake`]: responses completing invokes, spawned
+//!   requests, held pulls woken by a put), so they run before the poll and do not wait for it;
+//!   and once per [`YIELD_EVERY`] in long windows.
 //!
 //! Invariants:
 //! - a window of zero turns polling off (the reader goes straight to the runtime's wait);
@@ -142,8 +143,15 @@ thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// One non-blocking read of up to `max` bytes appended to `buf`.
-fn read_now(sock: &socket2::Socket, buf: &mut BytesMut, max: usize) -> io::Result<usize> {
+/// One non-blocking read appended to `buf`: straight into its spare capacity through the
+/// runtime while the runtime's cached readiness says readable (no copy; at saturation nearly
+/// every read), otherwise a `recv` of up to `max` bytes on the socket itself into the landing
+/// buffer, copied on.
+fn read_now(socket: &OwnedReadHalf, sock: &socket2::Socket, buf: &mut BytesMut, max: usize) -> io::Result<usize> {
+    match socket.try_read_buf(buf) {
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+        done => return done,
+    }
     SCRATCH.with(|scratch| {
         let mut scratch = scratch.borrow_mut();
         let max = max.clamp(1, MAX_READ_CHUNK_BYTES);
@@ -175,7 +183,7 @@ pub(crate) async fn poll_read(
     let mut next_yield = Instant::now() + YIELD_EVERY;
     let sock = socket2::SockRef::from(socket.as_ref());
     loop {
-        match read_now(&sock, buf, max_read) {
+        match read_now(socket, &sock, buf, max_read) {
             Ok(n) => return Polled::Read(n),
             Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {}
             Err(e) => return Polled::Failed(e),
