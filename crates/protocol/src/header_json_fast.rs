@@ -75,7 +75,7 @@ fn decode_with(text: &str, mut ext: impl FnMut(&mut Parser<'_>) -> Option<()>) -
             let key = match p.known_key() {
                 Some(key) => key,
                 None => {
-                    let key = p.plain_string()?;
+                    let key = Key::named(p.plain_string()?)?;
                     p.c.ws();
                     p.c.eat(b':')?;
                     key
@@ -83,27 +83,27 @@ fn decode_with(text: &str, mut ext: impl FnMut(&mut Parser<'_>) -> Option<()>) -
             };
             p.c.ws();
             let bit = match key {
-                b"code" => {
+                Key::Code => {
                     cmd.code = p.c.i32()?;
                     1
                 }
-                b"opaque" => {
+                Key::Opaque => {
                     cmd.opaque = p.c.i32()?;
                     2
                 }
-                b"flag" => {
+                Key::Flag => {
                     cmd.flag = p.c.i32()?;
                     4
                 }
-                b"version" => {
+                Key::Version => {
                     cmd.version = p.c.i32()?;
                     8
                 }
-                b"language" => {
+                Key::Language => {
                     cmd.language = LanguageCode::from_name(p.plain_str()?);
                     16
                 }
-                b"remark" => {
+                Key::Remark => {
                     cmd.remark = if p.c.eat_literal(b"null") {
                         None
                     } else {
@@ -113,17 +113,16 @@ fn decode_with(text: &str, mut ext: impl FnMut(&mut Parser<'_>) -> Option<()>) -
                     };
                     32
                 }
-                b"extFields" => {
+                Key::ExtFields => {
                     ext(&mut p)?;
                     64
                 }
-                b"serializeTypeCurrentRPC" => {
+                Key::SerializeType => {
                     if !p.c.eat_literal(b"\"JSON\"") {
                         p.string(&mut Discard)?;
                     }
                     128
                 }
-                _ => return None,
             };
             if seen & bit != 0 {
                 return None;
@@ -171,32 +170,63 @@ struct Parser<'a> {
     c: Cursor<'a>,
 }
 
-/// The top-level keys as fastjson and FerroMQ write them, quoted and followed by `:`, by the
-/// letter after the opening quote.
-const KNOWN_KEYS: [(u8, &[u8]); 8] = [
-    (b'c', b"\"code\":"),
-    (b'e', b"\"extFields\":"),
-    (b'f', b"\"flag\":"),
-    (b'l', b"\"language\":"),
-    (b'o', b"\"opaque\":"),
-    (b'r', b"\"remark\":"),
-    (b's', b"\"serializeTypeCurrentRPC\":"),
-    (b'v', b"\"version\":"),
-];
+/// The top-level keys of a remoting command header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Key {
+    Code,
+    ExtFields,
+    Flag,
+    Language,
+    Opaque,
+    Remark,
+    SerializeType,
+    Version,
+}
+
+impl Key {
+    /// The key of an unquoted name; `None` for any other name.
+    fn named(name: &[u8]) -> Option<Key> {
+        Some(match name {
+            b"code" => Key::Code,
+            b"extFields" => Key::ExtFields,
+            b"flag" => Key::Flag,
+            b"language" => Key::Language,
+            b"opaque" => Key::Opaque,
+            b"remark" => Key::Remark,
+            b"serializeTypeCurrentRPC" => Key::SerializeType,
+            b"version" => Key::Version,
+            _ => return None,
+        })
+    }
+}
+
+/// `literal`'s length when `rest` starts with it: a comparison of fixed size, which the
+/// compiler writes inline (a slice comparison calls `memcmp`).
+#[inline(always)]
+fn literal_len<const N: usize>(rest: &[u8], literal: &[u8; N]) -> Option<usize> {
+    (rest.first_chunk::<N>() == Some(literal)).then_some(N)
+}
 
 impl<'a> Parser<'a> {
-    /// A top-level key written exactly as in [`KNOWN_KEYS`] (no escapes, no whitespace before
-    /// the colon), consumed with its colon; its name without quotes. `None` consumes nothing:
-    /// any other spelling takes the token path, with the same result.
-    fn known_key(&mut self) -> Option<&'static [u8]> {
+    /// A top-level key written as fastjson and FerroMQ write it (quoted, no escapes, no
+    /// whitespace before the colon), consumed with its colon. `None` consumes nothing: any other
+    /// spelling takes the token path, with the same result.
+    fn known_key(&mut self) -> Option<Key> {
         let rest = self.c.s.get(self.c.pos..)?;
-        let letter = *rest.get(1)?;
-        let (_, literal) = KNOWN_KEYS.iter().find(|(first, _)| *first == letter)?;
-        if !rest.starts_with(literal) {
-            return None;
-        }
-        self.c.pos += literal.len();
-        literal.get(1..literal.len() - 2)
+        // Chosen by the letter after the opening quote, then compared whole.
+        let (len, key) = match *rest.get(1)? {
+            b'c' => (literal_len(rest, b"\"code\":")?, Key::Code),
+            b'e' => (literal_len(rest, b"\"extFields\":")?, Key::ExtFields),
+            b'f' => (literal_len(rest, b"\"flag\":")?, Key::Flag),
+            b'l' => (literal_len(rest, b"\"language\":")?, Key::Language),
+            b'o' => (literal_len(rest, b"\"opaque\":")?, Key::Opaque),
+            b'r' => (literal_len(rest, b"\"remark\":")?, Key::Remark),
+            b's' => (literal_len(rest, b"\"serializeTypeCurrentRPC\":")?, Key::SerializeType),
+            b'v' => (literal_len(rest, b"\"version\":")?, Key::Version),
+            _ => return None,
+        };
+        self.c.pos += len;
+        Some(key)
     }
 
     /// A string without escapes or control characters, as raw bytes.

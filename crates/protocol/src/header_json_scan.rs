@@ -481,7 +481,7 @@ impl<'a> Scanner<'a> {
     }
 
     #[inline]
-    fn literal(&mut self, literal: &[u8]) -> Option<()> {
+    fn literal<const N: usize>(&mut self, literal: &[u8; N]) -> Option<()> {
         self.c.eat_literal(literal).then_some(())
     }
 

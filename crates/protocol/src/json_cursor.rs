@@ -41,11 +41,13 @@ impl<'a> Cursor<'a> {
         hit
     }
 
+    /// Consumes `literal` if the input continues with it (a comparison of fixed size, which
+    /// the compiler writes inline; a slice comparison would call `memcmp`).
     #[inline]
-    pub(crate) fn eat_literal(&mut self, literal: &[u8]) -> bool {
-        let hit = self.s.get(self.pos..).is_some_and(|rest| rest.starts_with(literal));
+    pub(crate) fn eat_literal<const N: usize>(&mut self, literal: &[u8; N]) -> bool {
+        let hit = self.s.get(self.pos..).and_then(<[u8]>::first_chunk::<N>) == Some(literal);
         if hit {
-            self.pos += literal.len();
+            self.pos += N;
         }
         hit
     }

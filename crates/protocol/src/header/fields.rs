@@ -37,12 +37,34 @@ pub fn parse_java_bool(value: &str) -> bool {
 /// `field`'s text as an `int` (`Integer.parseInt`: optional sign, decimal digits, in range),
 /// the rule of [`FieldReader::i32`] for readers of ext fields that hold no [`ExtFields`].
 pub fn parse_i32(field: &'static str, value: &str) -> Result<i32, HeaderError> {
+    if let Some(n) = plain_digits(value, 9).and_then(|n| i32::try_from(n).ok()) {
+        return Ok(n);
+    }
     value.parse::<i32>().map_err(|_| invalid(field, value, "int"))
 }
 
 /// `field`'s text as a `long` (`Long.parseLong`), the rule of [`FieldReader::i64`].
 pub fn parse_i64(field: &'static str, value: &str) -> Result<i64, HeaderError> {
+    if let Some(n) = plain_digits(value, 18) {
+        return Ok(n);
+    }
     value.parse::<i64>().map_err(|_| invalid(field, value, "long"))
+}
+
+/// The value of 1 to `max_digits` (at most 18) decimal digits and nothing else, the shape of
+/// nearly every number a client writes, read without the overflow checks `str::parse` makes
+/// per digit (18 digits cannot overflow an `i64`); `None` for anything else, which
+/// `str::parse` then reads (or rejects) as before.
+#[inline]
+fn plain_digits(value: &str, max_digits: usize) -> Option<i64> {
+    let bytes = value.as_bytes();
+    if bytes.is_empty() || bytes.len() > max_digits.min(18) {
+        return None;
+    }
+    bytes.iter().try_fold(0i64, |n, &b| {
+        let digit = b.wrapping_sub(b'0');
+        (digit <= 9).then(|| n * 10 + i64::from(digit))
+    })
 }
 
 impl<'a> FieldReader<'a> {
@@ -254,6 +276,7 @@ impl FieldReader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy as _;
 
     fn fields(pairs: &[(&str, &str)]) -> ExtFields {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
@@ -320,6 +343,23 @@ mod tests {
     }
 
     proptest::proptest! {
+        // Goal: the digits-only fast path never changes what parse_i32 / parse_i64 accept or
+        // return. Method: strings mostly of digits (with signs, leading zeros, other bytes,
+        // lengths around 9 and 18) and every i64 as text, against `str::parse`.
+        #[test]
+        fn integer_parse_equals_str_parse(
+            text in proptest::prop_oneof![
+                "[0-9]{0,20}",
+                "[-+]?[0-9]{1,19}",
+                "[0-9 a+-]{0,12}",
+                proptest::num::i64::ANY.prop_map(|n| n.to_string()),
+                proptest::num::i32::ANY.prop_map(|n| n.to_string()),
+            ],
+        ) {
+            proptest::prop_assert_eq!(parse_i64("n", &text).ok(), text.parse::<i64>().ok());
+            proptest::prop_assert_eq!(parse_i32("n", &text).ok(), text.parse::<i32>().ok());
+        }
+
         // Goal: integers written into the arena without `fmt` read back exactly as
         // `to_string` gives them, for every i64/i32 and the edges. Method: proptest plus
         // i64::MIN/MAX and 0, through FieldWriter, overwriting one key.
