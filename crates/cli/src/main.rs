@@ -9,7 +9,9 @@ use clap::{Parser, Subcommand};
 
 /// mimalloc instead of glibc malloc: the per-message path allocates and frees small buffers
 /// across threads, where glibc spent ~15% of the broker's CPU (fastbin consolidation, arena
-/// locks, trimming memory that is faulted in again).
+/// locks, trimming memory that is faulted in again). Its v2 line (the workspace enables the
+/// crate's `v2` feature): v3 over-allocates every aligned allocation above 1 KiB, and the Rust
+/// binding asks for every allocation aligned (docs/benchmarks.md, seventeenth session).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
