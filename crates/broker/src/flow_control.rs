@@ -95,8 +95,9 @@ impl<'a> Admission<'a> {
 }
 
 /// Adds one to `counter` unless it is already at `limit`. Callers build their guard lazily
-/// (`then`, not `then_some`): a guard built for a refusal would decrement on drop. Compare-and-swap, so a refused caller
-/// never counts, even for a moment. `SeqCst`: [`Workers::take`] relies on it.
+/// (`then`, not `then_some`): a guard built for a refusal would decrement on drop.
+/// Compare-and-swap, so a refused caller never counts, even for a moment. `SeqCst`:
+/// [`Workers::take`] relies on it.
 fn increment_below(counter: &AtomicUsize, limit: usize) -> bool {
     let mut current = counter.load(Ordering::SeqCst);
     loop {

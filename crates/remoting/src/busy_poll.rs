@@ -144,14 +144,16 @@ thread_local! {
 }
 
 /// One non-blocking read appended to `buf`: straight into its spare capacity through the
-/// runtime while the runtime's cached readiness says readable (no copy; at saturation nearly
-/// every read), otherwise a `recv` of up to `max` bytes on the socket itself into the landing
-/// buffer, copied on.
-fn read_now(socket: &OwnedReadHalf, sock: &socket2::Socket, buf: &mut BytesMut, max: usize) -> io::Result<usize> {
+/// runtime while the runtime's cached readiness says readable (no copy), otherwise a `recv` of
+/// up to `max` bytes on the socket itself into the landing buffer, copied on. That readiness is
+/// cleared by a read that found nothing and set again only when a worker polls epoll, so a
+/// worker that keeps polling instead of parking still takes the copying path for many reads.
+fn read_now(socket: &OwnedReadHalf, buf: &mut BytesMut, max: usize) -> io::Result<usize> {
     match socket.try_read_buf(buf) {
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
         done => return done,
     }
+    let sock = socket2::SockRef::from(socket.as_ref());
     SCRATCH.with(|scratch| {
         let mut scratch = scratch.borrow_mut();
         let max = max.clamp(1, MAX_READ_CHUNK_BYTES);
@@ -181,9 +183,8 @@ pub(crate) async fn poll_read(
     }
     let deadline = Instant::now() + window;
     let mut next_yield = Instant::now() + YIELD_EVERY;
-    let sock = socket2::SockRef::from(socket.as_ref());
     loop {
-        match read_now(socket, &sock, buf, max_read) {
+        match read_now(socket, buf, max_read) {
             Ok(n) => return Polled::Read(n),
             Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {}
             Err(e) => return Polled::Failed(e),
