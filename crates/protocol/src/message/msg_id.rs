@@ -15,7 +15,7 @@
 //! estimate the born time, so the effect is a shift of at most the UTC offset.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::error::MessageError;
@@ -92,6 +92,52 @@ pub struct UniqIdGenerator {
     /// Hex of IP + pid + class-loader hash: fixed for the generator's life.
     prefix: String,
     counter: AtomicU16,
+    /// The month of the last id, as [`MonthWindow::pack`]ed (Java's `startTime` /
+    /// `nextStartTime`): the calendar is computed once per month, not per id.
+    month: AtomicU64,
+}
+
+/// A month as days since the Unix epoch: its first day and its length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct MonthWindow {
+    first_day: i32,
+    days: u32,
+}
+
+impl MonthWindow {
+    /// Never matches a day (zero length): the generator's first id computes its month.
+    const EMPTY: u64 = 0;
+
+    /// The month holding `ms` (ms since the Unix epoch); `None` past the `i32` day range.
+    fn holding(ms: i64) -> Option<Self> {
+        let start = month_start_ms(ms);
+        // 31 days on from a month's first day always lands in the next month.
+        let next = month_start_ms(start.saturating_add(31 * MS_PER_DAY));
+        Some(MonthWindow {
+            first_day: i32::try_from(start / MS_PER_DAY).ok()?,
+            days: u32::try_from((next - start) / MS_PER_DAY).ok()?,
+        })
+    }
+
+    fn pack(self) -> u64 {
+        (u64::from(self.first_day as u32) << 32) | u64::from(self.days)
+    }
+
+    fn unpack(v: u64) -> Self {
+        MonthWindow {
+            first_day: (v >> 32) as u32 as i32,
+            days: v as u32,
+        }
+    }
+
+    /// Milliseconds from the start of this month to `ms`, if `ms` lies in it.
+    fn since_start(self, ms: i64) -> Option<i64> {
+        let day = ms.div_euclid(MS_PER_DAY);
+        let offset = day - i64::from(self.first_day);
+        (0..i64::from(self.days))
+            .contains(&offset)
+            .then(|| ms - i64::from(self.first_day) * MS_PER_DAY)
+    }
 }
 
 impl UniqIdGenerator {
@@ -104,6 +150,7 @@ impl UniqIdGenerator {
         UniqIdGenerator {
             prefix: to_hex(&fixed),
             counter: AtomicU16::new(0),
+            month: AtomicU64::new(MonthWindow::EMPTY),
         }
     }
 
@@ -125,7 +172,7 @@ impl UniqIdGenerator {
 
     /// A new id stamped with `now_ms` (ms since the Unix epoch).
     pub fn next_id_at(&self, now_ms: i64) -> String {
-        let since_month = now_ms.saturating_sub(month_start_ms(now_ms));
+        let since_month = self.since_month_start(now_ms);
         // At most 31 days of ms: fits u32 (Java writes it as an int and readers take it unsigned).
         let since_month = u32::try_from(since_month).unwrap_or(u32::MAX);
         let counter = self.counter.fetch_add(1, Ordering::Relaxed);
@@ -137,6 +184,22 @@ impl UniqIdGenerator {
         id.push_str(&self.prefix);
         push_hex(&mut id, &tail);
         id
+    }
+}
+
+impl UniqIdGenerator {
+    /// Milliseconds from the start of the month holding `now_ms` to `now_ms`, from the cached
+    /// month while `now_ms` lies in it. Threads racing over a month change each store a correct
+    /// month; one packed word, so a reader never sees half of one.
+    fn since_month_start(&self, now_ms: i64) -> i64 {
+        let cached = MonthWindow::unpack(self.month.load(Ordering::Relaxed));
+        if let Some(since) = cached.since_start(now_ms) {
+            return since;
+        }
+        if let Some(month) = MonthWindow::holding(now_ms) {
+            self.month.store(month.pack(), Ordering::Relaxed);
+        }
+        now_ms.saturating_sub(month_start_ms(now_ms))
     }
 }
 

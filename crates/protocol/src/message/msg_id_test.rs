@@ -196,6 +196,23 @@ proptest! {
         prop_assert_eq!(id.born_time_ms(now + later), now);
     }
 
+    // Goal: the cached month gives exactly the uncached time since the month's start, whatever
+    // order times come in. Method: one generator, random times from 1900 to 2100 and steps
+    // around them (same ms, next ms, month and leap-day edges, backwards), each compared with
+    // `now - month_start_ms(now)`.
+    #[test]
+    fn cached_month_equals_the_calendar(
+        times in proptest::collection::vec(
+            (-2_208_988_800_000i64..4_102_444_800_000, -40i64 * 86_400_000..40 * 86_400_000), 1..40)
+    ) {
+        let generator = UniqIdGenerator::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 1, 2);
+        for (base, step) in times {
+            for now in [base, base + step, month_start_ms(base), month_start_ms(base) - 1, base + 1] {
+                prop_assert_eq!(generator.since_month_start(now), now - month_start_ms(now));
+            }
+        }
+    }
+
     // Goal: the table-driven hex is Java's `bytes2string` (uppercase, two digits a byte) for
     // any length, chunk boundaries included. Method: random bytes up to three chunks long
     // against `format!("{:02X}")`, and appended after a prefix.
