@@ -1,7 +1,7 @@
 //! The dispatch table: request code -> processor, built once and shared by the main and VIP
 //! listeners.
 //!
-//! Every route goes through [`route`], which turns a processor's `Err(BrokerError)` into a
+//! Every route goes through `route`, which turns a processor's `Err(BrokerError)` into a
 //! response with [`BrokerError::response_code`] and the error text as remark, and counts the
 //! answer in the metrics. Codes not listed here are answered REQUEST_CODE_NOT_SUPPORTED (3) by
 //! the remoting layer, and the connection stays open.

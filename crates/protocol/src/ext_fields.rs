@@ -6,7 +6,7 @@
 //! - [`Iter`]: its iterator, `(key, value)` pairs in ascending key byte order;
 //! - [`ValueText`]: an append-only view of the arena, for writing a value in place
 //!   ([`ExtFields::insert_with`]) instead of formatting it into a temporary `String`;
-//! - [`ExtFieldsBuilder`] (crate-internal): bulk construction for the decoders, which append
+//! - `ExtFieldsBuilder` (crate-internal): bulk construction for the decoders, which append
 //!   fields in wire order and sort once at the end.
 //!
 //! Representation: every key and value lives in one `String` (the arena); a `Vec` of spans

@@ -1,9 +1,9 @@
 //! `MessageStore`: the facade the broker uses (RocketMQ `DefaultMessageStore`).
 //!
-//! Components: open + recovery ([`crate::recovery`]), put (single and batch, with a flush
+//! Components: open + recovery (`recovery`), put (single and batch, with a flush
 //! ticket), get by queue offset with count / byte limits and a tags-code filter, lookups by
 //! physical offset, key and time, arrival listeners, and the background threads: flush
-//! ([`crate::flush`]), dispatch ([`crate::dispatch`]) and retention ([`crate::retention`]).
+//! ([`crate::flush`]), dispatch (`dispatch`) and retention (`retention`).
 //!
 //! Invariants:
 //! - the `abort` marker exists while the store is open; a clean shutdown flushes everything,

@@ -158,7 +158,7 @@ impl StoreFile for RealFile {
     /// written without passing through the page cache, so no CPU copies zeros into freshly
     /// allocated cache pages (0.06-0.31 s of CPU per 256 MiB through the page cache on this
     /// VM, ~0.02 s direct) and no cache is filled with pages about to be overwritten. A tail
-    /// that is not a multiple of [`DIRECT_ALIGN`], or a file system without `O_DIRECT`, is
+    /// that is not a multiple of `DIRECT_ALIGN`, or a file system without `O_DIRECT`, is
     /// written through the page cache.
     fn zero_fill(&self, len: u64) -> io::Result<()> {
         let direct_len = len - len % DIRECT_ALIGN;
